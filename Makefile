@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine; each builds its own virtual environment first.
+#   make demo   the main job (see README)
+#   make test   the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.greenauto-installed
+
+.PHONY: demo test install lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Rebuilds the extension (incrementally, in build/) whenever a source file changed.
+$(STAMP): $(PY) pyproject.toml CMakeLists.txt $(wildcard src/*.cpp src/*.hpp) $(shell find greenauto -type f -not -path '*/__pycache__/*')
+	$(PY) -m pip install --quiet ".[test,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/binning_demo.py
+
+test: $(STAMP)
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check greenauto tests benchmarks examples
+	$(VENV)/bin/ruff format --check greenauto tests benchmarks examples
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_binning.py
+
+clean:
+	rm -rf build $(VENV) .pytest_cache .hypothesis

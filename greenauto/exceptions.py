@@ -1,0 +1,12 @@
+"""Warnings and exceptions raised by greenauto."""
+
+from __future__ import annotations
+
+__all__ = ["ConstantFeatureWarning"]
+
+
+class ConstantFeatureWarning(UserWarning):
+    """A feature has a single value (or only missing values) in the data it was fitted on.
+
+    Such a feature gets one bin; it carries no information for the models downstream.
+    """

@@ -1,0 +1,8 @@
+// One registration function per kernel family; module.cpp calls them all.
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+namespace greenauto {
+void bind_binning(nanobind::module_& m);
+}  // namespace greenauto

@@ -1,0 +1,12 @@
+// The extension module greenauto._kernels: registration only.
+#include "bindings.hpp"
+
+NB_MODULE(_kernels, m) {
+    m.doc() = "greenauto's compiled inference kernels (private; use the Python API).";
+#if defined(GREENAUTO_OPENMP)
+    m.attr("openmp") = true;
+#else
+    m.attr("openmp") = false;
+#endif
+    greenauto::bind_binning(m);
+}
