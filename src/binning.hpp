@@ -6,9 +6,12 @@
 //   bin(x) = number of inner edges e with e <= x, in [0, n_bins - 1];
 //   -inf -> 0, +inf -> n_bins - 1, NaN -> n_bins (a bin of its own).
 //
-// Each feature's inner edges are stored padded with NaN to 2^steps - 1 slots, and the search is
-// a branch-free descent of `steps` comparisons. NaN padding compares false, so the descent
-// never passes the last real edge and never reads past the feature's own slots.
+// Search: a 16-ary search in at most two stages. Each feature's (at most 254) inner edges are
+// laid out as 16 "splitters" (every 16th edge) and 16 blocks of 15 edges, padded with NaN. A
+// stage compares x with 16 slots at once (four SSE compares) and, since the slots are sorted
+// with the NaN padding last, the number of slots <= x is the length of the run of ones at the
+// bottom of the compare mask. Features with at most 16 bins need one stage. All reads stay
+// inside the feature's own 16 or 16 + 256 slots, whatever the edges are.
 #pragma once
 
 #include <cmath>
@@ -18,11 +21,57 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "parallel.hpp"
 
 namespace greenauto {
 
 inline constexpr int kMaxBins = 255;
+
+namespace detail {
+
+// Number of the 16 sorted slots e[0..15] (NaN padding last) with e[k] <= x, in [0, 16].
+inline unsigned count_le16(float x, const float* e) {
+#if defined(__SSE2__)
+    const __m128 v = _mm_set1_ps(x);
+    const __m128i c0 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e), v));
+    const __m128i c1 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 4), v));
+    const __m128i c2 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 8), v));
+    const __m128i c3 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 12), v));
+    const __m128i packed =
+        _mm_packs_epi16(_mm_packs_epi32(c0, c1), _mm_packs_epi32(c2, c3));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(packed));
+    return static_cast<unsigned>(__builtin_ctz(~mask));  // bit 16 of ~mask is always set
+#else
+    unsigned c = 0;
+    for (int k = 0; k < 16; ++k) c += (e[k] <= x) ? 1u : 0u;
+    return c;
+#endif
+}
+
+inline unsigned count_le16(double x, const double* e) {
+#if defined(__SSE2__)
+    const __m128d v = _mm_set1_pd(x);
+    auto half = [&](const double* h) {  // 8 doubles -> 16-bit mask, two bits per slot
+        const __m128i a = _mm_packs_epi32(_mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h), v)),
+                                          _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 2), v)));
+        const __m128i b = _mm_packs_epi32(_mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 4), v)),
+                                          _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 6), v)));
+        return static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(a, b)));
+    };
+    const unsigned mask = half(e) | (half(e + 8) << 16);
+    return (mask == 0xFFFFFFFFu) ? 16u : static_cast<unsigned>(__builtin_ctz(~mask)) / 2;
+#else
+    unsigned c = 0;
+    for (int k = 0; k < 16; ++k) c += (e[k] <= x) ? 1u : 0u;
+    return c;
+#endif
+}
+
+}  // namespace detail
 
 class BinningKernel {
    public:
@@ -33,7 +82,6 @@ class BinningKernel {
         : n_features_(n_features) {
         if (n_features < 0 || width < 0) throw std::invalid_argument("negative shape");
         n_bins_.resize(n_features);
-        steps_.resize(n_features);
         offsets_.resize(n_features + 1);
         offsets_[0] = 0;
         for (std::int64_t j = 0; j < n_features; ++j) {
@@ -45,26 +93,25 @@ class BinningKernel {
                 throw std::invalid_argument("feature " + std::to_string(j) + " has " +
                                             std::to_string(nb) + " bins but the edge array has " +
                                             std::to_string(width) + " columns");
-            int steps = 0;
-            while ((std::int64_t{1} << steps) < nb) ++steps;
             n_bins_[j] = static_cast<std::uint8_t>(nb);
-            steps_[j] = static_cast<std::uint8_t>(steps);
-            offsets_[j + 1] = offsets_[j] + ((std::int64_t{1} << steps) - 1);
+            offsets_[j + 1] = offsets_[j] + (nb <= 16 ? 16 : 16 + 256);
         }
-        const double nan = std::numeric_limits<double>::quiet_NaN();
-        edges64_.assign(offsets_[n_features], nan);
+        edges64_.assign(offsets_[n_features], std::numeric_limits<double>::quiet_NaN());
         edges32_.assign(offsets_[n_features], std::numeric_limits<float>::quiet_NaN());
         for (std::int64_t j = 0; j < n_features; ++j) {
             const double* row = edges + j * width;
-            for (std::int64_t k = 0; k + 1 < n_bins_[j]; ++k) {
+            const int n_inner = n_bins_[j] - 1;
+            for (int k = 0; k < n_inner; ++k) {
                 const double e = row[k];
                 if (std::isnan(e) || (k > 0 && e < row[k - 1]))
                     throw std::invalid_argument(
                         "inner edges of feature " + std::to_string(j) +
                         " must be non-decreasing and not NaN (position " + std::to_string(k) +
                         ")");
-                edges64_[offsets_[j] + k] = e;
-                edges32_[offsets_[j] + k] = round_up_to_float(e);
+                for (std::int64_t slot : slots_of(k, n_bins_[j])) {
+                    edges64_[offsets_[j] + slot] = e;
+                    edges32_[offsets_[j] + slot] = round_up_to_float(e);
+                }
             }
         }
     }
@@ -79,32 +126,51 @@ class BinningKernel {
     void transform(const T* X, std::int64_t n_rows, std::int64_t row_stride,
                    std::int64_t col_stride, const std::int64_t* columns, std::int64_t n_out,
                    std::uint8_t* out, int n_threads) const {
-        const T* edges = edge_data<T>();
         parallel_for_rows(n_rows, kBlockRows, n_threads, [&](std::int64_t r0, std::int64_t r1) {
             for (std::int64_t i = 0; i < n_out; ++i) {
                 const std::int64_t c = columns[i];
-                const T* x = X + c * col_stride;
-                const T* e = edges + offsets_[c];
-                std::uint8_t* o = out + i;
-                switch (steps_[c]) {
-                    case 0: column<T, 0>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                    case 1: column<T, 1>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                    case 2: column<T, 2>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                    case 3: column<T, 3>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                    case 4: column<T, 4>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                    case 5: column<T, 5>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                    case 6: column<T, 6>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                    case 7: column<T, 7>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                    default: column<T, 8>(x, row_stride, e, n_bins_[c], r0, r1, o, n_out); break;
-                }
+                column(X + c * col_stride, row_stride, c, r0, r1, out + i, n_out);
             }
         });
+    }
+
+    // Bins of rows [r0, r1) of one feature c, read with stride row_stride from x, written with
+    // stride out_stride to out (row r goes to out[r * out_stride]).
+    template <typename T>
+    void column(const T* x, std::int64_t row_stride, std::int64_t c, std::int64_t r0,
+                std::int64_t r1, std::uint8_t* out, std::int64_t out_stride) const {
+        const T* table = edge_data<T>() + offsets_[c];
+        const std::uint8_t nan_bin = n_bins_[c];
+        if (nan_bin <= 16) {
+            for (std::int64_t r = r0; r < r1; ++r) {
+                const T v = x[r * row_stride];
+                const unsigned b = detail::count_le16(v, table);
+                out[r * out_stride] = (v != v) ? nan_bin : static_cast<std::uint8_t>(b);
+            }
+            return;
+        }
+        const T* blocks = table + 16;
+        for (std::int64_t r = r0; r < r1; ++r) {
+            const T v = x[r * row_stride];
+            const unsigned a = detail::count_le16(v, table) & 15u;
+            const unsigned b = detail::count_le16(v, blocks + 16 * a);
+            out[r * out_stride] = (v != v) ? nan_bin : static_cast<std::uint8_t>(16 * a + b);
+        }
     }
 
    private:
     // Rows per block: one block of a typical row (<= 100 float32 features) stays in L1 while
     // every selected column of it is binned.
     static constexpr std::int64_t kBlockRows = 64;
+
+    // Table slots holding inner edge k of a feature with nb bins: one slot when nb <= 16, else
+    // its slot in block k / 16 and, for every 16th edge, a splitter slot too.
+    static std::vector<std::int64_t> slots_of(int k, int nb) {
+        if (nb <= 16) return {k};
+        std::vector<std::int64_t> slots{16 + 16 * (k / 16) + (k % 16)};
+        if (k % 16 == 15) slots.push_back(k / 16);
+        return slots;
+    }
 
     // Smallest float32 f with (double)f >= e, so that for every float32 x: x >= e <=> x >= f.
     static float round_up_to_float(double e) {
@@ -123,23 +189,8 @@ class BinningKernel {
         else return edges64_.data();
     }
 
-    template <typename T, int Steps>
-    static void column(const T* x, std::int64_t row_stride, const T* e, std::uint8_t nan_bin,
-                       std::int64_t r0, std::int64_t r1, std::uint8_t* out,
-                       std::int64_t out_stride) {
-        for (std::int64_t r = r0; r < r1; ++r) {
-            const T v = x[r * row_stride];
-            unsigned pos = 0;
-            for (int s = Steps - 1; s >= 0; --s) {
-                const unsigned step = 1u << s;
-                pos += (v >= e[pos + step - 1]) ? step : 0u;
-            }
-            out[r * out_stride] = (v != v) ? nan_bin : static_cast<std::uint8_t>(pos);
-        }
-    }
-
     std::int64_t n_features_;
-    std::vector<std::uint8_t> n_bins_, steps_;
+    std::vector<std::uint8_t> n_bins_;
     std::vector<std::int64_t> offsets_;
     std::vector<double> edges64_;
     std::vector<float> edges32_;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
@@ -89,7 +89,7 @@ class Binner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
            [1]], dtype=uint8)
     """
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_bins": [Interval(Integral, 2, MAX_BINS, closed="both"), "array-like"],
         "strategy": [StrOptions({"quantile", "uniform"})],
         "subsample": [Interval(Integral, 1, None, closed="left"), None],
@@ -143,7 +143,7 @@ class Binner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     f"Feature {self._feature_label(j)} has fewer than two distinct finite "
                     "values; it gets a single bin.",
                     ConstantFeatureWarning,
-                    stacklevel=2,
+                    stacklevel=3,  # the caller of fit, above sklearn's _fit_context wrapper
                 )
             edges[j] = full_edges(inner, column)
         self.bin_edges_ = edges
@@ -197,7 +197,7 @@ class Binner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         state.pop("_kernel", None)  # rebuilt from bin_edges_ on first use
         return state
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type is private
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = []  # output is uint8
@@ -243,8 +243,7 @@ class Binner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if cols.dtype == bool:
             if cols.size != n:
                 raise ValueError(
-                    f"A boolean columns mask must have length n_features_in_={n}; "
-                    f"got {cols.size}."
+                    f"A boolean columns mask must have length n_features_in_={n}; got {cols.size}."
                 )
             return np.flatnonzero(cols).astype(np.int64)
         if cols.size and not np.issubdtype(cols.dtype, np.integer):
