@@ -15,6 +15,9 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 
+import numpy as np
+from threadpoolctl import threadpool_limits
+
 from greenauto.energy._errors import EnergyMeterError, RaplUnavailableError
 from greenauto.energy._measurement import Calibration, EnergySource
 from greenauto.energy._rapl import DEFAULT_POWERCAP_ROOT, RaplReader
@@ -37,12 +40,22 @@ def quiet_codecarbon(level: int = logging.ERROR) -> Iterator[None]:
 
 
 def _busy_loop(seconds: float) -> None:
-    """Keep one core busy in pure Python for about `seconds` of wall time."""
+    """Keep one core busy for about `seconds` of wall time with typical numpy work.
+
+    Sorting, gathering and small matrix products: a mix of branchy and vector work close to
+    what tree models and their preprocessing do. numpy releases the GIL inside each
+    operation, so other threads of the process are not starved meanwhile.
+    """
+    rng = np.random.default_rng(0)
+    values = rng.random(20_000)
+    index = rng.integers(0, values.size, values.size)
+    square = rng.random((64, 64))
     end = time.perf_counter() + seconds
-    x = 0
-    while time.perf_counter() < end:
-        for i in range(2000):
-            x = (x + i * i) % 1_000_003
+    with threadpool_limits(limits=1):
+        while time.perf_counter() < end:
+            np.sort(values)
+            values.take(index)
+            square @ square
 
 
 def calibrate_from_rapl(
