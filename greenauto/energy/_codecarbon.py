@@ -202,7 +202,7 @@ class CodecarbonMeter(EnergyMeter):
         except BaseException:
             logger.setLevel(self._saved_log_level)
             raise
-        if not hasattr(tracker, "_scheduler"):
+        if "_start_time" not in vars(tracker):  # set at the end of a successful __init__
             logger.setLevel(self._saved_log_level)
             raise CodecarbonError(
                 "codecarbon's OfflineEmissionsTracker failed to initialise (it swallows the "
