@@ -7,12 +7,14 @@ reported per 1,000 rows of a fixed reference batch.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import statistics
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from greenauto.energy._measurement import Measurement
 from greenauto.energy._meters import CpuTimeMeter, EnergyMeter
@@ -26,10 +28,21 @@ def default_meter() -> CpuTimeMeter:
     return CpuTimeMeter.calibrated()
 
 
-def _check_threads(n_threads: int) -> int:
+@functools.lru_cache(maxsize=1)
+def _controller(n_modules: int) -> ThreadpoolController:
+    """threadpoolctl's view of the loaded BLAS/OpenMP libraries, rebuilt after imports.
+
+    Building it scans every loaded shared library (about 4 ms); a search measures hundreds
+    of calls, so it is cached while no module is imported (a new import may load a library).
+    """
+    return ThreadpoolController()
+
+
+def _pinned(n_threads: int) -> contextlib.AbstractContextManager[object]:
+    """Limit BLAS and OpenMP pools to `n_threads` for the duration of a `with` block."""
     if not isinstance(n_threads, int) or n_threads < 1:
         raise ValueError(f"n_threads must be an int >= 1. Got {n_threads!r} instead.")
-    return n_threads
+    return _controller(len(sys.modules)).limit(limits=n_threads)
 
 
 def _median(runs: Sequence[Measurement], rows: int | None = None) -> Measurement:
@@ -82,7 +95,7 @@ def measure_fit(
     True
     """
     meter = default_meter() if meter is None else meter
-    with threadpool_limits(limits=_check_threads(n_threads)):
+    with _pinned(n_threads):
         runs = [meter.measure(fn)]
         if runs[0].cpu_seconds < min_cpu_seconds:
             runs += [meter.measure(fn) for _ in range(max(repeats, 1) - 1)]
@@ -141,7 +154,7 @@ def measure_predict(
     def call() -> object:
         return fn(X_ref)
 
-    with threadpool_limits(limits=_check_threads(n_threads)):
+    with _pinned(n_threads):
         call()  # warm-up: caches, lazy imports, first-touch allocations
         runs: list[Measurement] = []
         cpu = 0.0
