@@ -9,11 +9,13 @@ this module checks their effect and raises `CodecarbonError` instead of reportin
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +142,7 @@ class CodecarbonMeter(EnergyMeter):
         self._tracker: Any = None
         self._saved_log_level = logging.NOTSET
         self._started_at = 0.0
+        self._stopped = False
 
     @property
     def source(self) -> EnergySource:
@@ -158,30 +161,53 @@ class CodecarbonMeter(EnergyMeter):
     @property
     def running(self) -> bool:
         """True between a successful `start` and `stop`."""
-        return self._tracker is not None and self.emissions is None
+        return self._tracker is not None and not self._stopped
+
+    def _tracker_options(self) -> dict[str, Any]:
+        """Keyword arguments for the tracker, adapted to the installed codecarbon version.
+
+        Every option that could open a socket or write a file is set explicitly, so that a
+        ``~/.codecarbon.config`` or a ``CODECARBON_*`` variable cannot turn it back on.
+        """
+        from codecarbon.emissions_tracker import BaseEmissionsTracker
+
+        accepted = inspect.signature(BaseEmissionsTracker.__init__).parameters
+        options: dict[str, Any] = {
+            "emissions_endpoint": None,
+            "electricitymaps_api_token": None,
+            "co2_signal_api_token": None,
+            "allow_multiple_runs": True,  # False would write /tmp/.codecarbon.lock
+            "tracking_mode": self.tracking_mode,
+            "measure_power_secs": self.measure_power_secs,
+            "log_level": self.log_level,
+            "pue": self.pue,
+        }
+        if self.output_dir is not None:
+            options["output_dir"] = os.fspath(self.output_dir)
+        if "output_methods" in accepted:  # codecarbon >= 3.3; save_to_* are deprecated
+            from codecarbon import OutputMethod  # type: ignore[attr-defined]
+
+            csv = self.output_dir is not None
+            options["output_methods"] = [OutputMethod.CSV] if csv else []
+        else:
+            options["save_to_file"] = self.output_dir is not None
+            for flag in ("save_to_api", "save_to_logger", "save_to_prometheus"):
+                options[flag] = False
+            options.pop("electricitymaps_api_token")  # only co2_signal_api_token before 3.x
+        # the deprecated token name stays only where the new one does not exist
+        if "electricitymaps_api_token" in options:
+            options.pop("co2_signal_api_token")
+        return {k: v for k, v in options.items() if k in accepted}
 
     def _make_tracker(self) -> Any:
-        from codecarbon import OfflineEmissionsTracker, OutputMethod
+        from codecarbon import OfflineEmissionsTracker
 
-        kwargs: dict[str, Any] = {}
-        if self.output_dir is not None:
-            kwargs["output_dir"] = os.fspath(self.output_dir)
-        # Every option that could open a socket or write a file is set explicitly, so that
-        # a ~/.codecarbon.config or CODECARBON_* variable cannot turn it back on.
         return OfflineEmissionsTracker(
             country_iso_code=self.country_iso_code,
             region=self.region,
             cloud_provider=None,
             cloud_region=None,
-            output_methods=[OutputMethod.CSV] if self.output_dir is not None else [],
-            emissions_endpoint=None,
-            electricitymaps_api_token=None,
-            allow_multiple_runs=True,  # False would write /tmp/.codecarbon.lock
-            tracking_mode=self.tracking_mode,
-            measure_power_secs=self.measure_power_secs,
-            log_level=self.log_level,
-            pue=self.pue,
-            **kwargs,
+            **self._tracker_options(),
         )
 
     def start(self) -> None:
@@ -208,13 +234,28 @@ class CodecarbonMeter(EnergyMeter):
                 "codecarbon's OfflineEmissionsTracker failed to initialise (it swallows the "
                 "exception; run with log_level='debug' to see it)."
             )
+        if getattr(tracker, "_electricitymaps_api_token", None):
+            # a config file or CODECARBON_* variable set a token: it would query the network
+            warnings.warn(
+                "Ignoring the Electricity Maps token found in codecarbon's configuration: "
+                "greenauto tracks offline, with codecarbon's bundled carbon-intensity data.",
+                UserWarning,
+                stacklevel=2,
+            )
+            tracker._electricitymaps_api_token = None
         tracker.start()
         if getattr(tracker, "_start_time", None) is None:
             logger.setLevel(self._saved_log_level)
             raise CodecarbonError("codecarbon's tracker.start() failed (it returned None).")
         self._tracker = tracker
         if self.warm_up:
-            self.measure(lambda: sum(i * i for i in range(20_000)))
+            try:
+                self.measure(lambda: sum(i * i for i in range(20_000)))
+            except BaseException:
+                self._stopped = True
+                tracker.stop()
+                logger.setLevel(self._saved_log_level)
+                raise
 
     def _begin(self) -> object:
         if not self.running:
@@ -247,6 +288,7 @@ class CodecarbonMeter(EnergyMeter):
             raise CodecarbonError("CodecarbonMeter.stop() called on a meter that is not running.")
         tracker = self._tracker
         detail = self.detail
+        self._stopped = True  # codecarbon trackers stop once, whatever the outcome
         try:
             kg = tracker.stop()
         finally:

@@ -153,3 +153,39 @@ def test_codecarbon_failing_to_initialise_is_an_error(tmp_path: Path) -> None:
 def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         CodecarbonMeter(**kwargs)  # type: ignore[arg-type]
+
+
+def test_codecarbon_configuration_cannot_turn_network_or_files_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import codecarbon.emissions_tracker  # noqa: F401  (see the first test)
+    import requests  # noqa: F401
+
+    monkeypatch.chdir(tmp_path)
+    for key, value in {
+        "CODECARBON_OUTPUT_METHODS": "csv,api",
+        "CODECARBON_SAVE_TO_FILE": "true",
+        "CODECARBON_SAVE_TO_API": "true",
+        "CODECARBON_ALLOW_MULTIPLE_RUNS": "false",
+        "CODECARBON_ELECTRICITYMAPS_API_TOKEN": "not-a-real-token",
+        # read from the configuration even when the tracker is given a token of None
+        "CODECARBON_CO2_SIGNAL_API_TOKEN": "not-a-real-token",
+    }.items():
+        monkeypatch.setenv(key, value)
+    attempts: list[str] = []
+
+    def no_connection(*args: object, **kwargs: object) -> None:
+        attempts.append(f"create_connection{args}")
+        raise OSError("greenauto test: network access is forbidden")
+
+    monkeypatch.setattr(socket, "create_connection", no_connection)
+    lock_existed = LOCK_FILE.exists()
+    meter = CodecarbonMeter("FRA", warm_up=False)
+    with pytest.warns(UserWarning, match="Ignoring the Electricity Maps token"):
+        meter.start()
+    meter.measure(_numpy_work)
+    totals = meter.stop()
+    assert attempts == []
+    assert os.listdir(tmp_path) == []
+    assert LOCK_FILE.exists() == lock_existed
+    assert totals.grams_co2eq == pytest.approx(grams_co2eq(totals.joules, "FRA"), rel=1e-3)
