@@ -140,6 +140,12 @@ def calibrate_from_codecarbon() -> Calibration:
     return Calibration(watts, EnergySource.CODECARBON_TDP_CPU_TIME, detail)
 
 
+def _user_step(user: Calibration | None) -> Calibration:
+    if user is None:
+        raise EnergyMeterError("no watts figure was given (watts=None)")
+    return user
+
+
 def calibrate(
     watts: float | None = None,
     *,
@@ -187,15 +193,12 @@ def calibrate(
     for step in order:
         try:
             if step == "rapl":
+                reader = RaplReader(rapl_root)
                 found = calibrate_from_rapl(
-                    RaplReader(rapl_root), idle_seconds=idle_seconds, busy_seconds=busy_seconds
+                    reader, idle_seconds=idle_seconds, busy_seconds=busy_seconds
                 )
-            elif step == "codecarbon":
-                found = calibrate_from_codecarbon()
-            elif user is None:
-                raise EnergyMeterError("no watts figure was given (watts=None)")
             else:
-                found = user
+                found = calibrate_from_codecarbon() if step == "codecarbon" else _user_step(user)
         except (EnergyMeterError, RaplUnavailableError) as exc:
             skipped.append(f"{step}: {exc}")
             continue
