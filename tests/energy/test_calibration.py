@@ -23,11 +23,13 @@ from greenauto.energy import (
 def test_rapl_calibration_recovers_the_counter_slope(
     fake_powercap: Any, counter_driver: Any
 ) -> None:
-    # package 0 charges 25 J per CPU-second of this process on top of 10 W idle per package
+    # package 0 charges 25 J per CPU-second of this process on top of 10 W idle per package;
+    # forgetting to subtract idle power would give >= 45 W per CPU-second. The fake counters
+    # are written by another process every 2 ms, hence the tolerance on a loaded machine.
     with counter_driver(fake_powercap, idle_watts=10.0, watts_per_cpu_second=25.0):
         cal = calibrate_from_rapl(RaplReader(fake_powercap.root), busy_seconds=0.25)
     assert cal.source is EnergySource.RAPL_CALIBRATED_CPU_TIME
-    assert cal.watts_per_cpu_second == pytest.approx(25.0, rel=0.2)
+    assert cal.watts_per_cpu_second == pytest.approx(25.0, rel=0.25)
     assert "idle" in cal.detail
     assert "intel-rapl:0" in cal.detail
 
@@ -36,7 +38,7 @@ def test_calibrate_prefers_rapl_when_readable(fake_powercap: Any, counter_driver
     with counter_driver(fake_powercap, idle_watts=5.0, watts_per_cpu_second=12.0):
         meter = CpuTimeMeter.calibrated(rapl_root=fake_powercap.root, busy_seconds=0.2)
     assert meter.source is EnergySource.RAPL_CALIBRATED_CPU_TIME
-    assert meter.calibration.watts_per_cpu_second == pytest.approx(12.0, rel=0.2)
+    assert meter.calibration.watts_per_cpu_second == pytest.approx(12.0, rel=0.25)
 
 
 def test_frozen_rapl_counter_is_skipped_with_its_reason(fake_powercap: Any) -> None:
