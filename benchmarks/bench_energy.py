@@ -116,6 +116,9 @@ def report(meter: CpuTimeMeter, predict: Runs, fit: Runs, load: tuple[float, flo
         f"| coefficient of variation over {REPETITIONS} repetitions | {100 * cv:.2f} % "
         "| <= 3 % (quiet machine) |",
         f"| min / max J per 1k rows | {min(per_1k):.4g} / {max(per_1k):.4g} J | |",
+        f"| the {REPETITIONS} values, in run order (J per 1k rows) | "
+        + ", ".join(f"{v:.4g}" for v in per_1k)
+        + " | |",
         f"| timed prediction calls per measurement (median) | {calls:g} | >= 5 |",
         f"| one prediction call: CPU / wall (median) | {1000 * one_predict.cpu_seconds:.2f} / "
         f"{1000 * one_predict.wall_seconds:.2f} ms | |",
