@@ -1,5 +1,6 @@
 """Small voting ensembles and the registry of learners they are built from."""
 
+from greenauto.ensemble import _builtin_learners  # noqa: F401  (registers the built-in learners)
 from greenauto.ensemble._learners import (
     Choice,
     FloatRange,

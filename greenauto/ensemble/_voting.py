@@ -176,7 +176,10 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         for i, ((name, member), fraction) in enumerate(zip(members, fractions, strict=True)):
             idx = stratified_subset(y_enc, fraction, seed=(base_seed, i))
             est = _seeded_clone(member, (base_seed, i))
-            est.fit(X[idx], y_enc[idx])
+            if idx.size == y_enc.size:  # all rows: no copy
+                est.fit(X, y_enc)
+            else:
+                est.fit(X[idx], y_enc[idx])
             if not np.array_equal(getattr(est, "classes_", None), np.arange(n_classes)):
                 raise ValueError(
                     f"Member {name!r} of MajorityVoteClassifier must expose classes_ equal to "
@@ -247,12 +250,10 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
 
     def _vote_counts(self, X: Any) -> np.ndarray:
         votes = self.member_votes(X)
-        n_classes = self.classes_.size
-        counts = np.zeros((votes.shape[1], n_classes), dtype=np.int64)
-        rows = np.arange(votes.shape[1])
-        for member_votes in votes:
-            np.add.at(counts, (rows, member_votes), 1)
-        return counts
+        n_rows, n_classes = votes.shape[1], self.classes_.size
+        cells = np.arange(n_rows) * n_classes + votes  # (row, class) -> flat cell, per member
+        counts = np.bincount(cells.ravel(), minlength=n_rows * n_classes)
+        return counts.reshape(n_rows, n_classes)
 
     def _compiled_parts(self) -> dict[str, Any]:
         """Plain objects for the compiler (which never imports this package).
