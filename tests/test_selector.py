@@ -66,6 +66,8 @@ def test_none_keeps_everything_and_needs_no_y() -> None:
     np.testing.assert_array_equal(selector.selected_columns_, np.arange(4))
     np.testing.assert_array_equal(selector.scores_, np.zeros(4))
     np.testing.assert_array_equal(selector.transform(X), X)
+    ignored = FeatureSelector("none").fit(X, np.linspace(0, 1, len(X)))  # y is not looked at
+    np.testing.assert_array_equal(ignored.selected_columns_, np.arange(4))
 
 
 @pytest.mark.parametrize(

@@ -103,30 +103,28 @@ class FeatureSelector(SelectorMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Numeric data; NaN is allowed (+/-inf is not).
-        y : array-like of shape (n_samples,)
-            Class labels. Needed by every method except ``"none"``.
+        y : array-like of shape (n_samples,) or None
+            Class labels. Needed by every method except ``"none"``, which ignores it.
 
         Returns
         -------
         self : FeatureSelector
             The fitted selector.
         """
-        if self.method == "none" and y is None:
+        if self.method == "none":  # y is not looked at
             X = validate_data(self, X, dtype="numeric", ensure_all_finite="allow-nan")
-        else:
-            X, y = validate_data(self, X, y, dtype="numeric", ensure_all_finite="allow-nan")
-            check_classification_targets(y)
-            n_classes = np.unique(y).size
-            if self.method != "none" and n_classes < 2:
-                raise ValueError(
-                    f"FeatureSelector with method={self.method!r} needs y with at least 2 "
-                    f"classes; got {n_classes} class."
-                )
-        n_features = X.shape[1]
-        if self.method == "none":
-            self.scores_ = np.zeros(n_features)
-            self.selected_columns_ = np.arange(n_features, dtype=np.int64)
+            self.scores_ = np.zeros(X.shape[1])
+            self.selected_columns_ = np.arange(X.shape[1], dtype=np.int64)
             return self
+        X, y = validate_data(self, X, y, dtype="numeric", ensure_all_finite="allow-nan")
+        check_classification_targets(y)
+        n_classes = np.unique(y).size
+        if n_classes < 2:
+            raise ValueError(
+                f"FeatureSelector with method={self.method!r} needs y with at least 2 "
+                f"classes; got {n_classes} class."
+            )
+        n_features = X.shape[1]
         self.scores_ = self._score(X, y)
         n_keep = self._n_to_keep(n_features)
         # lexsort: last key is primary -> highest score first, then lowest column index.
