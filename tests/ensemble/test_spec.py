@@ -75,9 +75,20 @@ def test_space_is_stable_across_many_trials_of_a_real_study() -> None:
     assert distribution.log
 
 
-def test_finished_trial_is_rebuilt_exactly_with_fixed_trial() -> None:
-    sampler = optuna.samplers.TPESampler(seed=1, n_startup_trials=5)
-    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+@pytest.mark.parametrize(
+    "make_sampler",
+    [
+        lambda: optuna.samplers.TPESampler(seed=1, n_startup_trials=5),
+        lambda: optuna.samplers.TPESampler(
+            seed=1, n_startup_trials=5, multivariate=True, group=True
+        ),
+        lambda: optuna.samplers.NSGAIISampler(seed=1, population_size=4),
+    ],
+    ids=["tpe", "tpe-multivariate-group", "nsga2"],
+)
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # multivariate/group
+def test_finished_trial_is_rebuilt_exactly_with_fixed_trial(make_sampler) -> None:
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=make_sampler())
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         specs = suggest_ensemble(trial, learners=["knn", "lightgbm", "gaussian_nb"])
