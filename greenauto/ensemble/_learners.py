@@ -56,6 +56,9 @@ class IntRange:
         """Ask ``trial`` for a value named ``name``."""
         return trial.suggest_int(name, self.low, self.high, log=self.log)
 
+    def __str__(self) -> str:
+        return f"an int in [{self.low}, {self.high}]" + (" (log scale)" if self.log else "")
+
     def __contains__(self, value: object) -> bool:
         return (
             isinstance(value, Integral)
@@ -83,6 +86,9 @@ class FloatRange:
         """Ask ``trial`` for a value named ``name``."""
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
+    def __str__(self) -> str:
+        return f"a float in [{self.low}, {self.high}]" + (" (log scale)" if self.log else "")
+
     def __contains__(self, value: object) -> bool:
         return (
             isinstance(value, Real)
@@ -107,6 +113,9 @@ class Choice:
     def suggest(self, trial: optuna.trial.BaseTrial, name: str) -> Any:
         """Ask ``trial`` for a value named ``name``."""
         return trial.suggest_categorical(name, self.options)
+
+    def __str__(self) -> str:
+        return f"one of {list(self.options)}"
 
     def __contains__(self, value: object) -> bool:
         return value in self.options
@@ -194,7 +203,7 @@ class Learner(ABC):
         for key, dim in self.space.items():
             if params[key] not in dim:
                 raise ValueError(
-                    f"The {key!r} parameter of learner {self.name!r} must be in {dim}. "
+                    f"The {key!r} parameter of learner {self.name!r} must be {dim}. "
                     f"Got {params[key]!r} instead."
                 )
 

@@ -222,3 +222,15 @@ def test_dimensions_check_membership() -> None:
     assert 0.5 in FloatRange(0.1, 1.0, log=True)
     assert 2 not in FloatRange(0.1, 1.0)
     assert "a" in Choice(("a", "b"))
+    assert str(IntRange(1, 30, log=True)) == "an int in [1, 30] (log scale)"
+    assert str(FloatRange(0.3, 1.0)) == "a float in [0.3, 1.0]"
+    assert str(Choice((1, 2))) == "one of [1, 2]"
+
+
+def test_out_of_space_message_says_what_was_expected() -> None:
+    message = (
+        r"The 'n_neighbors' parameter of learner 'knn' must be an int in \[1, 30\] "
+        r"\(log scale\)\. Got 0 instead\."
+    )
+    with pytest.raises(ValueError, match=message):
+        get_learner("knn").build({"n_neighbors": 0, "p": 2})
