@@ -54,7 +54,8 @@ class DecisionTreeLearner(Learner):
         "max_depth": IntRange(1, 20),
         "min_samples_leaf": IntRange(1, 64, log=True),
         "criterion": Choice(("gini", "entropy")),
-        # 1e-6 prunes nothing in practice, 0.05 leaves a handful of nodes.
+        # Weighted impurity: a split of a 2-row node gains ~1/n_rows, so 1e-6 prunes next to
+        # nothing below ~10^5 rows; 0.05 keeps only splits worth 5 % of the root's impurity.
         "ccp_alpha": FloatRange(1e-6, 0.05, log=True),
     }
     low_cost: ClassVar[Mapping[str, Any]] = {
