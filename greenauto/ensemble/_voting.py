@@ -61,7 +61,8 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     row_indices_ : list of ndarray of int64
-        The rows (sorted, into the training ``X``) each member was fitted on.
+        The rows (sorted, into the training ``X``) each member was fitted on (stored as
+        bit masks: a pickle grows by one bit per training row and member, not 8 bytes).
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -187,14 +188,29 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
                     f"{getattr(est, 'classes_', 'no classes_ attribute')}."
                 )
             fitted.append(est)
-            rows.append(idx)
+            mask = np.zeros(y_enc.size, dtype=bool)
+            mask[idx] = True
+            rows.append(np.packbits(mask))  # n/8 bytes, not 8n: keeps pickles model-sized
         self.classes_ = encoder.classes_
         self.estimators_ = fitted
         self.named_estimators_ = {
             name: est for (name, _), est in zip(members, fitted, strict=True)
         }
-        self.row_indices_ = rows
+        self._row_masks = rows
+        self._n_fit_rows = int(y_enc.size)
         return self
+
+    @property
+    def row_indices_(self) -> list[np.ndarray]:
+        """The rows (sorted, into the training ``X``) each member was fitted on.
+
+        Stored as packed bit masks (one bit per training row), unpacked on access.
+        """
+        check_is_fitted(self)
+        n = self._n_fit_rows
+        return [
+            np.flatnonzero(np.unpackbits(m, count=n)).astype(np.int64) for m in self._row_masks
+        ]
 
     def predict(self, X: Any) -> np.ndarray:
         """Majority vote; ties go to the lowest class index.

@@ -125,6 +125,21 @@ def test_each_member_trains_on_its_fraction_with_every_class() -> None:
     assert not np.array_equal(vote.row_indices_[0], other.row_indices_[0])
 
 
+def test_pickle_stays_model_sized_on_many_rows() -> None:
+    y = np.repeat([0, 1], 20_000)
+    X = y[:, None].astype(np.float64)
+    members = [(f"t{i}", DecisionTreeClassifier(max_depth=1)) for i in range(3)]
+    vote = MajorityVoteClassifier(members, row_fractions=[1.0, 0.5, 0.1], random_state=0)
+    vote.fit(X, y)
+    assert len(pickle.dumps(vote)) < 3 * 40_000 / 8 + 10_000  # bit masks, not int64 indices
+    assert [r.size for r in pickle.loads(pickle.dumps(vote)).row_indices_] == [
+        40_000,
+        20_000,
+        4000,
+    ]
+    assert not hasattr(MajorityVoteClassifier(), "row_indices_")
+
+
 def test_member_subset_depends_only_on_seed_and_index() -> None:
     y = np.repeat([0, 1], 50)
     X = np.arange(100.0).reshape(-1, 1)
