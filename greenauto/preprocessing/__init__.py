@@ -1,5 +1,6 @@
 """Transformers that prepare tabular data for the compiled kernels."""
 
 from greenauto.preprocessing._binner import Binner
+from greenauto.preprocessing._selector import FeatureSelector
 
-__all__ = ["Binner"]
+__all__ = ["Binner", "FeatureSelector"]
