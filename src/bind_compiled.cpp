@@ -33,7 +33,8 @@ std::int64_t len(std::size_t n) { return static_cast<std::int64_t>(n); }
 void add_trees(CompiledPipeline& p, In<std::int64_t> tree_starts, In<std::int32_t> feature,
                In<double> threshold, In<std::int32_t> left, In<std::int32_t> right,
                In<std::uint8_t> missing_left, In<double, 2> values, In<std::int32_t> out_offset,
-               std::int64_t n_outputs, int output, double sigmoid) {
+               std::int64_t n_outputs, int output, double sigmoid,
+               std::vector<std::int32_t> class_map) {
     const std::int64_t n_nodes = len(feature.shape(0));
     require(tree_starts.shape(0) >= 2, "tree_starts needs at least two entries");
     const std::int64_t n_trees = len(tree_starts.shape(0)) - 1;
@@ -47,32 +48,36 @@ void add_trees(CompiledPipeline& p, In<std::int64_t> tree_starts, In<std::int32_
                    left.data(),        right.data(), missing_left.data(), values.data(),
                    n_nodes,            len(values.shape(1)), out_offset.data(), n_outputs,
                    p.n_member_features(), static_cast<TreeOutput>(output), sigmoid};
-    if (p.binned()) p.add(std::make_unique<TreeMember<BinNode>>(a));
-    else p.add(std::make_unique<TreeMember<RawNode>>(a));
+    if (p.binned()) p.add(std::make_unique<TreeMember<BinNode>>(a), std::move(class_map));
+    else p.add(std::make_unique<TreeMember<RawNode>>(a), std::move(class_map));
 }
 
 void add_table_nb(CompiledPipeline& p, In<std::int32_t> features, In<std::int64_t> n_codes,
-                  In<double, 2> table, In<double> prior) {
+                  In<double, 2> table, In<double> prior,
+                  std::vector<std::int32_t> class_map) {
     require(features.shape(0) == n_codes.shape(0), "features and n_codes differ in length");
     require(table.shape(1) == prior.shape(0), "table columns and prior differ in length");
     p.add(std::make_unique<NBMember>(TableNB(
         features.data(), n_codes.data(), len(features.shape(0)), p.n_member_features(),
-        table.data(), len(table.shape(0)), prior.data(), len(prior.shape(0)))));
+        table.data(), len(table.shape(0)), prior.data(), len(prior.shape(0)))),
+          std::move(class_map));
 }
 
 void add_knn(CompiledPipeline& p, In<std::int32_t> features, In<std::uint8_t, 2> train,
-             In<std::int32_t> labels, std::int64_t n_classes, std::int64_t k, int metric_p) {
+             In<std::int32_t> labels, std::int64_t n_classes, std::int64_t k, int metric_p,
+             std::vector<std::int32_t> class_map) {
     require(train.shape(1) == features.shape(0), "train columns and features differ");
     require(labels.shape(0) == train.shape(0), "one label per training row needed");
     require(train.shape(0) < (std::size_t{1} << 31), "too many training rows");
     p.add(std::make_unique<KnnMember>(
         KnnBinned(features.data(), len(features.shape(0)), p.n_member_features(), train.data(),
-                  len(train.shape(0)), labels.data(), n_classes, k, metric_p)));
+                  len(train.shape(0)), labels.data(), n_classes, k, metric_p)),
+        std::move(class_map));
 }
 
 template <typename T>
 nb::object predict(const CompiledPipeline& p, AnyX<T> X, bool with_proba, int n_threads) {
-    const std::int64_t n_classes = p.n_classes();
+    const std::int64_t n_classes = p.proba_width();
     const std::int64_t n_rows = len(X.shape(0));
     require(len(X.shape(1)) == p.n_features_in(),
             "X has " + std::to_string(X.shape(1)) + " columns, the pipeline expects " +
@@ -124,11 +129,11 @@ void bind_compiled(nb::module_& m) {
         .def("add_trees", &add_trees, "tree_starts"_a.noconvert(), "feature"_a.noconvert(),
              "threshold"_a.noconvert(), "left"_a.noconvert(), "right"_a.noconvert(),
              "missing_left"_a.noconvert(), "values"_a.noconvert(), "out_offset"_a.noconvert(),
-             "n_outputs"_a, "output"_a, "sigmoid"_a)
+             "n_outputs"_a, "output"_a, "sigmoid"_a, "class_map"_a)
         .def("add_table_nb", &add_table_nb, "features"_a.noconvert(), "n_codes"_a.noconvert(),
-             "table"_a.noconvert(), "prior"_a.noconvert())
+             "table"_a.noconvert(), "prior"_a.noconvert(), "class_map"_a)
         .def("add_knn", &add_knn, "features"_a.noconvert(), "train"_a.noconvert(),
-             "labels"_a.noconvert(), "n_classes"_a, "k"_a, "p"_a)
+             "labels"_a.noconvert(), "n_classes"_a, "k"_a, "p"_a, "class_map"_a)
         .def("predict", &predict<float>, "X"_a.noconvert(), "with_proba"_a, "n_threads"_a)
         .def("predict", &predict<double>, "X"_a.noconvert(), "with_proba"_a, "n_threads"_a);
 }

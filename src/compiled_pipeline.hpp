@@ -134,18 +134,28 @@ class CompiledPipeline {
     std::size_t n_members() const { return members_.size(); }
     bool single_tree() const { return members_.size() == 1 && members_[0]->is_tree(); }
 
-    void add(std::unique_ptr<Member> m) {
+    // class_map[i]: the pipeline class of the member's class i (a member may know a subset).
+    void add(std::unique_ptr<Member> m, std::vector<std::int32_t> class_map) {
         if (members_.size() >= kMaxMembers)
             throw std::invalid_argument("a pipeline holds at most 3 members");
         if (m->binned() != binned())
             throw std::invalid_argument(binned() ? "a binned pipeline takes binned members only"
                                                  : "a raw pipeline takes raw tree members only");
-        if (m->n_classes() != n_classes_)
+        if (static_cast<std::int64_t>(class_map.size()) != m->n_classes())
             throw std::invalid_argument("member predicts " + std::to_string(m->n_classes()) +
-                                        " classes, the pipeline has " +
-                                        std::to_string(n_classes_));
+                                        " classes, its class map has " +
+                                        std::to_string(class_map.size()));
+        for (std::int32_t c : class_map)
+            if (c < 0 || c >= n_classes_)
+                throw std::invalid_argument("class map entry " + std::to_string(c) +
+                                            " out of range for " + std::to_string(n_classes_) +
+                                            " classes");
         members_.push_back(std::move(m));
+        class_maps_.push_back(std::move(class_map));
     }
+
+    // Columns of predict's proba: the classes of the single tree member.
+    std::int64_t proba_width() const { return members_.empty() ? 0 : members_[0]->n_classes(); }
 
     // X: n_rows x n_features_in_ with element strides; labels: n_rows class indices; proba:
     // n_rows x n_classes or null (single tree member only). Shapes are the caller's to check.
@@ -167,7 +177,7 @@ class CompiledPipeline {
             for (std::int64_t r0 = begin; r0 < end; r0 += kBlock) {
                 const std::int64_t n = std::min(kBlock, end - r0);
                 run_block(X + r0 * row_stride, n, row_stride, col_stride, labels + r0,
-                          proba ? proba + r0 * n_classes_ : nullptr, buf[tid]);
+                          proba ? proba + r0 * proba_width() : nullptr, buf[tid]);
             }
         };
 #if defined(GREENAUTO_OPENMP)
@@ -212,6 +222,8 @@ class CompiledPipeline {
             } else if constexpr (sizeof(T) == sizeof(float)) {
                 members_[m]->predict_raw(X, row_stride, n, votes, proba, b.scratch.data());
             }
+            const std::int32_t* map = class_maps_[m].data();
+            for (std::int64_t r = 0; r < n; ++r) votes[r] = map[votes[r]];
         }
         const std::int32_t* v = b.votes.data();
         if (n_members == 1) {
@@ -236,6 +248,7 @@ class CompiledPipeline {
     std::vector<std::int64_t> columns_;
     std::int64_t n_features_in_, n_classes_;
     std::vector<std::unique_ptr<Member>> members_;
+    std::vector<std::vector<std::int32_t>> class_maps_;
 };
 
 }  // namespace greenauto

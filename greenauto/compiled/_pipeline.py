@@ -137,17 +137,12 @@ class CompiledPipeline:
             raise ValueError(f"n_features_in={n_features_in} but the binner has {n_in}.")
         self.n_features_in_ = n_in
         self._columns = cols
+        self._class_map: np.ndarray | None = None
         for model, member_cols in pairs:
             self._add(model, member_cols)
 
     def _add(self, model: Any, member_cols: Any) -> None:
         kind = _member_kind(model)
-        own = model_classes(model)
-        if own is not None and not np.array_equal(own, self.classes_):
-            raise ValueError(
-                f"{type(model).__name__} has classes {own.tolist()}; the pipeline "
-                f"{self.classes_.tolist()}."
-            )
         binned = self._kernel.binned
         if binned:
             mapping = np.arange(self._columns.size) if member_cols is None else member_cols
@@ -157,10 +152,12 @@ class CompiledPipeline:
         mapping = np.asarray(mapping, dtype=np.int64)
         if kind == "trees":
             flat = flatten_trees(model).remap_features(mapping)
+            n_own = 2 if flat.output == "sigmoid" else flat.n_outputs
+            self._class_map = self._member_class_map(model, n_own)
             self._kernel.add_trees(
                 flat.tree_starts, flat.feature, flat.threshold, flat.left, flat.right,
                 flat.missing_left, flat.values, flat.out_offset, flat.n_outputs,
-                flat.output_code, flat.sigmoid,
+                flat.output_code, flat.sigmoid, self._class_map.tolist(),
             )  # fmt: skip
             return
         if not binned:
@@ -168,13 +165,33 @@ class CompiledPipeline:
         if kind == "nb":
             nb = flatten_nb(model, self._n_codes[mapping] if mapping.size else None)
             features = mapping[nb.features].astype(np.int32)
-            self._kernel.add_table_nb(features, nb.n_codes, nb.table, nb.prior)
+            class_map = self._member_class_map(model, nb.prior.size)
+            self._kernel.add_table_nb(features, nb.n_codes, nb.table, nb.prior, class_map.tolist())
         else:
             knn = flatten_knn(model)
             features = mapping[knn.features].astype(np.int32)
+            class_map = self._member_class_map(model, len(model.classes_))
             self._kernel.add_knn(
-                features, knn.train, knn.labels, self.classes_.size, knn.k, knn.p
+                features, knn.train, knn.labels, class_map.size, knn.k, knn.p, class_map.tolist()
             )
+
+    def _member_class_map(self, model: Any, n_own: int) -> np.ndarray:
+        """Pipeline class index of each of the member's classes (a subset is allowed)."""
+        own = model_classes(model)
+        if own is None:  # a bare Booster: its classes are the pipeline's first n_own
+            if n_own > self.classes_.size:
+                raise ValueError(
+                    f"The model predicts {n_own} classes; the pipeline has {self.classes_.size}."
+                )
+            return np.arange(n_own, dtype=np.int32)
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        missing = [c for c in own.tolist() if c not in index]
+        if missing:
+            raise ValueError(
+                f"{type(model).__name__} predicts classes {missing} that are not in classes "
+                f"{self.classes_.tolist()}."
+            )
+        return np.array([index[c] for c in own.tolist()], dtype=np.int32)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels by hard majority vote of the members.
@@ -206,7 +223,14 @@ class CompiledPipeline:
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        return self._kernel.predict(self._check(X), True, self.n_threads)[1]
+        if self._kernel.n_members != 1 or self._class_map is None:
+            raise ValueError("predict_proba needs exactly one tree-model member.")
+        proba = self._kernel.predict(self._check(X), True, self.n_threads)[1]
+        if proba.shape[1] == self.classes_.size:
+            return proba
+        full = np.zeros((proba.shape[0], self.classes_.size))
+        full[:, self._class_map] = proba
+        return full
 
     def _check(self, X: Any) -> np.ndarray:
         if not isinstance(X, np.ndarray):
