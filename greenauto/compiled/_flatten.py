@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 _OUTPUTS = {"mean": 0, "sigmoid": 1, "softmax": 2}
+# LightGBM reads |x| <= kZeroThreshold (the float 1e-35f) as 0.0 before any split.
+_LGB_ZERO = float(np.float32(1e-35))
+_BELOW_NEG_ZERO = float(np.nextafter(np.float32(-_LGB_ZERO), np.float32(-np.inf)))
 
 
 @dataclass(frozen=True)
@@ -214,24 +217,36 @@ def _flatten_lightgbm_tree(root: dict[str, Any], offset: int, cols: list[list[An
         node = queue[i]
         i += 1
         if "leaf_value" in node:
-            for col, v in zip(cols, (0, 0.0, -1, -1, 0, float(node["leaf_value"]))):
+            for col, v in zip(cols, (0, 0.0, -1, -1, 0, float(node["leaf_value"])), strict=True):
                 col.append(v)
             continue
         if node.get("decision_type", "<=") != "<=":
             raise ValueError("LightGBM categorical splits are not supported.")
         missing = node.get("missing_type", "None")
-        threshold = float(node["threshold"])
+        threshold = _lightgbm_zero_threshold(float(node["threshold"]))
         if missing == "NaN":
             missing_left = bool(node.get("default_left", True))
         elif missing == "None":
-            missing_left = 0.0 <= threshold  # LightGBM turns NaN into 0.0 here
+            missing_left = threshold >= 0.0  # LightGBM turns NaN into 0.0 here
         else:
             raise ValueError(f"LightGBM missing_type {missing!r} is not supported.")
         left = offset + len(queue)
         queue.extend((node["left_child"], node["right_child"]))
         row = (int(node["split_feature"]), threshold, left, left + 1, int(missing_left), 0.0)
-        for col, v in zip(cols, row):
+        for col, v in zip(cols, row, strict=True):
             col.append(v)
+
+
+def _lightgbm_zero_threshold(t: float) -> float:
+    """A threshold for which ``x <= t`` equals LightGBM's ``(0 if |x| <= 1e-35f else x) <= t``.
+
+    Exact for every float32 ``x``: values in the zero band go where 0.0 goes.
+    """
+    if 0.0 <= t < _LGB_ZERO:
+        return _LGB_ZERO
+    if -_LGB_ZERO <= t < 0.0:
+        return _BELOW_NEG_ZERO
+    return t
 
 
 def flatten_nb(model: Any, n_codes: np.ndarray | None = None) -> TableNBArrays:

@@ -1,4 +1,4 @@
-"""CompiledPipeline: binning, column selection, 1 to 3 members and the hard vote in one C++ call."""
+"""CompiledPipeline: binning, selection, 1 to 3 members and the hard vote in one C++ call."""
 
 from __future__ import annotations
 
@@ -28,7 +28,12 @@ def _member_kind(model: Any) -> str:
         return "nb"
     if name in _KNN:
         return "knn"
-    return "trees"
+    if name == "Booster" or any(hasattr(model, a) for a in ("tree_", "estimators_", "booster_")):
+        return "trees"
+    raise TypeError(
+        f"{name} is not a supported member: use a fitted scikit-learn tree, forest, "
+        "CategoricalNB, GaussianNB, KNeighborsClassifier or a LightGBM model."
+    )
 
 
 def _binning_kernel(binner: Any) -> tuple[BinningKernel, np.ndarray]:
@@ -121,14 +126,14 @@ class CompiledPipeline:
             raise ValueError(f"CompiledPipeline takes 1 to 3 members; got {len(members)}.")
         self.n_threads = effective_n_threads(n_threads)
         pairs = [m if isinstance(m, tuple) else (m, None) for m in members]
+        for model, _ in pairs:
+            _member_kind(model)
         if binner is not None:
             kernel, n_bins = _binning_kernel(binner)
             n_in = int(kernel.n_features)
             cols = np.arange(n_in) if columns is None else np.asarray(columns, dtype=np.int64)
             self._n_codes = n_bins[cols] + 1
-            self._kernel = CompiledPipelineKernel(
-                kernel, cols.tolist(), n_in, self.classes_.size
-            )
+            self._kernel = CompiledPipelineKernel(kernel, cols.tolist(), n_in, self.classes_.size)
         else:
             n_in = n_features_in if n_features_in is not None else _n_features(pairs[0][0])
             cols = np.arange(n_in) if columns is None else np.asarray(columns, dtype=np.int64)

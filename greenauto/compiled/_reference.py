@@ -32,7 +32,9 @@ def tree_reference(flat: FlatForest, X: np.ndarray) -> tuple[np.ndarray, np.ndar
             if not inner.any():
                 break
             x = X[rows, flat.feature[node]].astype(np.float64)
-            go_left = np.where(np.isnan(x), flat.missing_left[node] == 1, x <= flat.threshold[node])
+            go_left = np.where(
+                np.isnan(x), flat.missing_left[node] == 1, x <= flat.threshold[node]
+            )
             node = np.where(inner, np.where(go_left, flat.left[node], flat.right[node]), node)
         off = int(flat.out_offset[t])
         acc[:, off : off + width] += flat.values[node]
@@ -52,7 +54,7 @@ def table_nb_reference(nb: TableNBArrays, codes: np.ndarray) -> np.ndarray:
     codes = np.asarray(codes)
     jll = np.zeros((codes.shape[0], nb.prior.size))
     start = 0
-    for j, size in zip(nb.features, nb.n_codes):
+    for j, size in zip(nb.features, nb.n_codes, strict=True):
         table = nb.table[start : start + size]
         c = codes[:, j].astype(np.int64)
         seen = c < size
