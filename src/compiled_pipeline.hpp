@@ -95,7 +95,7 @@ struct KnnMember final : Member {
 
 class CompiledPipeline {
    public:
-    static constexpr std::int64_t kBlock = 256;
+    static constexpr std::int64_t kBlock = 512;
     static constexpr std::size_t kMaxMembers = 3;
 
     // binner: std::nullopt for raw mode. columns: selected input columns (binned mode).
@@ -170,7 +170,7 @@ class CompiledPipeline {
         const int threads =
             static_cast<int>(std::min<std::int64_t>(std::max(n_threads, 1), useful));
         std::vector<Buffers> buf(threads);
-        for (auto& b : buf) allocate(b);
+        for (auto& b : buf) allocate(b, std::min(kBlock, n_rows));
         auto work = [&](int tid) {
             const std::int64_t begin = n_rows * tid / threads;
             const std::int64_t end = n_rows * (tid + 1) / threads;
@@ -197,10 +197,11 @@ class CompiledPipeline {
         std::vector<double> scratch;
     };
 
-    void allocate(Buffers& b) const {
+    // Buffers for blocks of up to `rows` rows (votes keep the kBlock member stride).
+    void allocate(Buffers& b, std::int64_t rows) const {
         std::int64_t scratch = 0;
-        for (const auto& m : members_) scratch = std::max(scratch, m->scratch_doubles(kBlock));
-        if (binned()) b.codes.resize(static_cast<std::size_t>(kBlock * columns_.size()));
+        for (const auto& m : members_) scratch = std::max(scratch, m->scratch_doubles(rows));
+        if (binned()) b.codes.resize(static_cast<std::size_t>(rows * columns_.size()));
         b.votes.resize(static_cast<std::size_t>(kBlock * kMaxMembers));
         b.scratch.resize(static_cast<std::size_t>(scratch));
     }

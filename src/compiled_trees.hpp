@@ -102,41 +102,64 @@ class TreeEnsemble {
     std::int64_t n_nodes() const { return static_cast<std::int64_t>(nodes_.size()); }
     std::int64_t max_depth() const { return max_depth_; }
 
-    // acc: n x n_outputs, zeroed by the caller; x: n rows of `stride` elements.
+    // acc: n x n_outputs, zeroed by the caller; x: n rows of `stride` elements. Leaves are
+    // added in tree order for every row (the source libraries' summation order).
     void accumulate(const Input* x, std::int64_t stride, std::int64_t n, double* acc) const {
-        constexpr int R = 8;
+        std::int64_t r0 = 0;
+        for (; r0 + kRows <= n; r0 += kRows) rows_by_tree(x + r0 * stride, stride, acc + r0 * n_outputs_);
+        for (; r0 < n; ++r0) trees_by_row(x + r0 * stride, acc + r0 * n_outputs_);
+    }
+
+    // Rows stepped together through one tree (kRows independent chains).
+    static constexpr int kRows = 16;
+
+   private:
+    void rows_by_tree(const Input* x, std::int64_t stride, double* acc) const {
         const Node* nodes = nodes_.data();
         for (std::int64_t t = 0; t < n_trees_; ++t) {
-            const std::int32_t root = roots_[t];
             const std::int32_t depth = depth_[t];
             const std::int64_t off = out_offset_[t];
-            std::int64_t r0 = 0;
-            for (; r0 + R <= n; r0 += R) {
-                std::int32_t idx[R];
-                const Input* rows[R];
-                for (int r = 0; r < R; ++r) {
-                    idx[r] = root;
-                    rows[r] = x + (r0 + r) * stride;
+            std::int32_t idx[kRows];
+            for (int r = 0; r < kRows; ++r) idx[r] = roots_[t];
+            for (std::int32_t s = 0; s < depth; ++s)
+                for (int r = 0; r < kRows; ++r) {
+                    const Node& nd = nodes[idx[r]];
+                    idx[r] = nd.left + static_cast<std::int32_t>(nd.go_right(x + r * stride));
                 }
-                for (std::int32_t s = 0; s < depth; ++s)
-                    for (int r = 0; r < R; ++r) {
-                        const Node& nd = nodes[idx[r]];
-                        idx[r] = nd.left + static_cast<std::int32_t>(nd.go_right(rows[r]));
-                    }
-                for (int r = 0; r < R; ++r) add_leaf(idx[r], acc + (r0 + r) * n_outputs_ + off);
-            }
-            for (; r0 < n; ++r0) {
-                std::int32_t i = root;
-                const Input* row = x + r0 * stride;
-                for (std::int32_t s = 0; s < depth; ++s) {
-                    const Node& nd = nodes[i];
-                    i = nd.left + static_cast<std::int32_t>(nd.go_right(row));
-                }
-                add_leaf(i, acc + r0 * n_outputs_ + off);
-            }
+            for (int r = 0; r < kRows; ++r) add_leaf(idx[r], acc + r * n_outputs_ + off);
         }
     }
 
+    // One row, kTrees trees stepped together (the latency path for tiny batches).
+    void trees_by_row(const Input* row, double* acc) const {
+        constexpr int kTrees = 8;
+        const Node* nodes = nodes_.data();
+        std::int64_t t0 = 0;
+        for (; t0 + kTrees <= n_trees_; t0 += kTrees) {
+            std::int32_t idx[kTrees];
+            std::int32_t depth = 0;
+            for (int k = 0; k < kTrees; ++k) {
+                idx[k] = roots_[t0 + k];
+                depth = std::max(depth, depth_[t0 + k]);
+            }
+            for (std::int32_t s = 0; s < depth; ++s)
+                for (int k = 0; k < kTrees; ++k) {
+                    const Node& nd = nodes[idx[k]];
+                    idx[k] = nd.left + static_cast<std::int32_t>(nd.go_right(row));
+                }
+            for (int k = 0; k < kTrees; ++k) add_leaf(idx[k], acc + out_offset_[t0 + k]);
+        }
+        for (; t0 < n_trees_; ++t0) {
+            std::int32_t i = roots_[t0];
+            for (std::int32_t s = 0; s < depth_[t0]; ++s) {
+                const Node& nd = nodes[i];
+                i = nd.left + static_cast<std::int32_t>(nd.go_right(row));
+            }
+            add_leaf(i, acc + out_offset_[t0]);
+        }
+    }
+
+   public:
     // Turns accumulated scores into labels and, when proba is not null, n x n_classes
     // probabilities, exactly as the source library does.
     void finish(double* acc, std::int64_t n, std::int32_t* labels, double* proba) const {
