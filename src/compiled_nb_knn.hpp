@@ -13,6 +13,7 @@
 //   top ends the row early (it could not enter).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -115,16 +116,18 @@ class KnnBinned {
             if (labels[i] < 0 || labels[i] >= n_classes)
                 throw std::invalid_argument("KNN label of training row " + std::to_string(i) +
                                             " out of range");
-        stride_ = (d_ + 15) / 16 * 16;  // zero padding: adds 0 to every distance
-        train_.assign(static_cast<std::size_t>(n_train * stride_), 0);
+        // chunk-major, then feature, then row in chunk: kChunk rows' feature j are contiguous
+        const std::int64_t n_chunks = (n_train + kChunk - 1) / kChunk;
+        train_.assign(static_cast<std::size_t>(n_chunks * d_ * kChunk), 0);
         for (std::int64_t i = 0; i < n_train; ++i)
-            for (std::int64_t j = 0; j < d_; ++j) train_[i * stride_ + j] = train[i * d_ + j];
+            for (std::int64_t j = 0; j < d_; ++j)
+                train_[((i / kChunk) * d_ + j) * kChunk + i % kChunk] = train[i * d_ + j];
         labels_.assign(labels, labels + n_train);
     }
 
     std::int64_t n_classes() const { return n_classes_; }
     // Scratch needed per call, in doubles.
-    std::int64_t scratch_doubles() const { return (2 * k_ + n_classes_ + stride_) / 2 + 8; }
+    std::int64_t scratch_doubles() const { return (2 * k_ + n_classes_ + d_) / 2 + 8; }
 
     void predict(const std::uint8_t* x, std::int64_t stride, std::int64_t n,
                  std::int32_t* labels, double* scratch) const {
@@ -134,7 +137,7 @@ class KnnBinned {
         auto* query = reinterpret_cast<std::uint8_t*>(counts + n_classes_);
         for (std::int64_t r = 0; r < n; ++r) {
             const std::uint8_t* row = x + r * stride;
-            for (std::int64_t j = 0; j < stride_; ++j) query[j] = j < d_ ? row[features_[j]] : 0;
+            for (std::int64_t j = 0; j < d_; ++j) query[j] = row[features_[j]];
             for (std::int64_t h = 0; h < k_; ++h) {
                 dist[h] = std::numeric_limits<std::uint32_t>::max();
                 index[h] = 0;
@@ -151,30 +154,38 @@ class KnnBinned {
     }
 
    private:
+    static constexpr std::int64_t kChunk = 32;
+
+    // Training rows in index order, kChunk at a time: exact distances of the whole chunk
+    // (vectorised over rows), then every row that could enter goes through the heap in order.
     template <int P>
     void search(const std::uint8_t* q, std::uint32_t* dist, std::uint32_t* index) const {
-        const std::uint8_t* y = train_.data();
-        for (std::int64_t i = 0; i < n_train_; ++i, y += stride_) {
-            const std::uint32_t top = dist[0];
-            std::uint32_t d = 0;
-            std::int64_t j = 0;
-            for (; j < stride_; j += 16) {
-                d += block<P>(q + j, y + j);
-                if (d >= top) break;
-            }
-            if (d >= top) continue;
-            heap_push(dist, index, d, static_cast<std::uint32_t>(i));
+        std::uint32_t d[kChunk];
+        const std::int64_t n_chunks = (n_train_ + kChunk - 1) / kChunk;
+        for (std::int64_t c = 0; c < n_chunks; ++c) {
+            chunk_distances<P>(q, train_.data() + c * d_ * kChunk, d_, d);
+            const std::int64_t base = c * kChunk;
+            const std::int64_t n = std::min(kChunk, n_train_ - base);
+            for (std::int64_t r = 0; r < n; ++r)
+                if (d[r] < dist[0]) heap_push(dist, index, d[r], static_cast<std::uint32_t>(base + r));
         }
     }
 
     template <int P>
-    static std::uint32_t block(const std::uint8_t* a, const std::uint8_t* b) {
-        std::uint32_t s = 0;
-        for (int j = 0; j < 16; ++j) {
-            const std::int32_t diff = static_cast<std::int32_t>(a[j]) - b[j];
-            s += static_cast<std::uint32_t>(P == 1 ? (diff < 0 ? -diff : diff) : diff * diff);
+    __attribute__((target_clones("avx2", "default"))) static void chunk_distances(
+        const std::uint8_t* q, const std::uint8_t* y, std::int64_t n_features,
+        std::uint32_t* out) {
+        std::uint32_t acc[kChunk] = {};
+        for (std::int64_t j = 0; j < n_features; ++j) {
+            const std::int32_t qj = q[j];
+            const std::uint8_t* yj = y + j * kChunk;
+            for (int r = 0; r < kChunk; ++r) {
+                const std::int32_t diff = static_cast<std::int32_t>(yj[r]) - qj;
+                acc[r] += static_cast<std::uint32_t>(P == 1 ? (diff < 0 ? -diff : diff)
+                                                            : diff * diff);
+            }
         }
-        return s;
+        for (int r = 0; r < kChunk; ++r) out[r] = acc[r];
     }
 
     // scikit-learn's sklearn/utils/_heap.pyx heap_push, for a full max-heap of size k.
@@ -205,7 +216,7 @@ class KnnBinned {
         indices[cur] = val_idx;
     }
 
-    std::int64_t d_, n_train_, n_classes_, k_, stride_ = 0;
+    std::int64_t d_, n_train_, n_classes_, k_;
     int p_;
     std::vector<std::int32_t> features_, labels_;
     std::vector<std::uint8_t> train_;
