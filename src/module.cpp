@@ -9,4 +9,5 @@ NB_MODULE(_kernels, m) {
     m.attr("openmp") = false;
 #endif
     greenauto::bind_binning(m);
+    greenauto::bind_compiled(m);
 }

@@ -1,0 +1,8 @@
+"""Compiled inference: tree models, Naive Bayes, KNN and the vote through C++ kernels."""
+
+from __future__ import annotations
+
+from greenauto.compiled._flatten import FlatForest, flatten_trees
+from greenauto.compiled._pipeline import CompiledPipeline
+
+__all__ = ["CompiledPipeline", "FlatForest", "flatten_trees"]
