@@ -8,13 +8,30 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from greenauto import datasets
+from greenauto import datasets, energy
+from greenauto.automl import GreenAutoClassifier
+from greenauto.compiled import CompiledPipeline
+from greenauto.ensemble import MajorityVoteClassifier
 from greenauto.exceptions import ConstantFeatureWarning
-from greenauto.preprocessing import Binner
+from greenauto.pareto import Objective, ParetoFront, ParetoPoint
+from greenauto.preprocessing import Binner, FeatureSelector
 
 try:
     __version__ = version("greenauto")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["Binner", "ConstantFeatureWarning", "__version__", "datasets"]
+__all__ = [
+    "Binner",
+    "CompiledPipeline",
+    "ConstantFeatureWarning",
+    "FeatureSelector",
+    "GreenAutoClassifier",
+    "MajorityVoteClassifier",
+    "Objective",
+    "ParetoFront",
+    "ParetoPoint",
+    "__version__",
+    "datasets",
+    "energy",
+]

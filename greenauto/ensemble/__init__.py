@@ -9,6 +9,7 @@ from greenauto.ensemble._learners import (
     get_learner,
     learner_names,
     register_learner,
+    unregister_learner,
 )
 from greenauto.ensemble._spec import (
     MemberSpec,
@@ -35,4 +36,5 @@ __all__ = [
     "stratified_subset",
     "subset_size",
     "suggest_ensemble",
+    "unregister_learner",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "get_learner",
     "learner_names",
     "register_learner",
+    "unregister_learner",
 ]
 
 KINDS = ("knn", "nb", "trees")
@@ -296,7 +297,8 @@ def register_learner(learner: type[Learner] | Learner, *, replace: bool = False)
     Examples
     --------
     >>> from sklearn.dummy import DummyClassifier
-    >>> from greenauto.ensemble import Choice, Learner, learner_names, register_learner
+    >>> from greenauto.ensemble import (
+    ...     Choice, Learner, learner_names, register_learner, unregister_learner)
     >>> @register_learner
     ... class PriorLearner(Learner):
     ...     name, kind, label = "prior", "nb", "Prior"
@@ -308,8 +310,7 @@ def register_learner(learner: type[Learner] | Learner, *, replace: bool = False)
     ...         return float(n_classes)
     >>> "prior" in learner_names()
     True
-    >>> from greenauto.ensemble._learners import _REGISTRY
-    >>> del _REGISTRY["prior"]  # (keep the registry clean for the other examples)
+    >>> unregister_learner("prior")  # (keep the registry clean for the other examples)
     """
     instance = learner() if isinstance(learner, type) else learner
     if not isinstance(instance, Learner):
@@ -327,6 +328,19 @@ def register_learner(learner: type[Learner] | Learner, *, replace: bool = False)
             raise ValueError(f"Learner {instance.name!r}: low_cost {key}={value!r} not in space.")
     _REGISTRY[instance.name] = instance
     return learner
+
+
+def unregister_learner(name: str) -> None:
+    """Remove the learner called ``name`` from the registry (e.g. a plug-in after a test).
+
+    Raises
+    ------
+    ValueError
+        If no learner of that name is registered.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"No learner named {name!r} is registered; known: {sorted(_REGISTRY)}.")
+    del _REGISTRY[name]
 
 
 def get_learner(name: str) -> Learner:

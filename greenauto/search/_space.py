@@ -1,0 +1,103 @@
+"""The search space: one candidate = binning x feature selection x a small voting ensemble.
+
+`suggest_config` asks an Optuna trial (define-by-run) for a `PipelineConfig`; the ensemble
+part comes from each learner's own declared space (`greenauto.ensemble`), FLAML-style.
+`seed_configs` lists cheap, known-good candidates the study evaluates first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from greenauto.ensemble import (
+    MemberSpec,
+    describe_ensemble,
+    ensemble_trial_params,
+    get_learner,
+    learner_names,
+    suggest_ensemble,
+)
+
+__all__ = ["SELECTORS", "PipelineConfig", "config_from_params", "seed_params", "suggest_config"]
+
+SELECTORS = ("none", "anova", "mutual_info", "tree_importance")
+MIN_BINS, MAX_BINS = 4, 255
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything needed to build one candidate pipeline (Binner -> selection -> vote)."""
+
+    n_bins: int
+    bin_strategy: str
+    selector: str
+    feature_fraction: float
+    members: tuple[MemberSpec, ...]
+
+    def describe(self, n_features: int, n_selected: int) -> str:
+        """E.g. ``"LightGBM(40 trees) + CategoricalNB on 12 of 57 columns, 16 bins"``."""
+        cols = (
+            f"all {n_features} columns"
+            if n_selected == n_features
+            else (f"{n_selected} of {n_features} columns ({self.selector})")
+        )
+        return f"{describe_ensemble(self.members)} on {cols}, {self.n_bins} bins"
+
+
+def suggest_config(
+    trial: optuna.trial.BaseTrial,
+    *,
+    learners: Sequence[str] | None = None,
+    max_members: int = 3,
+) -> PipelineConfig:
+    """Ask ``trial`` for one candidate configuration (define-by-run, conditional space)."""
+    n_bins = trial.suggest_int("n_bins", MIN_BINS, MAX_BINS, log=True)
+    strategy = trial.suggest_categorical("bin_strategy", ["quantile", "uniform"])
+    selector = trial.suggest_categorical("selector", list(SELECTORS))
+    fraction = 1.0
+    if selector != "none":
+        fraction = trial.suggest_float("feature_fraction", 0.1, 1.0)
+    members = suggest_ensemble(trial, learners=learners, max_members=max_members)
+    return PipelineConfig(n_bins, strategy, selector, fraction, tuple(members))
+
+
+def config_from_params(
+    params: dict[str, Any], *, learners: Sequence[str] | None = None, max_members: int = 3
+) -> PipelineConfig:
+    """Rebuild the configuration of a finished trial from its stored parameters."""
+    return suggest_config(
+        optuna.trial.FixedTrial(params), learners=learners, max_members=max_members
+    )
+
+
+#: Learners seeded first, cheapest inference first; KNN is left to the sampler (its
+#: inference cost grows with the training rows).
+_SEED_ORDER = (
+    "decision_tree",
+    "gaussian_nb",
+    "categorical_nb",
+    "lightgbm",
+    "random_forest",
+    "extra_trees",
+)
+
+
+def seed_params(learners: Sequence[str] | None, max_members: int = 3) -> list[dict[str, Any]]:
+    """Trial parameters of cheap, known-good candidates the study evaluates first (FLAML's
+    low-cost start): each allowed learner alone with its declared initial parameters, on all
+    columns with 32 quantile bins, then a vote of the first three."""
+    allowed = set(learner_names() if learners is None else learners)
+    order = [name for name in _SEED_ORDER if name in allowed]
+    base = {"n_bins": 32, "bin_strategy": "quantile", "selector": "none"}
+    seeds = []
+    for name in order:
+        spec = MemberSpec(name, get_learner(name).initial_params())
+        seeds.append({**base, **ensemble_trial_params([spec])})
+    if max_members >= 3 and len(order) >= 3:
+        specs = [MemberSpec(n, get_learner(n).initial_params()) for n in order[:3]]
+        seeds.append({**base, **ensemble_trial_params(specs)})
+    return seeds
