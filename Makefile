@@ -20,7 +20,7 @@ $(STAMP): $(PY) pyproject.toml CMakeLists.txt $(wildcard src/*.cpp src/*.hpp) $(
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/binning_demo.py
+	$(PY) examples/search_demo.py
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
