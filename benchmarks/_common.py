@@ -74,6 +74,7 @@ def write_results(name: str, title: str, body: str, packages: Iterable[str]) -> 
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
         f"- command: `python benchmarks/{name}.py`",
         "",
+        "",
     ]
     path = RESULTS / f"{name}.md"
     path.write_text("\n".join(header) + body.rstrip() + "\n", encoding="utf-8")

@@ -7,7 +7,7 @@
   and one prediction of the reference batch), per trial. Goal: <= 60 ms.
 
 Run: ``python benchmarks/bench_energy.py`` (under a minute). Writes
-``benchmarks/results/energy.md``.
+``benchmarks/results/bench_energy.md``.
 """
 
 from __future__ import annotations
@@ -145,11 +145,8 @@ def main() -> None:
     print(body)
     title = "Energy measurement protocol: repeatability and overhead"
     path = write_results(
-        "energy", title, body, ["numpy", "scikit-learn", "codecarbon", "threadpoolctl"]
+        "bench_energy", title, body, ["numpy", "scikit-learn", "codecarbon", "threadpoolctl"]
     )
-    # write_results names the command after the results file; this script has another name
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("benchmarks/energy.py", "benchmarks/bench_energy.py"))
     print(f"written: {path.relative_to(RESULTS.parent.parent)}")
 
 
