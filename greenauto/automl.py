@@ -365,6 +365,33 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
             )
         return ParetoFront.from_candidates(points, objs, max_score_drop=self.max_score_drop)
 
+    def use_point(self, point: ParetoPoint, X: Any, y: Any) -> GreenAutoClassifier:
+        """Switch to another point of the front: refit its pipeline on ``X, y`` and predict
+        with it from now on.
+
+        Parameters
+        ----------
+        point : ParetoPoint
+            A point of ``pareto_front_``, e.g. ``pareto_front_.select(rule="knee")``.
+        X, y : the data to refit on (same columns as in :meth:`fit`).
+
+        Returns
+        -------
+        self : GreenAutoClassifier
+        """
+        check_is_fitted(self)
+        if point not in self.pareto_front_:
+            raise ValueError(f"Trial {point.trial} is not a point of this estimator's front.")
+        Xf = self._encode(X)
+        y_enc = self._label_encoder.transform(column_or_1d(y))
+        config = config_from_params(
+            dict(point.params), learners=self.learners, max_members=self.max_members
+        )
+        seed = 0 if self.random_state is None else int(self.random_state) % (2**31)
+        self.model_ = fit_candidate(config, Xf, y_enc, random_state=seed, n_threads=self.n_jobs)
+        self.best_point_ = point
+        return self
+
     # ------------------------------------------------------------------ predict
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels with the default pick, through the compiled kernels.

@@ -18,9 +18,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from greenauto import GreenAutoClassifier, ParetoFront
+from greenauto import GreenAutoClassifier, ParetoFront, ParetoPoint
 from greenauto.datasets import load_dataset
 from greenauto.ensemble import Choice, Learner, register_learner, unregister_learner
+from greenauto.search import config_from_params
 
 FAST = {"time_budget": None, "energy_meter": "model", "random_state": 0}
 
@@ -72,6 +73,19 @@ def test_search_returns_a_front_and_predicts_through_kernels(cancer) -> None:
     assert auto.search_energy_.joules > 0
     assert auto.search_energy_.source.value == "operation-count model"
     assert len(auto.study_.trials) == 12
+
+
+def test_use_another_point_of_the_front(cancer) -> None:
+    X, y = cancer
+    auto = GreenAutoClassifier(n_trials=12, **FAST).fit(X, y)
+    cheapest = auto.pareto_front_.select(rule="cheapest")
+    auto.use_point(cheapest, X, y)
+    assert auto.best_point_ == cheapest
+    assert auto.model_.config == config_from_params(dict(cheapest.params))
+    assert auto.model_.n_selected == cheapest["n_features"]
+    foreign = ParetoPoint(999, {}, {"score": 1.0, "inference_energy_j_per_1k": 1.0})
+    with pytest.raises(ValueError, match="Trial 999 is not a point of this estimator's front"):
+        auto.use_point(foreign, X, y)
 
 
 def test_reproducible_under_the_deterministic_meter(cancer) -> None:
