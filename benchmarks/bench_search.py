@@ -146,6 +146,12 @@ def greenauto_rows(X_tr, y_tr, X_te, y_te, X_ref, meter, budget) -> tuple[dict, 
 
 def run_dataset(name: str, budget: float, meter) -> tuple[list[dict], list[dict]]:
     X, y = load_csv(SHARED / f"{name}.csv.gz")
+    # FLAML's LightGBM refuses JSON-special characters in names (spambase's "char_freq_;"):
+    # every contender gets the same plain names
+    X.columns = [
+        f"f{j}_" + "".join(c if c.isalnum() else "_" for c in str(n))
+        for j, n in enumerate(X.columns)
+    ]
     for col in X.select_dtypes(exclude=["number", "bool"]).columns:
         X[col] = X[col].astype("category")  # FLAML and LightGBM want category dtype
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)

@@ -90,8 +90,9 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         Predictions the model will make in its life, for ``"lifetime_energy"``.
     scoring : str or callable, default="accuracy"
         Validation score, any scikit-learn scorer.
-    max_score_drop : float, default=0.01
-        The default pick may score this much below the best point (0.01 = one point).
+    max_score_drop : float, default=0.005
+        The default pick may score this much below the best point (0.005 = half a point of
+        accuracy).
     learners : list of str or None, default=None
         Member kinds the ensembles may use (``greenauto.ensemble.learner_names()``); all if
         None.
@@ -186,7 +187,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         objectives: tuple[str, ...] = ("score", "inference_energy"),
         expected_predictions: int = 1_000_000,
         scoring: str | Any = "accuracy",
-        max_score_drop: float = 0.01,
+        max_score_drop: float = 0.005,
         learners: list[str] | None = None,
         max_members: int = 3,
         validation: str | int = "auto",

@@ -179,7 +179,7 @@ class ParetoFront(Sequence[ParetoPoint]):
     objectives : sequence of Objective
         What the search optimised; the first maximised objective is the score and the first
         minimised one the energy used by :meth:`select`.
-    max_score_drop : float, default=0.01
+    max_score_drop : float, default=0.005
         Tolerance of the default pick (see :attr:`default`).
 
     Examples
@@ -195,7 +195,7 @@ class ParetoFront(Sequence[ParetoPoint]):
 
     points: tuple[ParetoPoint, ...]
     objectives: tuple[Objective, ...]
-    max_score_drop: float = 0.01
+    max_score_drop: float = 0.005
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", tuple(self.points))
@@ -215,7 +215,7 @@ class ParetoFront(Sequence[ParetoPoint]):
         cls,
         candidates: Iterable[ParetoPoint],
         objectives: Sequence[Objective],
-        max_score_drop: float = 0.01,
+        max_score_drop: float = 0.005,
     ) -> ParetoFront:
         """Keep the non-dominated candidates under ``objectives``."""
         cands = list(candidates)
@@ -359,7 +359,7 @@ class ParetoFront(Sequence[ParetoPoint]):
         return cls(
             tuple(ParetoPoint.from_dict(p) for p in data["points"]),
             tuple(Objective(o["metric"], bool(o["maximize"])) for o in data["objectives"]),
-            float(data.get("max_score_drop", 0.01)),
+            float(data.get("max_score_drop", 0.005)),
         )
 
     def to_json(self, **kwargs: Any) -> str:

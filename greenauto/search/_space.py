@@ -89,7 +89,8 @@ _SEED_ORDER = (
 def seed_params(learners: Sequence[str] | None, max_members: int = 3) -> list[dict[str, Any]]:
     """Trial parameters of cheap, known-good candidates the study evaluates first (FLAML's
     low-cost start): each allowed learner alone with its declared initial parameters, on all
-    columns with 32 quantile bins, then a vote of the first three."""
+    columns with 32 quantile bins; then LightGBM with its library defaults on 255 bins (the
+    accurate anchor users compare against); then a vote of the first three cheap learners."""
     allowed = set(learner_names() if learners is None else learners)
     order = [name for name in _SEED_ORDER if name in allowed]
     base = {"n_bins": 32, "bin_strategy": "quantile", "selector": "none"}
@@ -97,7 +98,21 @@ def seed_params(learners: Sequence[str] | None, max_members: int = 3) -> list[di
     for name in order:
         spec = MemberSpec(name, get_learner(name).initial_params())
         seeds.append({**base, **ensemble_trial_params([spec])})
+    if "lightgbm" in allowed:
+        spec = MemberSpec("lightgbm", _LIGHTGBM_DEFAULTS)
+        seeds.append({**base, "n_bins": 255, **ensemble_trial_params([spec])})
     if max_members >= 3 and len(order) >= 3:
         specs = [MemberSpec(n, get_learner(n).initial_params()) for n in order[:3]]
         seeds.append({**base, **ensemble_trial_params(specs)})
     return seeds
+
+
+#: LightGBM's own defaults (reg_lambda 0 lies outside the searched log range: its floor).
+_LIGHTGBM_DEFAULTS = {
+    "n_estimators": 100,
+    "num_leaves": 31,
+    "learning_rate": 0.1,
+    "min_child_samples": 20,
+    "colsample_bytree": 1.0,
+    "reg_lambda": 1e-3,
+}
