@@ -1,0 +1,130 @@
+"""The JSON report: a versioned schema in which every number carries its unit and source.
+
+``{"value": 0.12, "unit": "J per 1,000 predictions", "source": "codecarbon TDP estimate
+cpu-time"}``. Non-finite numbers become the strings ``"nan"``, ``"inf"``, ``"-inf"``; figures
+that were not recorded are ``null``. The front itself is included unchanged as
+``ParetoFront.to_dict()``, so ``ParetoFront.from_dict(report["front"])`` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from greenauto.report._data import (
+    ReportData,
+    TrialRecord,
+    metric_source,
+    metric_unit,
+    summary_sentence,
+)
+
+__all__ = ["REPORT_SCHEMA", "REPORT_SCHEMA_VERSION", "render_json", "report_dict"]
+
+REPORT_SCHEMA = "greenauto.Report"
+REPORT_SCHEMA_VERSION = 1
+
+
+def _number(value: float | int | None) -> float | int | str | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    v = float(value)
+    return v if math.isfinite(v) else repr(v)
+
+
+def quantity(value: float | int | None, unit: str, source: str) -> dict[str, Any]:
+    """One figure with its unit and its source."""
+    return {"value": _number(value), "unit": unit, "source": source}
+
+
+def _metrics(metrics: dict[str, float], energy_source: str, settings: dict) -> dict[str, Any]:
+    return {
+        name: quantity(v, metric_unit(name), metric_source(name, energy_source, settings))
+        for name, v in metrics.items()
+    }
+
+
+def _trial(r: TrialRecord, settings: dict) -> dict[str, Any]:
+    return {
+        "number": r.number,
+        "state": r.state,
+        "params": r.params,
+        "metrics": _metrics(r.metrics, r.energy_source, settings),
+        "description": r.description,
+        "energy_source": r.energy_source,
+        "error": r.error or None,
+    }
+
+
+def _totals(data: ReportData) -> dict[str, Any]:
+    t = data.totals
+    co2 = None
+    if t.co2_grams is not None:
+        co2 = quantity(t.co2_grams, "g CO2eq", str(t.co2_source))
+        co2["country_iso_code"] = t.co2_country
+        co2["region"] = t.co2_region
+        co2["energy"] = quantity(t.co2_energy_j, "J", str(t.co2_source))
+    states = t.trial_states
+    return {
+        "wall_time": quantity(t.wall_seconds, "s", "wall clock of fit (search and refit)"),
+        "energy": quantity(t.energy_j, "J", t.energy_source or "not recorded"),
+        "co2": co2,
+        "trials": None
+        if states is None
+        else {
+            "completed": states.get("COMPLETE", 0),
+            "failed": states.get("FAIL", 0),
+            "pruned": states.get("PRUNED", 0),
+            "by_state": dict(states),
+        },
+    }
+
+
+def report_dict(data: ReportData) -> dict[str, Any]:
+    """The JSON report as a plain dict (schema ``greenauto.Report``, version 1)."""
+    front, settings = data.front, data.settings
+    d = data.dataset
+    return {
+        "schema": REPORT_SCHEMA,
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "title": data.title,
+        "greenauto_version": data.greenauto_version,
+        "created_utc": data.created_utc,
+        "summary": summary_sentence(data),
+        "default_pick": {
+            "trial": front.default.trial,
+            "rule": f"lowest {front.energy_metric} within max_score_drop of the best score",
+            "max_score_drop": front.max_score_drop,
+        },
+        "most_accurate": {"trial": front.best.trial},
+        "front_points": [
+            {
+                "trial": p.trial,
+                "description": p.description,
+                "metrics": _metrics(dict(p.metrics), p.energy_source, settings),
+            }
+            for p in front
+        ],
+        "totals": _totals(data),
+        "dataset": {
+            "rows": d.rows,
+            "columns": d.columns,
+            "classes": None if d.classes is None else list(d.classes),
+            "feature_names": None if d.feature_names is None else list(d.feature_names),
+        },
+        "energy": {
+            "per_trial_sources": list(data.energy_sources),
+            "calibration": data.totals.energy_detail or None,
+        },
+        "settings": settings,
+        "front": front.to_dict(),
+        "trials": [_trial(r, settings) for r in data.trials],
+    }
+
+
+def render_json(data: ReportData) -> str:
+    """The JSON report as text (indented, UTF-8 safe)."""
+    return json.dumps(report_dict(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
