@@ -195,17 +195,13 @@ def _add_predict(commands: Any) -> None:
         "predict",
         help="predict the classes of a CSV file with a saved model",
         description="Predict with the default pick of a saved model; writes one column "
-        "'prediction' per input row.",
+        "'prediction' per input row. DATA needs the columns the model was fitted on (by "
+        "name); other columns, such as the labels, are ignored.",
         epilog=PICKLE_NOTE,
     )
     sub.add_argument("model", metavar="MODEL", help="model file saved by 'greenauto fit'")
     sub.add_argument("data", metavar="DATA", help="CSV file with the training columns")
     sub.add_argument("--out", required=True, metavar="PATH", help="CSV file to write")
-    sub.add_argument(
-        "--target",
-        default="target",
-        help="a column to ignore if present, e.g. the labels (default: target)",
-    )
     sub.set_defaults(func=_run_predict)
 
 
@@ -343,8 +339,13 @@ def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
     if not Path(args.data).is_file():
         raise UsageError(f"No such data file: {args.data!r}.")
     X = pd.read_csv(args.data)
-    if args.target in X.columns:
-        X = X.drop(columns=[args.target])
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        missing = [str(n) for n in names if n not in X.columns]
+        if missing:
+            shown = ", ".join(map(repr, missing[:10]))
+            raise UsageError(f"{args.data!r} lacks the model's column(s) {shown}.")
+        X = X[list(names)]
     pd.DataFrame({"prediction": model.predict(X)}).to_csv(args.out, index=False)
     _wrote(args.out, out, False)
     return 0
