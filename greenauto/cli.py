@@ -353,7 +353,8 @@ def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
 
 # --------------------------------------------------------------------------- progress
 class Progress(logging.Handler):
-    """Prints one line per finished trial: trials done, best score, CPU time and energy.
+    """Prints one line per finished trial: trials done, best score, CPU time and energy
+    (on a terminal, one line updated in place).
 
     Optuna logs one record per finished trial (``verbose=2``); this handler takes each as
     the signal to read the in-memory storage the search runs on, so it needs no hook in the
@@ -368,6 +369,7 @@ class Progress(logging.Handler):
         super().__init__(level=logging.INFO)
         self.storage, self.stream, self.n_trials = storage, stream, n_trials
         self.cpu_time_meter = cpu_time_meter
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
         self.seen = 0
 
@@ -381,7 +383,10 @@ class Progress(logging.Handler):
             if len(finished) == self.seen:
                 return
             self.seen = len(finished)
-            self.stream.write(self.line(finished) + "\n")
+            if self.tty:  # one line that updates in place, like a progress bar
+                self.stream.write("\r\033[K" + self.line(finished))
+            else:
+                self.stream.write(self.line(finished) + "\n")
             self.stream.flush()
         except Exception:  # progress must never break a search
             self.handleError(record)
@@ -425,6 +430,8 @@ class _progress_logging:
         if self.progress is not None:
             logging.getLogger("optuna").removeHandler(self.progress)
             optuna.logging.enable_default_handler()
+            if self.progress.tty and self.progress.seen:
+                self.progress.stream.write("\n")
 
 
 # --------------------------------------------------------------------------- entry point
