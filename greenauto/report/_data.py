@@ -307,7 +307,8 @@ class PlotPoint(NamedTuple):
 
 
 class PlotInfo(NamedTuple):
-    """What the front plot draws (no plotting library needed to compute or test it)."""
+    """What the front plot draws (no plotting library needed to compute or test it); `front`
+    is sorted by energy."""
 
     x_metric: str
     y_metric: str
@@ -341,7 +342,9 @@ def plot_info(data: ReportData) -> PlotInfo:
     x, y = front.energy_metric, front.score_metric
     done = [r for r in data.trials if r.state == "COMPLETE"]
     trials = [q for q in (_plot_point(r, x, y) for r in done) if q is not None]
-    points = [q for q in (_plot_point(p, x, y) for p in front) if q is not None]
+    points = sorted(
+        (q for q in (_plot_point(p, x, y) for p in front) if q is not None), key=lambda q: q.x
+    )
     xs = [q.x for q in trials + points]
     default, best = _plot_point(front.default, x, y), _plot_point(front.best, x, y)
     if default is None or best is None:

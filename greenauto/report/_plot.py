@@ -48,7 +48,7 @@ def _draw(info: PlotInfo) -> bytes:
             label="all completed trials",
             gid="trials",
         )
-        front = sorted(info.front, key=lambda p: p.x)
+        front = info.front  # sorted by energy: the line joins neighbours
         ax.plot([p.x for p in front], [p.y for p in front], color="#1b7837", lw=1.2, zorder=2)
         ax.scatter(
             [p.x for p in front],
