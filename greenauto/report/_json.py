@@ -97,7 +97,9 @@ def report_dict(data: ReportData) -> dict[str, Any]:
         "default_pick": {
             "trial": front.default.trial,
             "rule": f"lowest {front.energy_metric} within max_score_drop of the best score",
-            "max_score_drop": front.max_score_drop,
+            "max_score_drop": quantity(
+                front.max_score_drop, "score (absolute; 0.01 = 1 point)", "search setting"
+            ),
         },
         "most_accurate": {"trial": front.best.trial},
         "front_points": [
@@ -110,8 +112,8 @@ def report_dict(data: ReportData) -> dict[str, Any]:
         ],
         "totals": _totals(data),
         "dataset": {
-            "rows": d.rows,
-            "columns": d.columns,
+            "rows": quantity(d.rows, "rows", "training data given to fit"),
+            "columns": quantity(d.columns, "columns", "training data given to fit"),
             "classes": None if d.classes is None else list(d.classes),
             "feature_names": None if d.feature_names is None else list(d.feature_names),
         },

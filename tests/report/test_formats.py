@@ -72,6 +72,7 @@ def test_json_has_schema_units_sources_and_round_trips_the_front(out: Path, est)
     assert totals["co2"] is None  # no country given
     assert totals["trials"]["completed"] == 4
     assert len(report["trials"]) == len(est.study_.trials)
+    assert report["dataset"]["columns"]["value"] == 30
     assert report["dataset"]["feature_names"][0] == EVIL_COLUMN
     assert EVIL_CLASS in report["dataset"]["classes"]
 
@@ -111,7 +112,11 @@ def test_a_front_alone_reports_what_it_has(est, tmp_path: Path) -> None:
     report = json.loads(path.read_text())
     assert ParetoFront.from_dict(report["front"]) == est.pareto_front_
     assert report["totals"]["trials"] is None
-    assert report["dataset"]["rows"] is None
+    assert report["dataset"]["rows"] == {
+        "value": None,
+        "unit": "rows",
+        "source": "training data given to fit",
+    }
     assert [t["number"] for t in report["trials"]] == sorted(p.trial for p in est.pareto_front_)
     html = export_report(est.pareto_front_, tmp_path / "front.html").read_text()
     assert "not recorded" in html
