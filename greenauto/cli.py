@@ -173,9 +173,9 @@ def _add_report(commands: Any) -> None:
         "report",
         help="write the report of a saved model or a saved front",
         description="Write the Pareto report of a saved search. INPUT is a model file saved "
-        "by 'greenauto fit --model' (a pickle: full report), or a JSON file holding a Pareto "
-        "front (ParetoFront.to_json) or a JSON report (the front is read from it; trials, "
-        "totals and dataset are then 'not recorded').",
+        "by 'greenauto fit --model' (a pickle), a JSON report written by 'greenauto fit "
+        "--report x.json' (both give the full report), or a JSON Pareto front "
+        "(ParetoFront.to_json; trials, totals and dataset are then 'not recorded').",
         epilog=PICKLE_NOTE,
     )
     sub.add_argument("input", metavar="INPUT", help="model file (.pkl) or JSON front/report")
@@ -309,25 +309,30 @@ def _load_model(path: str) -> Any:
     return model
 
 
-def _load_front(path: str) -> Any:
+def _load_json(path: str) -> Any:
+    """A JSON report (as ReportData) or a bare Pareto front."""
     from greenauto.pareto import ParetoFront
+    from greenauto.report._json import REPORT_SCHEMA, report_data_from_dict
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path!r} is not valid JSON ({exc}).") from None
-    if isinstance(data, dict) and data.get("schema") == "greenauto.Report":
-        data = data.get("front", {})
     if not isinstance(data, dict):
-        raise UsageError(f"{path!r} holds no greenauto Pareto front.")
-    return ParetoFront.from_dict(data)
+        raise UsageError(f"{path!r} holds no greenauto report or Pareto front.")
+    try:
+        if data.get("schema") == REPORT_SCHEMA:
+            return report_data_from_dict(data)
+        return ParetoFront.from_dict(data)
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{path!r} is an incomplete greenauto file (missing {exc}).") from None
 
 
 def _run_report(args: argparse.Namespace, out: TextIO) -> int:
     if not Path(args.input).is_file():
         raise UsageError(f"No such file: {args.input!r}.")
     is_json = Path(args.input).suffix.lower() == ".json"
-    obj = _load_front(args.input) if is_json else _load_model(args.input)
+    obj = _load_json(args.input) if is_json else _load_model(args.input)
     _write_reports(obj, args.out, out, False, title=args.title)
     return 0
 

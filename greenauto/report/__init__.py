@@ -3,7 +3,7 @@ Markdown, all rendered from one `ReportData`."""
 
 from greenauto.report._data import ReportData, build_report_data
 from greenauto.report._export import export_report
-from greenauto.report._json import REPORT_SCHEMA, REPORT_SCHEMA_VERSION
+from greenauto.report._json import REPORT_SCHEMA, REPORT_SCHEMA_VERSION, read_report
 
 __all__ = [
     "REPORT_SCHEMA",
@@ -11,4 +11,5 @@ __all__ = [
     "ReportData",
     "build_report_data",
     "export_report",
+    "read_report",
 ]

@@ -8,6 +8,7 @@ summary (`summary_sentence`) live here too, so they are tested without any plott
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 from collections.abc import Mapping
@@ -172,9 +173,10 @@ def build_report_data(obj: Any, *, study: Any = None, title: str | None = None) 
 
     Parameters
     ----------
-    obj : fitted GreenAutoClassifier or ParetoFront
+    obj : fitted GreenAutoClassifier, ParetoFront or ReportData
         Anything with a ``pareto_front_`` attribute is read as a fitted estimator (duck
-        typing: this module never imports the estimator).
+        typing: this module never imports the estimator); a ReportData is returned as it is
+        (with ``title`` replaced when given).
     study : optuna.Study, optional
         The study whose trials to list; defaults to the estimator's ``study_``.
     title : str, optional
@@ -183,6 +185,8 @@ def build_report_data(obj: Any, *, study: Any = None, title: str | None = None) 
     -------
     data : ReportData
     """
+    if isinstance(obj, ReportData):
+        return obj if title is None else dataclasses.replace(obj, title=title)
     if isinstance(obj, ParetoFront):
         front, est = obj, None
     elif hasattr(obj, "pareto_front_"):

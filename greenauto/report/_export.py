@@ -35,10 +35,11 @@ def export_report(
 
     Parameters
     ----------
-    obj : fitted GreenAutoClassifier or ParetoFront
+    obj : fitted GreenAutoClassifier, ParetoFront or ReportData
         What to report. A fitted estimator gives the whole report (every trial, search
         totals, dataset summary); a front alone gives its points and marks the rest
-        "not recorded".
+        "not recorded"; a ReportData (e.g. from `read_report` of a JSON report) is written
+        as it is.
     path : str or path-like
         ``.html``: one self-contained page (plot, tables, totals; no script, no network);
         ``.json``: versioned schema ``greenauto.Report``, every number with unit and source;

@@ -3,24 +3,36 @@
 ``{"value": 0.12, "unit": "J per 1,000 predictions", "source": "codecarbon TDP estimate
 cpu-time"}``. Non-finite numbers become the strings ``"nan"``, ``"inf"``, ``"-inf"``; figures
 that were not recorded are ``null``. The front itself is included unchanged as
-``ParetoFront.to_dict()``, so ``ParetoFront.from_dict(report["front"])`` rebuilds it.
+``ParetoFront.to_dict()``, so ``ParetoFront.from_dict(report["front"])`` rebuilds it, and
+`report_data_from_dict` reads a whole report back (to render it in another format).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
+from greenauto.pareto import ParetoFront
 from greenauto.report._data import (
+    DatasetSummary,
     ReportData,
+    SearchTotals,
     TrialRecord,
     metric_source,
     metric_unit,
     summary_sentence,
 )
 
-__all__ = ["REPORT_SCHEMA", "REPORT_SCHEMA_VERSION", "render_json", "report_dict"]
+__all__ = [
+    "REPORT_SCHEMA",
+    "REPORT_SCHEMA_VERSION",
+    "render_json",
+    "report_data_from_dict",
+    "report_dict",
+]
 
 REPORT_SCHEMA = "greenauto.Report"
 REPORT_SCHEMA_VERSION = 1
@@ -130,3 +142,102 @@ def report_dict(data: ReportData) -> dict[str, Any]:
 def render_json(data: ReportData) -> str:
     """The JSON report as text (indented, UTF-8 safe)."""
     return json.dumps(report_dict(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _value(q: Any) -> Any:
+    """The value of a quantity dict (``"nan"``/``"inf"`` strings back to floats)."""
+    if q is None:
+        return None
+    v = q["value"] if isinstance(q, dict) else q
+    return float(v) if isinstance(v, str) else v
+
+
+def _trial_from(t: dict[str, Any]) -> TrialRecord:
+    return TrialRecord(
+        number=int(t["number"]),
+        state=str(t["state"]),
+        params=dict(t["params"]),
+        metrics={k: float(_value(q)) for k, q in t["metrics"].items()},
+        description=str(t.get("description", "")),
+        energy_source=str(t.get("energy_source", "")),
+        error=str(t.get("error") or ""),
+    )
+
+
+def _totals_from(report: dict[str, Any]) -> SearchTotals:
+    t = report["totals"]
+    co2 = t.get("co2")
+    energy_j = _value(t["energy"])
+    return SearchTotals(
+        wall_seconds=_value(t["wall_time"]),
+        energy_j=energy_j,
+        energy_source=None if energy_j is None else t["energy"]["source"],
+        energy_detail=report["energy"].get("calibration") or "",
+        co2_grams=None if co2 is None else _value(co2),
+        co2_energy_j=None if co2 is None else _value(co2["energy"]),
+        co2_country=None if co2 is None else co2["country_iso_code"],
+        co2_region=None if co2 is None else co2["region"],
+        co2_source=None if co2 is None else co2["source"],
+        trial_states=None if t["trials"] is None else dict(t["trials"]["by_state"]),
+    )
+
+
+def report_data_from_dict(report: dict[str, Any]) -> ReportData:
+    """Inverse of :func:`report_dict`: a JSON report back to the `ReportData` it shows.
+
+    Raises
+    ------
+    ValueError
+        If ``report`` is not a ``greenauto.Report`` of a version this greenauto reads.
+    """
+    if report.get("schema") != REPORT_SCHEMA:
+        raise ValueError(f"Not a greenauto report (schema={report.get('schema')!r}).")
+    version = report.get("schema_version")
+    if not isinstance(version, int) or version > REPORT_SCHEMA_VERSION:
+        raise ValueError(
+            f"Report schema version {version!r} is not supported by this greenauto (it reads "
+            f"versions up to {REPORT_SCHEMA_VERSION})."
+        )
+    d = report["dataset"]
+    return ReportData(
+        front=ParetoFront.from_dict(report["front"]),
+        trials=tuple(_trial_from(t) for t in report["trials"]),
+        totals=_totals_from(report),
+        dataset=DatasetSummary(
+            rows=_value(d["rows"]),
+            columns=_value(d["columns"]),
+            classes=None if d["classes"] is None else tuple(d["classes"]),
+            feature_names=None if d["feature_names"] is None else tuple(d["feature_names"]),
+        ),
+        settings=dict(report.get("settings") or {}),
+        title=str(report.get("title", "greenauto Pareto report")),
+        greenauto_version=str(report.get("greenauto_version", "")),
+        created_utc=str(report.get("created_utc", "")),
+    )
+
+
+def read_report(path: str | PathLike[str]) -> ReportData:
+    """Read a JSON report written by ``export_report(..., "x.json")``.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    data : ReportData
+        Pass it to ``export_report`` to write the same report in another format.
+
+    Examples
+    --------
+    >>> from greenauto import Objective, ParetoFront, ParetoPoint
+    >>> from greenauto.report import export_report, read_report
+    >>> objs = [Objective("score", maximize=True), Objective("inference_energy_j_per_1k")]
+    >>> front = ParetoFront((ParetoPoint(0, {}, {"score": 0.9,
+    ...                      "inference_energy_j_per_1k": 2.0}),), objs)
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+    >>> read_report(export_report(front, out)).front == front
+    True
+    """
+    return report_data_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from greenauto import ParetoFront
-from greenauto.report import REPORT_SCHEMA, export_report
+from greenauto.report import REPORT_SCHEMA, export_report, read_report
+from greenauto.report._json import report_dict
 
 from ._fitted import EVIL_CLASS, EVIL_COLUMN, small_search
 
@@ -135,3 +136,10 @@ def test_unfitted_or_foreign_objects_are_refused(tmp_path: Path) -> None:
         export_report(GreenAutoClassifier(), tmp_path / "r.html")
     with pytest.raises(TypeError, match="got dict"):
         export_report({}, tmp_path / "r.html")
+
+
+def test_a_json_report_reads_back_to_the_same_report(out: Path, tmp_path: Path) -> None:
+    data = read_report(out / "report.json")
+    assert report_dict(data) == json.loads((out / "report.json").read_text(encoding="utf-8"))
+    again = export_report(data, tmp_path / "again.md").read_text(encoding="utf-8")
+    assert again == (out / "report.md").read_text(encoding="utf-8")
