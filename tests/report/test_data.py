@@ -87,3 +87,47 @@ def test_an_empty_front_is_refused() -> None:
 )  # fmt: skip
 def test_format_number(value, unit, text) -> None:
     assert format_number(value, unit) == text
+
+
+def test_co2_and_totals_reach_every_format_and_read_back() -> None:
+    from greenauto.report._data import DatasetSummary, SearchTotals
+    from greenauto.report._html import render_html
+    from greenauto.report._json import report_data_from_dict, report_dict
+    from greenauto.report._markdown import render_markdown
+
+    totals = SearchTotals(
+        wall_seconds=27.1,
+        energy_j=68.17,
+        energy_source="codecarbon TDP estimate cpu-time",
+        energy_detail="4 W per CPU-second",
+        co2_grams=0.005033,
+        co2_energy_j=80.5,
+        co2_country="FRA",
+        co2_region=None,
+        co2_source="codecarbon tracker estimate",
+        trial_states={"COMPLETE": 70, "FAIL": 2, "PRUNED": 5},
+    )
+    data = ReportData(
+        front=_front(_point(3, 0.904, 7.9), _point(7, 0.900, 1.0)),
+        trials=(),
+        totals=totals,
+        dataset=DatasetSummary(rows=4601, columns=57, classes=("0", "1")),
+        settings={"scoring": "accuracy"},
+    )
+    html = render_html(data)
+    assert "0.005033 g CO2eq for 80.5 J, grid of FRA (codecarbon tracker estimate)" in html
+    assert "70 completed, 2 failed, 5 pruned" in html
+    assert "68.17 J (codecarbon TDP estimate cpu-time)" in html
+    assert "4,601" not in html  # counts are written plainly in the HTML
+    assert ">4601<" in html
+    md = render_markdown(data)
+    assert "| CO2 | 0.005033 g CO2eq, grid of FRA (codecarbon tracker estimate) |" in md
+    report = report_dict(data)
+    assert report["totals"]["co2"]["value"] == 0.005033
+    assert report["totals"]["co2"]["unit"] == "g CO2eq"
+    assert report["totals"]["co2"]["energy"] == {
+        "value": 80.5,
+        "unit": "J",
+        "source": "codecarbon tracker estimate",
+    }
+    assert report_data_from_dict(report) == data
