@@ -383,7 +383,8 @@ class Progress(logging.Handler):
             studies = self.storage.get_all_studies()
             if not studies:
                 return
-            trials = self.storage.get_all_trials(studies[-1]._study_id, deepcopy=False)
+            study_id = self.storage.get_study_id_from_name(studies[-1].study_name)
+            trials = self.storage.get_all_trials(study_id, deepcopy=False)
             finished = [t for t in trials if t.state.is_finished()]
             if len(finished) == self.seen:
                 return
