@@ -1,0 +1,462 @@
+"""The ``greenauto`` command: ``fit``, ``report``, ``predict`` and ``datasets``.
+
+Bad input (a missing file, an unknown column or dataset, a non-numeric budget) ends with one
+line ``greenauto: error: ...`` on stderr and exit code 2, as argparse does for bad options;
+any other failure with one such line and exit code 1. No traceback is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import pickle
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import optuna
+
+__all__ = ["main"]
+
+PICKLE_NOTE = (
+    "Model files are Python pickles: load only files you trust (a safe model format comes in "
+    "a later version)."
+)
+OBJECTIVES = (
+    "score",
+    "inference_energy",
+    "fit_energy",
+    "lifetime_energy",
+    "latency",
+    "model_size",
+)
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``greenauto: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{message} (see '{self.prog} --help')", 2)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    one_line = " ".join(str(message).split())
+    sys.stderr.write(f"greenauto: error: {one_line}\n")
+    sys.exit(code)
+
+
+# --------------------------------------------------------------------------- argument types
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- the parser
+def build_parser() -> argparse.ArgumentParser:
+    """The ``greenauto`` argument parser with its four commands."""
+    parser = _Parser(
+        prog="greenauto",
+        description="Green AutoML for tabular classification: search accurate models that "
+        "spend little energy, and report what they cost.",
+        epilog=PICKLE_NOTE,
+    )
+    from greenauto import __version__
+
+    parser.add_argument("--version", action="version", version=f"greenauto {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    _add_fit(commands)
+    _add_report(commands)
+    _add_predict(commands)
+    sub = commands.add_parser("datasets", help="list the bundled datasets")
+    sub.set_defaults(func=_run_datasets)
+    return parser
+
+
+def _add_fit(commands: Any) -> None:
+    sub = commands.add_parser(
+        "fit",
+        help="search models on a CSV file or a bundled dataset",
+        description="Run the multi-objective search (score against energy) on DATA and "
+        "write the report(s) and the model.",
+        epilog=PICKLE_NOTE,
+    )
+    sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
+    sub.add_argument(
+        "--target", default="target", help="the class column of a CSV file (default: target)"
+    )
+    sub.add_argument(
+        "--time-budget",
+        type=_positive_float,
+        metavar="S",
+        help="seconds for the whole fit (default: 60, unless --n-trials or --energy-budget "
+        "is given)",
+    )
+    sub.add_argument("--n-trials", type=_positive_int, metavar="N", help="trials to run")
+    sub.add_argument(
+        "--energy-budget", type=_positive_float, metavar="J", help="joules the search may spend"
+    )
+    sub.add_argument(
+        "--objectives",
+        nargs="+",
+        choices=OBJECTIVES,
+        default=["score", "inference_energy"],
+        metavar="OBJ",
+        help=f"what to optimise, 'score' and one or more costs from {', '.join(OBJECTIVES[1:])}"
+        " (default: score inference_energy)",
+    )
+    sub.add_argument(
+        "--max-score-drop",
+        type=_fraction,
+        default=0.01,
+        metavar="D",
+        help="the default pick may score this much below the best (default: 0.01)",
+    )
+    sub.add_argument(
+        "--energy-meter",
+        choices=("cpu-time", "rapl", "model"),
+        default="cpu-time",
+        help="per-trial meter (default: cpu-time, calibrated)",
+    )
+    sub.add_argument(
+        "--country", metavar="ISO3", help="grid country (e.g. FRA): track the search's CO2"
+    )
+    sub.add_argument("--region", help="region within the country, where data exists")
+    sub.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="write the report; format by suffix .html/.json/.csv/.md (repeatable)",
+    )
+    sub.add_argument("--model", metavar="PATH", help="save the fitted model (a pickle)")
+    sub.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    sub.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    sub.set_defaults(func=_run_fit)
+
+
+def _add_report(commands: Any) -> None:
+    sub = commands.add_parser(
+        "report",
+        help="write the report of a saved model or a saved front",
+        description="Write the Pareto report of a saved search. INPUT is a model file saved "
+        "by 'greenauto fit --model' (a pickle), a JSON report written by 'greenauto fit "
+        "--report x.json' (both give the full report), or a JSON Pareto front "
+        "(ParetoFront.to_json; trials, totals and dataset are then 'not recorded').",
+        epilog=PICKLE_NOTE,
+    )
+    sub.add_argument("input", metavar="INPUT", help="model file (.pkl) or JSON front/report")
+    sub.add_argument(
+        "--out",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="report file; format by suffix .html/.json/.csv/.md (repeatable)",
+    )
+    sub.add_argument("--title", help="title of the report")
+    sub.set_defaults(func=_run_report)
+
+
+def _add_predict(commands: Any) -> None:
+    sub = commands.add_parser(
+        "predict",
+        help="predict the classes of a CSV file with a saved model",
+        description="Predict with the default pick of a saved model; writes one column "
+        "'prediction' per input row. DATA needs the columns the model was fitted on (by "
+        "name); other columns, such as the labels, are ignored.",
+        epilog=PICKLE_NOTE,
+    )
+    sub.add_argument("model", metavar="MODEL", help="model file saved by 'greenauto fit'")
+    sub.add_argument("data", metavar="DATA", help="CSV file with the training columns")
+    sub.add_argument("--out", required=True, metavar="PATH", help="CSV file to write")
+    sub.set_defaults(func=_run_predict)
+
+
+# --------------------------------------------------------------------------- commands
+def _run_datasets(args: argparse.Namespace, out: TextIO) -> int:
+    from greenauto.datasets import list_datasets
+
+    table = list_datasets()
+    cols = [c for c in ("rows", "features", "classes", "missing_values") if c in table.columns]
+    out.write(table[cols].to_string() + "\n")
+    return 0
+
+
+def _load_data(spec: str, target: str) -> tuple[Any, Any, str]:
+    """X, y and a label from a CSV path or a bundled dataset's name."""
+    from greenauto.datasets import list_datasets, load_csv, load_dataset
+
+    path = Path(spec)
+    if path.is_file():
+        return (*load_csv(path, target=target), str(path))
+    names = list(list_datasets().index)
+    if spec in names:
+        return (*load_dataset(spec), spec)
+    if path.suffix or "/" in spec:
+        raise UsageError(f"No such data file: {spec!r}.")
+    raise UsageError(f"{spec!r} is neither a file nor a bundled dataset ({', '.join(names)}).")
+
+
+def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
+    from greenauto import GreenAutoClassifier
+    from greenauto.report._export import FORMATS
+
+    for report in args.report:  # fail before a long search, not after it
+        if Path(report).suffix.lower() not in FORMATS:
+            raise UsageError(
+                f"--report {report!r}: the suffix must be one of {', '.join(FORMATS)}."
+            )
+    X, y, label = _load_data(args.data, args.target)
+    time_budget = args.time_budget
+    if time_budget is None and args.n_trials is None and args.energy_budget is None:
+        time_budget = 60.0
+    storage = optuna.storages.InMemoryStorage()
+    est = GreenAutoClassifier(
+        time_budget=time_budget,
+        n_trials=args.n_trials,
+        energy_budget=args.energy_budget,
+        objectives=tuple(args.objectives),
+        max_score_drop=args.max_score_drop,
+        storage=storage,
+        energy_meter=args.energy_meter,
+        country_iso_code=args.country,
+        region=args.region,
+        random_state=args.seed,
+        verbose=0 if args.quiet else 2,
+    )
+    progress = None
+    if not args.quiet:
+        progress = Progress(storage, sys.stderr, args.n_trials, args.energy_meter == "cpu-time")
+    with _progress_logging(progress):
+        est.fit(X, y)
+    if not args.quiet:
+        out.write(_fit_summary(est, label, X.shape) + "\n")
+    if args.model:
+        with open(args.model, "wb") as fh:
+            pickle.dump(est, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        _wrote(args.model, out, args.quiet)
+    _write_reports(est, args.report, out, args.quiet, title=f"greenauto report: {label}")
+    return 0
+
+
+def _fit_summary(est: Any, label: str, shape: tuple[int, int]) -> str:
+    front, pick = est.pareto_front_, est.best_point_
+    e = front.energy_metric
+    return (
+        f"{label}: {shape[0]} rows x {shape[1]} columns; {len(front)} point(s) on the front; "
+        f"default pick trial {pick.trial}: {front.score_metric} {pick[front.score_metric]:.4f},"
+        f" {e} {pick[e]:.4g} ({pick.description}); search {est.search_seconds_:.1f} s, "
+        f"{est.search_energy_.joules:.4g} J ({est.search_energy_.source})"
+    )
+
+
+def _wrote(path: str, out: TextIO, quiet: bool) -> None:
+    if not quiet:
+        out.write(f"wrote {path} ({Path(path).stat().st_size / 1024:.1f} KiB)\n")
+
+
+def _write_reports(obj: Any, paths: Sequence[str], out: TextIO, quiet: bool, **kw: Any) -> None:
+    from greenauto.report import export_report
+
+    for path in paths:
+        export_report(obj, path, **kw)
+        _wrote(path, out, quiet)
+
+
+def _load_model(path: str) -> Any:
+    if not Path(path).is_file():
+        raise UsageError(f"No such model file: {path!r}.")
+    try:
+        with open(path, "rb") as fh:
+            model = pickle.load(fh)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+        raise UsageError(f"{path!r} is not a greenauto model file ({exc}).") from None
+    if not hasattr(model, "pareto_front_") or not hasattr(model, "predict"):
+        raise UsageError(f"{path!r} holds a {type(model).__name__}, not a fitted greenauto model.")
+    return model
+
+
+def _load_json(path: str) -> Any:
+    """A JSON report (as ReportData) or a bare Pareto front."""
+    from greenauto.pareto import ParetoFront
+    from greenauto.report._json import REPORT_SCHEMA, report_data_from_dict
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path!r} is not valid JSON ({exc}).") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path!r} holds no greenauto report or Pareto front.")
+    try:
+        if data.get("schema") == REPORT_SCHEMA:
+            return report_data_from_dict(data)
+        return ParetoFront.from_dict(data)
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{path!r} is an incomplete greenauto file (missing {exc}).") from None
+
+
+def _run_report(args: argparse.Namespace, out: TextIO) -> int:
+    if not Path(args.input).is_file():
+        raise UsageError(f"No such file: {args.input!r}.")
+    is_json = Path(args.input).suffix.lower() == ".json"
+    obj = _load_json(args.input) if is_json else _load_model(args.input)
+    _write_reports(obj, args.out, out, False, title=args.title)
+    return 0
+
+
+def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
+    import pandas as pd
+
+    model = _load_model(args.model)
+    if not Path(args.data).is_file():
+        raise UsageError(f"No such data file: {args.data!r}.")
+    X = pd.read_csv(args.data)
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        missing = [str(n) for n in names if n not in X.columns]
+        if missing:
+            shown = ", ".join(map(repr, missing[:10]))
+            raise UsageError(f"{args.data!r} lacks the model's column(s) {shown}.")
+        X = X[list(names)]
+    pd.DataFrame({"prediction": model.predict(X)}).to_csv(args.out, index=False)
+    _wrote(args.out, out, False)
+    return 0
+
+
+# --------------------------------------------------------------------------- progress
+class Progress(logging.Handler):
+    """Prints one line per finished trial: trials done, best score, CPU time and energy
+    (on a terminal, one line updated in place).
+
+    Optuna logs one record per finished trial (``verbose=2``); this handler takes each as
+    the signal to read the in-memory storage the search runs on, so it needs no hook in the
+    estimator. The energy so far is the process CPU time since the start times the
+    calibrated watts of the default cpu-time meter (the figure ``energy_budget`` uses); with
+    another meter only the CPU time is shown.
+    """
+
+    def __init__(
+        self, storage: Any, stream: TextIO, n_trials: int | None, cpu_time_meter: bool = True
+    ) -> None:
+        super().__init__(level=logging.INFO)
+        self.storage, self.stream, self.n_trials = storage, stream, n_trials
+        self.cpu_time_meter = cpu_time_meter
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+        self.seen = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            studies = self.storage.get_all_studies()
+            if not studies:
+                return
+            study_id = self.storage.get_study_id_from_name(studies[-1].study_name)
+            trials = self.storage.get_all_trials(study_id, deepcopy=False)
+            finished = [t for t in trials if t.state.is_finished()]
+            if len(finished) == self.seen:
+                return
+            self.seen = len(finished)
+            if self.tty:  # one line that updates in place, like a progress bar
+                self.stream.write("\r\033[K" + self.line(finished))
+            else:
+                self.stream.write(self.line(finished) + "\n")
+            self.stream.flush()
+        except Exception:  # progress must never break a search
+            self.handleError(record)
+
+    def line(self, finished: list[Any]) -> str:
+        """The progress line for these finished trials."""
+        state = optuna.trial.TrialState
+        n_ok = sum(t.state == state.COMPLETE for t in finished)
+        n_fail = sum(t.state == state.FAIL for t in finished)
+        n_pruned = sum(t.state == state.PRUNED for t in finished)
+        scores = [t.user_attrs["metrics"]["score"] for t in finished if "metrics" in t.user_attrs]
+        best = f"{max(scores):.4f}" if scores else "-"
+        total = f"/{self.n_trials}" if self.n_trials else ""
+        cpu = time.process_time() - self.cpu0
+        energy = f" ~ {cpu * _watts():.3g} J (cpu-time estimate)" if self.cpu_time_meter else ""
+        return (
+            f"trial {len(finished)}{total}: {n_ok} ok, {n_fail} failed, {n_pruned} pruned; "
+            f"best score {best}; {time.perf_counter() - self.wall0:.1f} s, "
+            f"{cpu:.1f} CPU-s{energy} so far"
+        )
+
+
+def _watts() -> float:
+    from greenauto.energy import default_meter
+
+    return default_meter().calibration.watts_per_cpu_second
+
+
+class _progress_logging:
+    """Route Optuna's per-trial records to `Progress` instead of Optuna's own stderr lines."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+
+    def __enter__(self) -> None:
+        if self.progress is not None:
+            optuna.logging.disable_default_handler()
+            logging.getLogger("optuna").addHandler(self.progress)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            logging.getLogger("optuna").removeHandler(self.progress)
+            optuna.logging.enable_default_handler()
+            if self.progress.tty and self.progress.seen:
+                self.progress.stream.write("\n")
+
+
+# --------------------------------------------------------------------------- entry point
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``greenauto`` command; returns its exit code.
+
+    Examples
+    --------
+    >>> from greenauto.cli import build_parser
+    >>> args = build_parser().parse_args(["fit", "spambase", "--n-trials", "5", "--quiet"])
+    >>> args.command, args.data, args.n_trials, args.time_budget
+    ('fit', 'spambase', 5, None)
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, sys.stdout))
+    except (UsageError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc), 2)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:
+        _fail(f"{type(exc).__name__}: {exc}", 1)

@@ -1,0 +1,15 @@
+"""Pareto reports of a search: HTML (self-contained, with the front plotted), JSON, CSV and
+Markdown, all rendered from one `ReportData`."""
+
+from greenauto.report._data import ReportData, build_report_data
+from greenauto.report._export import export_report
+from greenauto.report._json import REPORT_SCHEMA, REPORT_SCHEMA_VERSION, read_report
+
+__all__ = [
+    "REPORT_SCHEMA",
+    "REPORT_SCHEMA_VERSION",
+    "ReportData",
+    "build_report_data",
+    "export_report",
+    "read_report",
+]
