@@ -19,8 +19,11 @@ $(STAMP): $(PY) pyproject.toml CMakeLists.txt $(wildcard src/*.cpp src/*.hpp) $(
 
 install: $(STAMP)
 
+# A 60 s search on the bundled spambase dataset; writes report.html and report.md. CO2 uses
+# codecarbon's offline grid data for France: pass your own country with --country.
 demo: $(STAMP)
-	$(PY) examples/search_demo.py
+	$(VENV)/bin/greenauto fit spambase --time-budget 60 --country FRA --seed 0 \
+	  --report report.html --report report.md
 
 # The HTML report tests open the report in Debian's headless Chromium (root installs it).
 browser:

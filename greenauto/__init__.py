@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from greenauto import datasets, energy
+from greenauto import datasets, energy, report
 from greenauto.automl import GreenAutoClassifier
 from greenauto.compiled import CompiledPipeline
 from greenauto.ensemble import MajorityVoteClassifier
 from greenauto.exceptions import ConstantFeatureWarning
 from greenauto.pareto import Objective, ParetoFront, ParetoPoint
 from greenauto.preprocessing import Binner, FeatureSelector
+from greenauto.report import export_report
 
 try:
     __version__ = version("greenauto")
@@ -34,4 +35,6 @@ __all__ = [
     "__version__",
     "datasets",
     "energy",
+    "export_report",
+    "report",
 ]

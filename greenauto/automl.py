@@ -8,9 +8,11 @@ predicts through the compiled kernels.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +39,7 @@ from greenauto.energy import (
 )
 from greenauto.pareto import Objective, ParetoFront, ParetoPoint
 from greenauto.preprocessing._tabular import TabularEncoder
+from greenauto.report import export_report as _export_report
 from greenauto.search import (
     OBJECTIVE_METRICS,
     Candidate,
@@ -393,6 +396,25 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.best_point_ = point
         return self
 
+    def export_report(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+        """Write the Pareto report of the search; the format follows the suffix.
+
+        Parameters
+        ----------
+        path : str or path-like
+            ``.html`` (one self-contained file), ``.json`` (versioned, units and sources),
+            ``.csv`` (one row per trial) or ``.md``.
+        title : str, optional
+            Heading of the report.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The file written. See :func:`greenauto.report.export_report`.
+        """
+        check_is_fitted(self)
+        return _export_report(self, path, title=title)
+
     # ------------------------------------------------------------------ predict
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels with the default pick, through the compiled kernels.
@@ -458,6 +480,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self._encoder = TabularEncoder(handle_unknown=self.handle_unknown)
         Xf = self._encoder.fit_transform(X)
         self.n_features_in_ = self._encoder.n_features_in_
+        self.n_samples_fit_ = Xf.shape[0]
         if hasattr(self._encoder, "feature_names_in_"):
             self.feature_names_in_ = self._encoder.feature_names_in_
         y_arr = column_or_1d(y, warn=True)

@@ -333,6 +333,14 @@ class ParetoFront(Sequence[ParetoPoint]):
         if not self.points:
             raise ValueError("The Pareto front is empty: no trial completed.")
 
+    def export_report(self, path: Any, *, study: Any = None, title: str | None = None) -> Any:
+        """Write this front's report (``.html``, ``.json``, ``.csv`` or ``.md``); with the
+        Optuna ``study`` it also shows every trial. See :func:`greenauto.report.export_report`.
+        """
+        from greenauto.report import export_report  # report builds on pareto: import here
+
+        return export_report(self, path, study=study, title=title)
+
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
         """Versioned plain-dict form; see :meth:`to_json`."""

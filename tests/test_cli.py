@@ -156,3 +156,10 @@ def test_predict_names_the_missing_columns(fitted, work: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("greenauto: error: 'other.csv' lacks the model's column(s) ")
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_cli_default_max_score_drop_is_the_estimators() -> None:
+    from greenauto import GreenAutoClassifier
+    from greenauto.cli import DEFAULT_MAX_SCORE_DROP
+
+    assert GreenAutoClassifier().max_score_drop == DEFAULT_MAX_SCORE_DROP

@@ -69,7 +69,7 @@ def export_report(
     >>> objs = [Objective("score", maximize=True), Objective("inference_energy_j_per_1k")]
     >>> front = ParetoFront.from_candidates(
     ...     [ParetoPoint(0, {}, {"score": 0.9, "inference_energy_j_per_1k": 2.0}, "big"),
-    ...      ParetoPoint(1, {}, {"score": 0.89, "inference_energy_j_per_1k": 0.5}, "small")],
+    ...      ParetoPoint(1, {}, {"score": 0.896, "inference_energy_j_per_1k": 0.5}, "small")],
     ...     objs)
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "front.md"
