@@ -48,11 +48,13 @@ from greenauto.search import (
     SearchData,
     TrialObjective,
     config_from_params,
+    confirm_points,
     data_fingerprint,
     fit_candidate,
     make_sampler,
     open_study,
     quiet_optuna,
+    score_candidate,
     seed_params,
 )
 
@@ -276,7 +278,20 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         finally:
             optuna.logging.set_verbosity(previous)
         study = self.study_
-        self.pareto_front_ = self._front(study, objectives)
+        front = self._front(study, objectives)
+        if len(data.folds) == 1 and len(front) > 1:  # holdout: confirm the pick by CV
+            points = confirm_points(
+                front.points,
+                X=data.X,
+                y=data.y,
+                score=lambda c, X, y: score_candidate(self._scorer(), c, X, y, data.n_classes),
+                max_score_drop=self.max_score_drop,
+                deadline=deadline - 0.05 * float(self.time_budget or 0),
+                random_state=seed,
+                config_kwargs={"learners": self.learners, "max_members": self.max_members},
+            )
+            front = ParetoFront(tuple(points), front.objectives, front.max_score_drop)
+        self.pareto_front_ = front
         self.best_point_ = self.pareto_front_.default
         config = config_from_params(
             dict(self.best_point_.params), learners=self.learners, max_members=self.max_members
@@ -306,10 +321,12 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         if not study.trials:
             for params in seed_params(self.learners, self.max_members):
                 study.enqueue_trial(params, skip_if_exists=True)
-        # keep ~10 % of the budget for the refit of the pick on all the data
+        # keep part of the budget to confirm the pick by cross-validation (holdout only) and
+        # to refit it on all the data
         search_deadline = deadline
         if math.isfinite(deadline):
-            search_deadline = deadline - 0.1 * float(self.time_budget)
+            share = 0.25 if len(data.folds) == 1 else 0.1
+            search_deadline = deadline - share * float(self.time_budget)
         objective = TrialObjective(
             data=data,
             objectives=objectives,

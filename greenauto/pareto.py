@@ -30,7 +30,10 @@ METRIC_UNITS: dict[str, str] = {
     "model_bytes": "bytes",
     "n_features": "columns used",
     "ops_per_row": "node visits / operations per row",
+    "confirmed_score": "score by k-fold cross-validation on all training rows (points near the "
+    "best only)",
 }
+CONFIRMED = "confirmed_score"
 
 
 @dataclass(frozen=True)
@@ -263,8 +266,17 @@ class ParetoFront(Sequence[ParetoPoint]):
     @property
     def default(self) -> ParetoPoint:
         """The default pick: the lowest-energy point whose score is within ``max_score_drop``
-        of the best score."""
-        return self.select(max_score_drop=self.max_score_drop)
+        of the best score.
+
+        When points carry a ``"confirmed_score"`` (the search re-scored the points near the
+        best by cross-validation), the rule runs on those points and that score instead.
+        """
+        confirmed = [p for p in self.points if CONFIRMED in p.metrics]
+        if len(confirmed) < 2:
+            return self.select(max_score_drop=self.max_score_drop)
+        top = max(p[CONFIRMED] for p in confirmed)
+        kept = [p for p in confirmed if p[CONFIRMED] >= top - self.max_score_drop - 1e-12]
+        return min(kept, key=lambda p: (p[self.energy_metric], -p[CONFIRMED]))
 
     def select(
         self,

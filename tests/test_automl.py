@@ -259,3 +259,20 @@ def test_objectives_are_checked() -> None:
         tiny(objectives=("score", "speed")).fit(np.ones((10, 2)), [0, 1] * 5)
     with pytest.raises(ValueError, match="needs a budget"):
         GreenAutoClassifier(time_budget=None).fit(np.ones((10, 2)), [0, 1] * 5)
+
+
+def test_holdout_pick_is_confirmed_by_cross_validation() -> None:
+    X, y = load_dataset("spambase")
+    auto = GreenAutoClassifier(n_trials=14, validation="holdout", **FAST).fit(X, y)
+    confirmed = [p for p in auto.pareto_front_ if "confirmed_score" in p.metrics]
+    assert len(confirmed) >= 2
+    top = max(p["confirmed_score"] for p in confirmed)
+    pick = auto.best_point_
+    assert pick in confirmed
+    assert pick["confirmed_score"] >= top - auto.max_score_drop
+    cheaper = [
+        p for p in confirmed if p["inference_energy_j_per_1k"] < pick["inference_energy_j_per_1k"]
+    ]
+    assert all(p["confirmed_score"] < top - auto.max_score_drop for p in cheaper)
+    again = ParetoFront.from_json(auto.pareto_front_.to_json())
+    assert again.default == pick

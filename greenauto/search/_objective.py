@@ -25,7 +25,13 @@ from greenauto.energy import (
 from greenauto.search._candidate import Candidate, fit_candidate
 from greenauto.search._space import suggest_config
 
-__all__ = ["OBJECTIVE_METRICS", "SearchData", "TrialObjective", "subsample_stratified"]
+__all__ = [
+    "OBJECTIVE_METRICS",
+    "SearchData",
+    "TrialObjective",
+    "score_candidate",
+    "subsample_stratified",
+]
 
 #: objective name -> (metric recorded on every trial, maximise?)
 OBJECTIVE_METRICS: dict[str, tuple[str, bool]] = {
@@ -195,8 +201,20 @@ class TrialObjective:
         return measure_predict(predict, self.data.X_ref, meter=self.meter)
 
     def _score(self, candidate: Candidate, rows: np.ndarray) -> float:
-        view = _ScoringView(candidate, self.data.n_classes)
-        return float(self.scorer(view, self.data.X[rows], self.data.y[rows]))
+        return score_candidate(
+            self.scorer, candidate, self.data.X[rows], self.data.y[rows], self.data.n_classes
+        )
+
+
+def score_candidate(
+    scorer: Callable[..., float],
+    candidate: Candidate,
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+) -> float:
+    """A scikit-learn scorer applied to a fitted candidate (class indices in ``y``)."""
+    return float(scorer(_ScoringView(candidate, n_classes), X, y))
 
 
 def _fit_ops(candidate: Candidate, shape: tuple[int, int]) -> int:
