@@ -132,3 +132,15 @@ def test_float64_and_strided_input_are_read():
     np.testing.assert_array_equal(pipe.predict(wide[:, ::2]), tree.predict(CODES))
     raw = CompiledPipeline([TREE], classes=[0, 1])
     np.testing.assert_array_equal(raw.predict(X.astype(np.float64).T.copy().T), TREE.predict(X))
+
+
+def test_knn_outside_the_exact_contract_warns():
+    knn = KNeighborsClassifier(algorithm="kd_tree").fit(CODES.astype(np.float64), Y)
+    with pytest.warns(UserWarning, match="algorithm='kd_tree'"):
+        CompiledPipeline([knn], classes=[0, 1], binner=BINNER)
+
+
+def test_member_columns_of_the_wrong_length():
+    tree = DecisionTreeClassifier(max_depth=2).fit(CODES[:, :2], Y)
+    with pytest.raises(ValueError, match="fitted on 2 features; its member columns give 3"):
+        CompiledPipeline([(tree, [0, 1, 2])], classes=[0, 1], binner=BINNER)

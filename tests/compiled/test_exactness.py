@@ -135,3 +135,14 @@ def test_two_threads_equal_one_thread():
     two = CompiledPipeline([model], classes=model.classes_, n_threads=2)
     np.testing.assert_array_equal(two.predict(big), one.predict(big))
     np.testing.assert_array_equal(two.predict_proba(big), model.predict_proba(big))
+
+
+def test_vote_with_two_threads_equals_one_thread():
+    binner, X, codes, y = binned("magic")
+    dt = DecisionTreeClassifier(max_depth=6, random_state=0).fit(codes, y)
+    nb = GaussianNB().fit(codes * 1.0, y)
+    knn = KNeighborsClassifier(n_neighbors=3, algorithm="brute").fit(codes[:300] * 1.0, y[:300])
+    big = np.tile(X, (3, 1))  # 9,000 rows: two threads
+    one = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner, n_threads=1)
+    two = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner, n_threads=2)
+    np.testing.assert_array_equal(two.predict(big), one.predict(big))
