@@ -300,7 +300,7 @@ def flatten_knn(model: Any) -> KnnArrays:
             f"algorithm={model._fit_method!r} on {fit_x.dtype} data, so rows with tied "
             "distances may get other neighbours than its own predict gives.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=5,  # the CompiledPipeline(...) call
         )
     if fit_x.size and (
         not np.all(np.isfinite(fit_x))

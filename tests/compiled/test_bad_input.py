@@ -78,7 +78,7 @@ def test_proba_of_a_vote():
     [
         (KNeighborsClassifier(weights="distance"), CODES, "weights='uniform'"),
         (KNeighborsClassifier(metric="chebyshev"), CODES, "metric 'chebyshev'"),
-        (KNeighborsClassifier(), X, "fitted on bin codes"),
+        (KNeighborsClassifier(algorithm="brute"), X, "fitted on bin codes"),
     ],
 )
 def test_unsupported_knn(knn, data, match):
