@@ -164,6 +164,10 @@ class KnnBinned {
         const std::int64_t n_chunks = (n_train_ + kChunk - 1) / kChunk;
         for (std::int64_t c = 0; c < n_chunks; ++c) {
             chunk_distances<P>(q, train_.data() + c * d_ * kChunk, d_, d);
+            const std::uint32_t top = dist[0];
+            bool any = false;  // most chunks have no row that could enter: one vector test
+            for (int r = 0; r < kChunk; ++r) any |= d[r] < top;
+            if (!any) continue;
             const std::int64_t base = c * kChunk;
             const std::int64_t n = std::min(kChunk, n_train_ - base);
             for (std::int64_t r = 0; r < n; ++r)
