@@ -95,7 +95,9 @@ def test_unsupported_knn(knn, data, match):
     ],
 )
 def test_unsupported_lightgbm(params, match):
-    booster = lgb.train(params | {"verbose": -1}, lgb.Dataset(X, Y), num_boost_round=3)
+    booster = lgb.train(
+        params | {"verbose": -1, "num_threads": 1}, lgb.Dataset(X, Y), num_boost_round=3
+    )
     with pytest.raises(ValueError, match=match):
         CompiledPipeline([booster], classes=[0, 1])
 
@@ -104,7 +106,9 @@ def test_lightgbm_categorical_split():
     Xc = np.column_stack([RNG.integers(0, 5, 300), X[:, 1]]).astype(np.float32)
     yc = (Xc[:, 0] % 2 == 0).astype(int)
     data = lgb.Dataset(Xc, yc, categorical_feature=[0])
-    booster = lgb.train({"objective": "binary", "verbose": -1}, data, num_boost_round=3)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1}, data, num_boost_round=3
+    )
     with pytest.raises(ValueError, match="categorical splits"):
         CompiledPipeline([booster], classes=[0, 1])
 

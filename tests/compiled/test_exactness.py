@@ -19,7 +19,7 @@ TREE_MODELS = {
     "dt": lambda: DecisionTreeClassifier(max_depth=12, random_state=0),
     "rf": lambda: RandomForestClassifier(n_estimators=15, max_depth=8, random_state=0),
     "et": lambda: ExtraTreesClassifier(n_estimators=15, max_depth=8, random_state=0),
-    "lgbm": lambda: lgb.LGBMClassifier(n_estimators=15, num_leaves=15, verbose=-1),
+    "lgbm": lambda: lgb.LGBMClassifier(n_estimators=15, num_leaves=15, n_jobs=1, verbose=-1),
 }
 
 
@@ -55,7 +55,7 @@ def test_lightgbm_booster_on_nan_and_inf(name):
     X, y = encoded(name)
     rows = fit_rows(len(y))
     classes = np.unique(y[rows])
-    params = {"num_leaves": 15, "verbose": -1, "use_missing": True}
+    params = {"num_leaves": 15, "verbose": -1, "use_missing": True, "num_threads": 1}
     if classes.size > 2:
         params |= {"objective": "multiclass", "num_class": int(y.max()) + 1}
     else:

@@ -26,7 +26,7 @@ from .conftest import binned
     "model",
     [
         RandomForestClassifier(n_estimators=8, max_depth=7, random_state=0),
-        lgb.LGBMClassifier(n_estimators=8, num_leaves=15, verbose=-1),
+        lgb.LGBMClassifier(n_estimators=8, num_leaves=15, n_jobs=1, verbose=-1),
     ],
     ids=["rf", "lgbm"],
 )
