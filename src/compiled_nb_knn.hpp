@@ -163,7 +163,8 @@ class KnnBinned {
         std::uint32_t d[kChunk];
         const std::int64_t n_chunks = (n_train_ + kChunk - 1) / kChunk;
         for (std::int64_t c = 0; c < n_chunks; ++c) {
-            chunk_distances<P>(q, train_.data() + c * d_ * kChunk, d_, d);
+            if (!chunk_distances<P>(q, train_.data() + c * d_ * kChunk, d_, dist[0], d))
+                continue;
             const std::int64_t base = c * kChunk;
             const std::int64_t n = std::min(kChunk, n_train_ - base);
             for (std::int64_t r = 0; r < n; ++r)
@@ -171,21 +172,31 @@ class KnnBinned {
         }
     }
 
+    // Distances of one chunk's rows, kGroup features at a time; false as soon as no row's
+    // partial distance is below `top` (then none can enter the heap: distances only grow).
     template <int P>
-    __attribute__((target_clones("avx2", "default"))) static void chunk_distances(
+    __attribute__((target_clones("avx2", "default"))) static bool chunk_distances(
         const std::uint8_t* q, const std::uint8_t* y, std::int64_t n_features,
-        std::uint32_t* out) {
+        std::uint32_t top, std::uint32_t* out) {
+        constexpr std::int64_t kGroup = 4;
         std::uint32_t acc[kChunk] = {};
-        for (std::int64_t j = 0; j < n_features; ++j) {
-            const std::int32_t qj = q[j];
-            const std::uint8_t* yj = y + j * kChunk;
-            for (int r = 0; r < kChunk; ++r) {
-                const std::int32_t diff = static_cast<std::int32_t>(yj[r]) - qj;
-                acc[r] += static_cast<std::uint32_t>(P == 1 ? (diff < 0 ? -diff : diff)
-                                                            : diff * diff);
+        for (std::int64_t j0 = 0; j0 < n_features; j0 += kGroup) {
+            const std::int64_t j1 = std::min(j0 + kGroup, n_features);
+            for (std::int64_t j = j0; j < j1; ++j) {
+                const std::int32_t qj = q[j];
+                const std::uint8_t* yj = y + j * kChunk;
+                for (int r = 0; r < kChunk; ++r) {
+                    const std::int32_t diff = static_cast<std::int32_t>(yj[r]) - qj;
+                    acc[r] += static_cast<std::uint32_t>(P == 1 ? (diff < 0 ? -diff : diff)
+                                                                : diff * diff);
+                }
             }
+            bool any = false;
+            for (int r = 0; r < kChunk; ++r) any |= acc[r] < top;
+            if (!any) return false;
         }
         for (int r = 0; r < kChunk; ++r) out[r] = acc[r];
+        return true;
     }
 
     // scikit-learn's sklearn/utils/_heap.pyx heap_push, for a full max-heap of size k.

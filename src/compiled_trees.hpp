@@ -58,6 +58,7 @@ struct BinNode {
     std::uint8_t unused;
     static constexpr bool kBinned = true;
     bool go_right(const std::uint8_t* x) const { return x[feature] > threshold; }
+    bool right_of(std::uint8_t v) const { return v > threshold; }
 };
 
 struct RawNode {
@@ -66,10 +67,8 @@ struct RawNode {
     float threshold;
     std::uint32_t nan_right;
     static constexpr bool kBinned = false;
-    bool go_right(const float* x) const {
-        const float v = x[feature];
-        return (v > threshold) | (nan_right & (v != v));
-    }
+    bool go_right(const float* x) const { return right_of(x[feature]); }
+    bool right_of(float v) const { return (v > threshold) | (nan_right & (v != v)); }
 };
 
 inline float round_down_to_float(double t) {
@@ -88,7 +87,8 @@ class TreeEnsemble {
     using Input = std::conditional_t<Node::kBinned, std::uint8_t, float>;
 
     explicit TreeEnsemble(const ForestArrays& a)
-        : n_trees_(a.n_trees), width_(a.width), n_outputs_(a.n_outputs), output_(a.output),
+        : n_trees_(a.n_trees), n_features_(a.n_features), width_(a.width),
+          n_outputs_(a.n_outputs), output_(a.output),
           sigmoid_(a.sigmoid) {
         check_shapes(a);
         std::vector<std::uint8_t> parents(static_cast<std::size_t>(a.n_nodes), 0);
@@ -106,7 +106,18 @@ class TreeEnsemble {
     // added in tree order for every row (the source libraries' summation order).
     void accumulate(const Input* x, std::int64_t stride, std::int64_t n, double* acc) const {
         std::int64_t r0 = 0;
-        for (; r0 + kRows <= n; r0 += kRows) rows_by_tree(x + r0 * stride, stride, acc + r0 * n_outputs_);
+        if (n >= kRows) {
+            // kRows rows at a time, transposed to feature-major: a step reads
+            // cols[feature * kRows + r] with r a constant after unrolling.
+            std::vector<Input> cols(static_cast<std::size_t>(n_features_ * kRows));
+            for (; r0 + kRows <= n; r0 += kRows) {
+                for (std::int64_t r = 0; r < kRows; ++r) {
+                    const Input* row = x + (r0 + r) * stride;
+                    for (std::int64_t f = 0; f < n_features_; ++f) cols[f * kRows + r] = row[f];
+                }
+                rows_by_tree(cols.data(), acc + r0 * n_outputs_);
+            }
+        }
         for (; r0 < n; ++r0) trees_by_row(x + r0 * stride, acc + r0 * n_outputs_);
     }
 
@@ -114,7 +125,7 @@ class TreeEnsemble {
     static constexpr int kRows = 16;
 
    private:
-    void rows_by_tree(const Input* x, std::int64_t stride, double* acc) const {
+    void rows_by_tree(const Input* cols, double* acc) const {
         const Node* nodes = nodes_.data();
         for (std::int64_t t = 0; t < n_trees_; ++t) {
             const std::int32_t depth = depth_[t];
@@ -124,7 +135,8 @@ class TreeEnsemble {
             for (std::int32_t s = 0; s < depth; ++s)
                 for (int r = 0; r < kRows; ++r) {
                     const Node& nd = nodes[idx[r]];
-                    idx[r] = nd.left + static_cast<std::int32_t>(nd.go_right(x + r * stride));
+                    const Input v = cols[static_cast<std::int64_t>(nd.feature) * kRows + r];
+                    idx[r] = nd.left + static_cast<std::int32_t>(nd.right_of(v));
                 }
             for (int r = 0; r < kRows; ++r) add_leaf(idx[r], acc + r * n_outputs_ + off);
         }
@@ -327,7 +339,7 @@ class TreeEnsemble {
         for (std::int64_t w = 0; w < width_; ++w) out[w] += v[w];
     }
 
-    std::int64_t n_trees_, width_, n_outputs_;
+    std::int64_t n_trees_, n_features_, width_, n_outputs_;
     TreeOutput output_;
     double sigmoid_;
     std::int64_t max_depth_ = 0;

@@ -10,6 +10,7 @@ outputs into probabilities: ``"mean"`` (divide by the number of trees; scikit-le
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -292,6 +293,15 @@ def flatten_knn(model: Any) -> KnnArrays:
     if getattr(model, "outputs_2d_", False):
         raise ValueError("Multi-output KNN is not supported.")
     fit_x = np.asarray(model._fit_X)
+    if getattr(model, "_fit_method", "brute") != "brute" or fit_x.dtype.kind != "f":
+        warnings.warn(
+            "The compiled KNN reproduces scikit-learn's brute-force neighbour search "
+            "(algorithm='brute' on float codes); this model was fitted with "
+            f"algorithm={model._fit_method!r} on {fit_x.dtype} data, so rows with tied "
+            "distances may get other neighbours than its own predict gives.",
+            UserWarning,
+            stacklevel=5,  # the CompiledPipeline(...) call
+        )
     if fit_x.size and (
         not np.all(np.isfinite(fit_x))
         or fit_x.min() < 0

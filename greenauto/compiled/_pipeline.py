@@ -155,6 +155,12 @@ class CompiledPipeline:
             base = self._columns if member_cols is None else self._columns[member_cols]
             mapping = base
         mapping = np.asarray(mapping, dtype=np.int64)
+        n_model = _n_features_or_none(model)
+        if mapping.ndim != 1 or (n_model is not None and mapping.size != n_model):
+            raise ValueError(
+                f"{type(model).__name__} was fitted on {n_model} features; its member columns "
+                f"give {mapping.size}."
+            )
         if kind == "trees":
             flat = flatten_trees(model).remap_features(mapping)
             n_own = 2 if flat.output == "sigmoid" else flat.n_outputs
@@ -263,10 +269,15 @@ class CompiledPipeline:
         self._build(**self._args)
 
 
-def _n_features(model: Any) -> int:
+def _n_features_or_none(model: Any) -> int | None:
     n = getattr(model, "n_features_in_", None)
     if n is None and hasattr(model, "num_feature"):
         n = model.num_feature()
+    return None if n is None else int(n)
+
+
+def _n_features(model: Any) -> int:
+    n = _n_features_or_none(model)
     if n is None:
         raise ValueError("Give n_features_in: it cannot be read from the first member.")
-    return int(n)
+    return n

@@ -78,7 +78,7 @@ def test_proba_of_a_vote():
     [
         (KNeighborsClassifier(weights="distance"), CODES, "weights='uniform'"),
         (KNeighborsClassifier(metric="chebyshev"), CODES, "metric 'chebyshev'"),
-        (KNeighborsClassifier(), X, "fitted on bin codes"),
+        (KNeighborsClassifier(algorithm="brute"), X, "fitted on bin codes"),
     ],
 )
 def test_unsupported_knn(knn, data, match):
@@ -95,7 +95,9 @@ def test_unsupported_knn(knn, data, match):
     ],
 )
 def test_unsupported_lightgbm(params, match):
-    booster = lgb.train(params | {"verbose": -1}, lgb.Dataset(X, Y), num_boost_round=3)
+    booster = lgb.train(
+        params | {"verbose": -1, "num_threads": 1}, lgb.Dataset(X, Y), num_boost_round=3
+    )
     with pytest.raises(ValueError, match=match):
         CompiledPipeline([booster], classes=[0, 1])
 
@@ -104,7 +106,9 @@ def test_lightgbm_categorical_split():
     Xc = np.column_stack([RNG.integers(0, 5, 300), X[:, 1]]).astype(np.float32)
     yc = (Xc[:, 0] % 2 == 0).astype(int)
     data = lgb.Dataset(Xc, yc, categorical_feature=[0])
-    booster = lgb.train({"objective": "binary", "verbose": -1}, data, num_boost_round=3)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1}, data, num_boost_round=3
+    )
     with pytest.raises(ValueError, match="categorical splits"):
         CompiledPipeline([booster], classes=[0, 1])
 
@@ -132,3 +136,15 @@ def test_float64_and_strided_input_are_read():
     np.testing.assert_array_equal(pipe.predict(wide[:, ::2]), tree.predict(CODES))
     raw = CompiledPipeline([TREE], classes=[0, 1])
     np.testing.assert_array_equal(raw.predict(X.astype(np.float64).T.copy().T), TREE.predict(X))
+
+
+def test_knn_outside_the_exact_contract_warns():
+    knn = KNeighborsClassifier(algorithm="kd_tree").fit(CODES.astype(np.float64), Y)
+    with pytest.warns(UserWarning, match="algorithm='kd_tree'"):
+        CompiledPipeline([knn], classes=[0, 1], binner=BINNER)
+
+
+def test_member_columns_of_the_wrong_length():
+    tree = DecisionTreeClassifier(max_depth=2).fit(CODES[:, :2], Y)
+    with pytest.raises(ValueError, match="fitted on 2 features; its member columns give 3"):
+        CompiledPipeline([(tree, [0, 1, 2])], classes=[0, 1], binner=BINNER)

@@ -19,7 +19,7 @@ TREE_MODELS = {
     "dt": lambda: DecisionTreeClassifier(max_depth=12, random_state=0),
     "rf": lambda: RandomForestClassifier(n_estimators=15, max_depth=8, random_state=0),
     "et": lambda: ExtraTreesClassifier(n_estimators=15, max_depth=8, random_state=0),
-    "lgbm": lambda: lgb.LGBMClassifier(n_estimators=15, num_leaves=15, verbose=-1),
+    "lgbm": lambda: lgb.LGBMClassifier(n_estimators=15, num_leaves=15, n_jobs=1, verbose=-1),
 }
 
 
@@ -55,7 +55,7 @@ def test_lightgbm_booster_on_nan_and_inf(name):
     X, y = encoded(name)
     rows = fit_rows(len(y))
     classes = np.unique(y[rows])
-    params = {"num_leaves": 15, "verbose": -1, "use_missing": True}
+    params = {"num_leaves": 15, "verbose": -1, "use_missing": True, "num_threads": 1}
     if classes.size > 2:
         params |= {"objective": "multiclass", "num_class": int(y.max()) + 1}
     else:
@@ -135,3 +135,14 @@ def test_two_threads_equal_one_thread():
     two = CompiledPipeline([model], classes=model.classes_, n_threads=2)
     np.testing.assert_array_equal(two.predict(big), one.predict(big))
     np.testing.assert_array_equal(two.predict_proba(big), model.predict_proba(big))
+
+
+def test_vote_with_two_threads_equals_one_thread():
+    binner, X, codes, y = binned("magic")
+    dt = DecisionTreeClassifier(max_depth=6, random_state=0).fit(codes, y)
+    nb = GaussianNB().fit(codes * 1.0, y)
+    knn = KNeighborsClassifier(n_neighbors=3, algorithm="brute").fit(codes[:300] * 1.0, y[:300])
+    big = np.tile(X, (3, 1))  # 9,000 rows: two threads
+    one = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner, n_threads=1)
+    two = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner, n_threads=2)
+    np.testing.assert_array_equal(two.predict(big), one.predict(big))

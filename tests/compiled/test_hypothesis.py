@@ -26,7 +26,7 @@ Y_FIT = (np.nan_to_num(X_FIT[:, 0]) + np.nan_to_num(X_FIT[:, 1]) > 0).astype(int
 )
 BOOSTERS = {
     objective: lgb.train(
-        {"objective": objective, "num_leaves": 15, "verbose": -1}
+        {"objective": objective, "num_leaves": 15, "verbose": -1, "num_threads": 1}
         | ({"num_class": 3} if objective == "multiclass" else {}),
         lgb.Dataset(X_FIT, Y_FIT if objective == "multiclass" else Y_FIT > 0),
         num_boost_round=20,

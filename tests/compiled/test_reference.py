@@ -26,7 +26,7 @@ from .conftest import binned
     "model",
     [
         RandomForestClassifier(n_estimators=8, max_depth=7, random_state=0),
-        lgb.LGBMClassifier(n_estimators=8, num_leaves=15, verbose=-1),
+        lgb.LGBMClassifier(n_estimators=8, num_leaves=15, n_jobs=1, verbose=-1),
     ],
     ids=["rf", "lgbm"],
 )
@@ -56,7 +56,8 @@ def test_nb_matches_reference(nb):
 
 def test_knn_and_vote_match_reference():
     binner, X, codes, y = binned("penguins")
-    knn = KNeighborsClassifier(n_neighbors=4, p=1).fit(codes[:200].astype(float), y[:200])
+    knn = KNeighborsClassifier(n_neighbors=4, p=1, algorithm="brute")
+    knn.fit(codes[:200].astype(float), y[:200])
     tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(codes, y)
     classes = np.unique(y)
     knn_votes = knn_reference(flatten_knn(knn), codes, classes.size)
