@@ -6,7 +6,7 @@ count for everyone: scikit-learn ``predict``, LightGBM ``Booster.predict``, ONNX
 depth 10), LightGBM(100 trees, 31 leaves), DT(depth 10), and the hard vote DT + NB + KNN.
 Batches of 1, 1,000 and 200,000 rows; 1 and 2 threads. Prints rows/s, node visits/s (tree
 models: internal nodes actually visited per row, counted on the data) and ratios of medians,
-and writes ``benchmarks/results/inference.md``.
+and writes ``benchmarks/results/bench_inference.md``.
 
 Models come in two forms: ``raw`` (trained on float32 features; greenauto's raw path) and
 ``binned`` (trained on Binner codes; greenauto bins inside its call, from float input, while
@@ -412,9 +412,7 @@ def main() -> None:
     lines = summary + lines
     if not args.quick:
         path = write_results("bench_inference", "Compiled inference", "\n".join(lines), PACKAGES)
-        target = path.with_name("inference.md")
-        path.replace(target)
-        print(f"wrote {target}")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

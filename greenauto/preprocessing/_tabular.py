@@ -131,22 +131,34 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         Xt : ndarray of shape (n_samples, n_features_in_), dtype=float64
         """
         check_is_fitted(self)
+        if not self.categories_ and isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
+            X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator=self)
+            self._check_columns(pd.DataFrame(X[:0]), X)
+            return X  # all-numeric array: nothing to encode (no copy for float64 input)
         frame = _as_frame(X, self)
         self._check_columns(frame, X)
-        out = np.empty(frame.shape, dtype=np.float64)
-        for j in range(frame.shape[1]):
-            col = frame.iloc[:, j]
-            if j in self.categories_:
-                out[:, j] = self._codes(j, col)
-            else:
-                try:
-                    out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64)
-                except (ValueError, TypeError) as exc:
-                    raise ValueError(
-                        f"Column {self._names[j]!r} was numeric in fit but holds non-numeric "
-                        f"values now ({exc})."
-                    ) from None
+        numeric = [j for j in range(frame.shape[1]) if j not in self.categories_]
+        try:  # one block conversion for every numeric column (the per-call cost of predict)
+            if not self.categories_:
+                return frame.to_numpy(dtype=np.float64)
+            out = np.empty(frame.shape, dtype=np.float64)
+            out[:, numeric] = frame.iloc[:, numeric].to_numpy(dtype=np.float64)
+        except (ValueError, TypeError):
+            for j in numeric:  # find the column to name in the error
+                self._numeric(j, frame.iloc[:, j])
+            raise
+        for j in self.categories_:
+            out[:, j] = self._codes(j, frame.iloc[:, j])
         return out
+
+    def _numeric(self, j: int, col: pd.Series) -> np.ndarray:
+        try:
+            return pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"Column {self._names[j]!r} was numeric in fit but holds non-numeric "
+                f"values now ({exc})."
+            ) from None
 
     def _codes(self, j: int, col: pd.Series) -> np.ndarray:
         cats = self.categories_[j]

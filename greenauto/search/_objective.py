@@ -127,6 +127,9 @@ class TrialObjective:
 
     # ------------------------------------------------------------------ stages
     def _run(self, trial: optuna.Trial) -> dict[str, float]:
+        if time.perf_counter() >= self.deadline:
+            trial.set_user_attr("pruned_because", "the time budget was spent before it started")
+            raise optuna.TrialPruned()
         config = suggest_config(trial, learners=self.learners, max_members=self.max_members)
         train, val = self.data.folds[0]
         seed = self.random_state + trial.number
