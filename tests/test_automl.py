@@ -124,7 +124,7 @@ def test_energy_budget_stops_the_search(cancer) -> None:
     free = tiny(n_trials=10).fit(X, y)
     per_trial = free.search_energy_.joules / 10
     capped = tiny(n_trials=10, energy_budget=per_trial * 3).fit(X, y)
-    assert 1 <= len(capped.study_.trials) < 10
+    assert 0 < len(capped.study_.trials) < 10
 
 
 def test_resume_from_storage(tmp_path, cancer) -> None:

@@ -22,7 +22,8 @@ _NB = ("CategoricalNB", "GaussianNB")
 _KNN = ("KNeighborsClassifier",)
 
 
-def _member_kind(model: Any) -> str:
+def member_kind(model: Any) -> str:
+    """What the compiler does with a fitted member: ``"trees"``, ``"nb"`` or ``"knn"``."""
     name = type(model).__name__
     if name in _NB:
         return "nb"
@@ -127,7 +128,7 @@ class CompiledPipeline:
         self.n_threads = effective_n_threads(n_threads)
         pairs = [m if isinstance(m, tuple) else (m, None) for m in members]
         for model, _ in pairs:
-            _member_kind(model)
+            member_kind(model)
         if binner is not None:
             kernel, n_bins = _binning_kernel(binner)
             n_in = int(kernel.n_features)
@@ -147,7 +148,7 @@ class CompiledPipeline:
             self._add(model, member_cols)
 
     def _add(self, model: Any, member_cols: Any) -> None:
-        kind = _member_kind(model)
+        kind = member_kind(model)
         binned = self._kernel.binned
         if binned:
             mapping = np.arange(self._columns.size) if member_cols is None else member_cols

@@ -11,6 +11,7 @@ import numpy as np
 
 from greenauto.compiled import CompiledPipeline
 from greenauto.compiled._flatten import FlatForest, flatten_knn, flatten_nb, flatten_trees
+from greenauto.compiled._pipeline import member_kind
 from greenauto.ensemble import MajorityVoteClassifier, make_ensemble
 from greenauto.exceptions import ConstantFeatureWarning
 from greenauto.preprocessing import Binner, FeatureSelector
@@ -62,7 +63,7 @@ class Candidate:
         codes = self.member_input(X)
         ops = float(_BIN_OPS_PER_FEATURE * self.n_selected)
         for model in self.ensemble._compiled_parts()["members"]:
-            kind = get_kind(model)
+            kind = member_kind(model)
             if kind == "trees":
                 ops += node_visits(flatten_trees(model), codes) / codes.shape[0]
             elif kind == "nb":
@@ -103,25 +104,16 @@ def node_visits(flat: FlatForest, X: np.ndarray) -> int:
     return visits
 
 
-def get_kind(model: object) -> str:
-    """Member kind as the compiler sees it: ``"trees"``, ``"nb"`` or ``"knn"``."""
-    name = type(model).__name__
-    if name.endswith("NB"):
-        return "nb"
-    if name.startswith("KNeighbors"):
-        return "knn"
-    return "trees"
-
-
 def _arrays_of(model: object, n_codes: np.ndarray) -> list[np.ndarray]:
-    kind = get_kind(model)
+    kind = member_kind(model)
     if kind == "trees":
         flat = flatten_trees(model)
         return [flat.feature, flat.threshold, flat.left, flat.right, flat.values]
     if kind == "nb":
         nb = flatten_nb(model, n_codes)
         return [nb.table, nb.prior]
-    return [flatten_knn(model).train, flatten_knn(model).labels]
+    knn = flatten_knn(model)
+    return [knn.train, knn.labels]
 
 
 def fit_candidate(
