@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from greenauto.compiled._flatten import FlatForest, flatten_trees
+from greenauto.compiled._ir import InvalidModelError, ModelIR
 from greenauto.compiled._pipeline import CompiledPipeline
 
-__all__ = ["CompiledPipeline", "FlatForest", "flatten_trees"]
+__all__ = ["CompiledPipeline", "FlatForest", "InvalidModelError", "ModelIR", "flatten_trees"]
