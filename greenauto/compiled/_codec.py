@@ -202,7 +202,9 @@ def _json_clean(value: Any, where: str) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_clean(v, where) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or inf: an unknown figure
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     raise ValueError(f"{where} holds a {type(value).__name__}, which is not a JSON value.")

@@ -156,6 +156,11 @@ class CompiledPipeline:
             add_member(kernel, m)
         self.ir = ir
         self._kernel = kernel
+        self._encoder = None
+        if ir.schema is not None:
+            from greenauto.compiled._schema import encoder_from_schema
+
+            self._encoder = encoder_from_schema(ir.schema, ir.n_features_in)
         self.classes_ = ir.classes
         self.n_features_in_ = ir.n_features_in
         self.n_threads = effective_n_threads(n_threads)
@@ -247,6 +252,10 @@ class CompiledPipeline:
         return CompiledPipeline.from_ir(self.ir.with_prefix(k, member), n_threads=self.n_threads)
 
     def _check(self, X: Any) -> np.ndarray:
+        if self._encoder is not None and not (
+            isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and not self.ir.schema["named"]
+        ):
+            X = self._encoder.transform(X)  # names, categories: as in training
         if not isinstance(X, np.ndarray):
             X = np.asarray(X)
         if X.dtype.kind in "biu" or X.dtype == np.float16:

@@ -309,7 +309,7 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         X = validate_data(self, X, dtype="numeric", ensure_all_finite="allow-nan", reset=False)
         return np.stack([np.asarray(est.predict(X), dtype=np.int64) for est in self.estimators_])
 
-    def _compiled_parts(self) -> dict[str, Any]:
+    def compiled_parts(self) -> dict[str, Any]:
         """Plain objects for the compiler (which never imports this package).
 
         Returns
@@ -327,6 +327,8 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
             "labels": self.classes_,
             "voting": self.voting,
         }
+
+    _compiled_parts = compiled_parts  # the name the search still uses
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
