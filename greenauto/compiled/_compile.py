@@ -131,9 +131,7 @@ def _passthrough_columns(name: str, step: Any) -> np.ndarray:
             )
         index = np.arange(n)
         cols = np.asarray(columns)
-        if cols.dtype == bool:
-            out.append(index[cols])
-        elif cols.dtype.kind in "iu":
+        if cols.dtype == bool or cols.dtype.kind in "iu":
             out.append(index[cols])
         elif names is not None:
             lookup = {str(c): i for i, c in enumerate(names)}

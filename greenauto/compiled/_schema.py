@@ -41,7 +41,7 @@ def schema_from_encoder(encoder: TabularEncoder) -> dict[str, Any]:
         "named": hasattr(encoder, "feature_names_in_"),
         "kinds": [
             "categorical" if j in encoder.categories_ else "numeric" for j in range(len(names))
-        ],  # fmt: skip
+        ],
         "categories": categories,
         "handle_unknown": encoder.handle_unknown,
     }
