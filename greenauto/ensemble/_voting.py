@@ -178,8 +178,9 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Numeric training data (bin codes keep their integer dtype). NaN is passed on to
-            the members, which may or may not accept it.
+            Numeric training data, given to the members as float64 (bin codes too: a KNN
+            member then finds exactly the neighbours the compiled kernel finds). NaN is passed
+            on to the members, which may or may not accept it.
         y : array-like of shape (n_samples,)
             Class labels, at least two distinct ones.
 
@@ -190,7 +191,7 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         """
         members = self._validated_members()
         fractions = self._validated_fractions(len(members))
-        X, y = validate_data(self, X, y, dtype="numeric", ensure_all_finite="allow-nan")
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         n_classes = encoder.classes_.size
@@ -276,7 +277,7 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
     def _vote(self, X: Any, *, with_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Class indices and (when asked, or needed by the vote) probabilities."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype="numeric", ensure_all_finite="allow-nan", reset=False)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         members = self.estimators_
         if len(members) == 1:
             labels = np.asarray(members[0].predict(X), dtype=np.int64)
@@ -306,7 +307,7 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
             ``votes[m, i]`` is member ``m``'s class index for row ``i``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype="numeric", ensure_all_finite="allow-nan", reset=False)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return np.stack([np.asarray(est.predict(X), dtype=np.int64) for est in self.estimators_])
 
     def compiled_parts(self) -> dict[str, Any]:
