@@ -124,7 +124,8 @@ def _passthrough_columns(name: str, step: Any) -> np.ndarray:
     for part, trans, columns in step.transformers_:
         if isinstance(trans, str) and trans == "drop":
             continue
-        if not (isinstance(trans, str) and trans == "passthrough"):
+        identity = type(trans).__name__ == "FunctionTransformer" and trans.func is None
+        if not (identity or (isinstance(trans, str) and trans == "passthrough")):
             raise TypeError(
                 f"Step {name!r}: ColumnTransformer part {part!r} is {type(trans).__name__}; "
                 "only 'passthrough' and 'drop' parts can be compiled."
