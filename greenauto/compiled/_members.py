@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 
 from greenauto._kernels import CompiledPipelineKernel
-from greenauto.compiled._flatten import flatten_knn, flatten_trees, model_classes
+from greenauto.compiled._flatten import (
+    flatten_knn,
+    flatten_trees,
+    leaf_distributions,
+    model_classes,
+)
 from greenauto.compiled._ir import (
     CategoricalNBIR,
     GaussianNBIR,
@@ -127,9 +132,10 @@ def add_member(kernel: CompiledPipelineKernel, m: MemberIR) -> None:
     class_map = m.class_map.tolist()
     if isinstance(m, TreesIR):
         f = m.forest
+        values = leaf_distributions(f.values) if f.output == "mean" else f.values
         kernel.add_trees(
             f.tree_starts, f.feature, f.threshold, f.left, f.right, f.missing_left,
-            np.ascontiguousarray(f.values), f.out_offset, f.n_outputs, f.output_code,
+            np.ascontiguousarray(values), f.out_offset, f.n_outputs, f.output_code,
             f.sigmoid, class_map,
         )  # fmt: skip
     elif isinstance(m, CategoricalNBIR):

@@ -251,6 +251,22 @@ class CompiledPipeline:
         """
         return CompiledPipeline.from_ir(self.ir.with_prefix(k, member), n_threads=self.n_threads)
 
+    def to_sklearn(self) -> Any:
+        """The model as a fitted scikit-learn ``Pipeline`` that needs no greenauto import.
+
+        Same labels; probabilities within 1e-6. Binning becomes one ``np.digitize`` per
+        selected column, members are rebuilt from their arrays (LightGBM as a
+        ``GradientBoostingClassifier``). A hard vote that can tie has no scikit-learn
+        equivalent and raises ``NotImplementedError``.
+
+        Returns
+        -------
+        pipeline : sklearn.pipeline.Pipeline
+        """
+        from greenauto.compiled._export_sklearn import to_sklearn
+
+        return to_sklearn(self.ir)
+
     def _check(self, X: Any) -> np.ndarray:
         if self._encoder is not None and not (
             isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and not self.ir.schema["named"]

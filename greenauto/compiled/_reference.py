@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from greenauto.compiled._flatten import FlatForest, KnnArrays, TableNBArrays
+from greenauto.compiled._flatten import (
+    FlatForest,
+    KnnArrays,
+    TableNBArrays,
+    leaf_distributions,
+)
 
 __all__ = [
     "knn_reference",
@@ -25,6 +30,7 @@ def tree_reference(flat: FlatForest, X: np.ndarray) -> tuple[np.ndarray, np.ndar
     rows = np.arange(n)
     acc = np.zeros((n, flat.n_outputs))
     width = flat.values.shape[1]
+    values = leaf_distributions(flat.values) if flat.output == "mean" else flat.values
     for t in range(flat.n_trees):
         node = np.full(n, flat.tree_starts[t], dtype=np.int64)
         while True:
@@ -37,7 +43,7 @@ def tree_reference(flat: FlatForest, X: np.ndarray) -> tuple[np.ndarray, np.ndar
             )
             node = np.where(inner, np.where(go_left, flat.left[node], flat.right[node]), node)
         off = int(flat.out_offset[t])
-        acc[:, off : off + width] += flat.values[node]
+        acc[:, off : off + width] += values[node]
     if flat.output == "sigmoid":
         p = 1.0 / (1.0 + np.exp(-flat.sigmoid * acc[:, 0]))
         proba = np.column_stack([1.0 - p, p])
