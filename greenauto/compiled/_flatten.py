@@ -100,9 +100,10 @@ def leaf_distributions(values: np.ndarray) -> np.ndarray:
     """Rows divided by their sum (a zero row stays zero): scikit-learn's ``predict_proba`` of a
     tree from its ``tree_.value`` rows, operation for operation."""
     values = np.array(values, dtype=np.float64)
-    normalizer = values.sum(axis=1)[:, np.newaxis]
-    normalizer[normalizer == 0.0] = 1.0
-    values /= normalizer
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows: refused later
+        normalizer = values.sum(axis=1)[:, np.newaxis]
+        normalizer[normalizer == 0.0] = 1.0
+        values /= normalizer
     return values
 
 
