@@ -14,7 +14,7 @@ $(PY):
 
 # Rebuilds the extension (incrementally, in build/) whenever a source file changed.
 $(STAMP): $(PY) pyproject.toml CMakeLists.txt $(wildcard src/*.cpp src/*.hpp) $(shell find greenauto -type f -not -path '*/__pycache__/*')
-	$(PY) -m pip install --quiet ".[test,dev]"
+	$(PY) -m pip install --quiet ".[test,dev,onnx]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -6,7 +6,8 @@
   Binner gives it; ``np.asarray(..., dtype="float64")`` then hands the members float64
   codes, what they were fitted on.
 - Members rebuilt from their arrays: scikit-learn trees and forests (their ``tree_`` set
-  through the ``Tree`` pickle state, as skops does), LightGBM as a
+  through the ``Tree`` pickle state, as skops does; ``feature_importances_`` count splits,
+  as the IR keeps no impurities), LightGBM as a
   ``GradientBoostingClassifier`` of regression trees (learning rate 1, zero initial score),
   ``CategoricalNB``, ``GaussianNB`` and a brute-force ``KNeighborsClassifier`` refitted on the
   stored training codes.
@@ -105,7 +106,9 @@ def _final(ir: ModelIR) -> Any:
     index = np.arange(labels.size)
     fitted = [_member(m, index, ir.n_member_features) for m in ir.members]
     names = [f"m{i}_{type(e).__name__.lower()}" for i, e in enumerate(fitted)]
-    vote = VotingClassifier(list(zip(names, fitted, strict=True)), voting=ir.voting)
+    vote = VotingClassifier(
+        list(zip(names, fitted, strict=True)), voting=ir.voting, flatten_transform=False
+    )
     vote.estimators_ = fitted
     vote.named_estimators_ = Bunch(**dict(zip(names, fitted, strict=True)))
     vote.le_ = LabelEncoder().fit(labels)
@@ -180,9 +183,12 @@ def _tree_state(f: Any, t: int, values: np.ndarray) -> dict[str, Any]:
     nodes["left_child"] = np.where(leaf, -1, left - lo)
     nodes["right_child"] = np.where(leaf, -1, right - lo)
     nodes["feature"] = np.where(leaf, -2, f.feature[lo:hi])
-    nodes["threshold"] = np.where(leaf, -2.0, f.threshold[lo:hi])
+    # the largest float32 <= threshold: the same decision for every float32 input (what
+    # scikit-learn and the compiled kernel compare), and exact where thresholds are float32
+    nodes["threshold"] = np.where(leaf, -2.0, _float32_below(f.threshold[lo:hi]))
     nodes["n_node_samples"] = 1
     nodes["weighted_n_node_samples"] = 1.0
+    nodes["impurity"] = _splits_below(nodes)
     nodes["missing_go_to_left"] = f.missing_left[lo:hi]
     depth = _depth(nodes)
     state = {
@@ -192,6 +198,24 @@ def _tree_state(f: Any, t: int, values: np.ndarray) -> dict[str, Any]:
         "values": np.ascontiguousarray(values[lo:hi][:, np.newaxis, :]),
     }
     return state
+
+
+def _float32_below(t: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        f = t.astype(np.float32)
+    f = np.where(f.astype(np.float64) > t, np.nextafter(f, np.float32(-np.inf)), f)
+    return f.astype(np.float64)
+
+
+def _splits_below(nodes: np.ndarray) -> np.ndarray:
+    """Impurity stand-in (the IR keeps no impurities): the splits in each node's subtree, so
+    that ``feature_importances_`` of an exported tree counts each feature's splits."""
+    below = np.zeros(nodes.size)
+    for i in range(nodes.size - 1, -1, -1):  # children come after their parent
+        left, right = nodes["left_child"][i], nodes["right_child"][i]
+        if left != -1:
+            below[i] = 1.0 + below[left] + below[right]
+    return below
 
 
 def _depth(nodes: np.ndarray) -> int:

@@ -267,6 +267,21 @@ class CompiledPipeline:
 
         return to_sklearn(self.ir)
 
+    def to_onnx(self) -> Any:
+        """The model as an ONNX model (needs the extra ``greenauto[onnx]``).
+
+        Input ``X`` (double, ``(n, n_features_in_)``), outputs ``label`` and
+        ``probabilities``; see :mod:`greenauto.compiled._export_onnx` for what ONNX Runtime
+        can compute differently (float32 tree sums, KNN distance ties).
+
+        Returns
+        -------
+        model : onnx.ModelProto
+        """
+        from greenauto.compiled._export_onnx import to_onnx
+
+        return to_onnx(self.ir)
+
     def _check(self, X: Any) -> np.ndarray:
         if self._encoder is not None and not (
             isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and not self.ir.schema["named"]
