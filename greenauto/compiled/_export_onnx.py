@@ -1,10 +1,10 @@
 """A model IR as an ONNX model (optional extra ``greenauto[onnx]``: skl2onnx, onnx, onnxruntime).
 
-Graph: input ``X`` (double, ``n_features_in`` columns) -> binning written here with standard ops
-(gather the selected columns; count the inner edges ``<= x`` with ``GreaterOrEqual`` against
-NaN-padded edges; NaN, which compares false, gets ``n_bins``: its own bin) -> the codes, as float -> the members and the vote,
-converted by skl2onnx from :func:`to_sklearn`'s last step -> outputs ``label`` and
-``probabilities`` (no ZipMap).
+Graph: input ``X`` (double, ``n_features_in`` columns) -> binning written here with standard
+ops (gather the selected columns; count the inner edges ``<= x`` with ``GreaterOrEqual``
+against NaN-padded edges; NaN, which compares false, gets ``n_bins``: its own bin) -> the
+codes, as float -> the members and the vote, converted by skl2onnx from :func:`to_sklearn`'s
+last step -> outputs ``label`` and ``probabilities`` (no ZipMap).
 
 Exactness: the codes are small integers, exact in float; binned tree thresholds sit halfway
 between codes, raw ones are rounded down to float32 (the same decision for every float32
@@ -129,7 +129,8 @@ def _route_missing(model: Any, trees: list[TreesIR]) -> None:
         f = member.forest
         attrs = {a.name: a for a in node.attribute}
         tree_ids, node_ids = attrs["nodes_treeids"].ints, attrs["nodes_nodeids"].ints
-        tracks = [int(f.missing_left[f.tree_starts[t] + i]) for t, i in zip(tree_ids, node_ids)]
+        pairs = zip(tree_ids, node_ids, strict=True)
+        tracks = [int(f.missing_left[f.tree_starts[t] + i]) for t, i in pairs]
         if "nodes_missing_value_tracks_true" in attrs:
             node.attribute.remove(attrs["nodes_missing_value_tracks_true"])
         node.attribute.append(helper.make_attribute("nodes_missing_value_tracks_true", tracks))
