@@ -7,16 +7,24 @@ from typing import Any
 
 import numpy as np
 
-from greenauto._kernels import BinningKernel, CompiledPipelineKernel
+from greenauto._native import BinningKernel, CompiledPipelineKernel
 from greenauto._threading import effective_n_threads
 from greenauto.compiled._flatten import (
+    FlatForest,
+    KnnArrays,
+    TableNBArrays,
     flatten_knn,
     flatten_nb,
     flatten_trees,
     model_classes,
 )
+from greenauto.compiled._reference import tree_visits
+from greenauto.preprocessing import make_binning_kernel
 
 __all__ = ["CompiledPipeline"]
+
+#: Operations charged per selected feature for binning (two 16-wide compare stages).
+BIN_OPS_PER_FEATURE = 2
 
 _NB = ("CategoricalNB", "GaussianNB")
 _KNN = ("KNeighborsClassifier",)
@@ -38,15 +46,11 @@ def member_kind(model: Any) -> str:
 
 
 def _binning_kernel(binner: Any) -> tuple[BinningKernel, np.ndarray]:
-    """The binner's kernel and its per-feature bin counts (without the NaN bin)."""
-    if hasattr(binner, "_get_kernel"):
-        return binner._get_kernel(), np.asarray(binner.n_bins_, dtype=np.int64)
-    inners = [np.asarray(e, dtype=np.float64)[1:-1] for e in binner]
-    n_bins = np.array([e.size + 1 for e in inners], dtype=np.int64)
-    packed = np.full((len(inners), max(1, int(n_bins.max(initial=1)) - 1)), np.nan)
-    for j, e in enumerate(inners):
-        packed[j, : e.size] = e
-    return BinningKernel(packed, n_bins), n_bins
+    """A kernel for the binner's edges (a fitted Binner's ``bin_edges_``, or the edges
+    themselves) and the per-feature bin counts (without the NaN bin)."""
+    edges = getattr(binner, "bin_edges_", binner)
+    n_bins = np.array([len(e) - 1 for e in edges], dtype=np.int64)
+    return make_binning_kernel(edges), n_bins
 
 
 class CompiledPipeline:
@@ -131,6 +135,7 @@ class CompiledPipeline:
             member_kind(model)
         if binner is not None:
             kernel, n_bins = _binning_kernel(binner)
+            self._binning = kernel
             n_in = int(kernel.n_features)
             cols = np.arange(n_in) if columns is None else np.asarray(columns, dtype=np.int64)
             self._n_codes = n_bins[cols] + 1
@@ -144,6 +149,7 @@ class CompiledPipeline:
         self.n_features_in_ = n_in
         self._columns = cols
         self._class_map: np.ndarray | None = None
+        self._flat: list[FlatForest | TableNBArrays | KnnArrays] = []
         for model, member_cols in pairs:
             self._add(model, member_cols)
 
@@ -164,6 +170,7 @@ class CompiledPipeline:
             )
         if kind == "trees":
             flat = flatten_trees(model).remap_features(mapping)
+            self._flat.append(flat)
             n_own = 2 if flat.output == "sigmoid" else flat.n_outputs
             self._class_map = self._member_class_map(model, n_own)
             self._kernel.add_trees(
@@ -176,11 +183,13 @@ class CompiledPipeline:
             raise ValueError(f"{type(model).__name__} needs a binner (binned mode).")
         if kind == "nb":
             nb = flatten_nb(model, self._n_codes[mapping] if mapping.size else None)
+            self._flat.append(nb)
             features = mapping[nb.features].astype(np.int32)
             class_map = self._member_class_map(model, nb.prior.size)
             self._kernel.add_table_nb(features, nb.n_codes, nb.table, nb.prior, class_map.tolist())
         else:
             knn = flatten_knn(model)
+            self._flat.append(knn)
             features = mapping[knn.features].astype(np.int32)
             class_map = self._member_class_map(model, len(model.classes_))
             self._kernel.add_knn(
@@ -243,6 +252,54 @@ class CompiledPipeline:
         full = np.zeros((proba.shape[0], self.classes_.size))
         full[:, self._class_map] = proba
         return full
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the compiled model's arrays: the selected columns' inner bin edges
+        (float64) and every member's tree nodes, Naive Bayes tables or KNN training codes."""
+        total = int(sum(self._n_codes - 2)) * 8 if self._kernel.binned else 0
+        for part in self._flat:
+            if isinstance(part, FlatForest):
+                arrays = [part.feature, part.threshold, part.left, part.right, part.values]
+            elif isinstance(part, TableNBArrays):
+                arrays = [part.table, part.prior]
+            else:
+                arrays = [part.train, part.labels]
+            total += sum(a.nbytes for a in arrays)
+        return total
+
+    def operations_per_row(self, X: Any) -> float:
+        """Operations the kernel spends per row of ``X`` (the operation-count energy model).
+
+        Binning costs ``BIN_OPS_PER_FEATURE`` per selected column; a tree member its node
+        visits on ``X`` (internal nodes and leaves, counted by the numpy reference); a Naive
+        Bayes member one table look-up per feature and class; a KNN member one distance term
+        per training value.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            As for :meth:`predict`.
+
+        Returns
+        -------
+        ops : float
+        """
+        X = self._check(X)
+        if self._kernel.binned:
+            rows = np.empty((X.shape[0], self._columns.size), dtype=np.uint8)
+            self._binning.transform(X, self._columns, rows, 1)
+            ops = float(BIN_OPS_PER_FEATURE * self._columns.size)
+        else:
+            rows, ops = X, 0.0
+        for part in self._flat:
+            if isinstance(part, FlatForest):
+                ops += tree_visits(part, rows) / rows.shape[0]
+            elif isinstance(part, TableNBArrays):
+                ops += part.features.size * part.prior.size
+            else:
+                ops += part.train.size
+        return ops
 
     def _check(self, X: Any) -> np.ndarray:
         if not isinstance(X, np.ndarray):

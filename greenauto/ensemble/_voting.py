@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context, clone
@@ -16,10 +16,28 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["MAX_MEMBERS", "MajorityVoteClassifier", "stratified_subset", "subset_size"]
+__all__ = [
+    "MAX_MEMBERS",
+    "CompiledParts",
+    "MajorityVoteClassifier",
+    "stratified_subset",
+    "subset_size",
+]
 
 MAX_MEMBERS = 3
 _SEED_BOUND = np.iinfo(np.int32).max
+
+
+class CompiledParts(NamedTuple):
+    """What a compiler needs from a fitted vote (see
+    :meth:`MajorityVoteClassifier.compiled_parts`)."""
+
+    members: list[Any]
+    """The fitted members, trained on class indices."""
+    classes: np.ndarray
+    """``np.arange(n_classes)``: the indices every member predicts."""
+    labels: np.ndarray
+    """``classes_``: the label of each index."""
 
 
 class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
@@ -271,23 +289,22 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         counts = np.bincount(cells.ravel(), minlength=n_rows * n_classes)
         return counts.reshape(n_rows, n_classes)
 
-    def _compiled_parts(self) -> dict[str, Any]:
-        """Plain objects for the compiler (which never imports this package).
+    def compiled_parts(self) -> CompiledParts:
+        """The fitted vote as plain parts, for a compiler (which never imports this package).
+
+        The vote is a hard majority with ties going to the lowest class index.
 
         Returns
         -------
-        parts : dict
-            ``"members"``: the fitted members (list, trained on class indices);
-            ``"classes"``: ``np.arange(n_classes)``, the indices every member predicts;
-            ``"labels"``: ``classes_``, mapping an index to its label. The vote is a hard
-            majority with ties going to the lowest class index.
+        parts : CompiledParts
+            The members (trained on class indices), the class indices and their labels.
         """
         check_is_fitted(self)
-        return {
-            "members": list(self.estimators_),
-            "classes": np.arange(self.classes_.size),
-            "labels": self.classes_,
-        }
+        return CompiledParts(
+            members=list(self.estimators_),
+            classes=np.arange(self.classes_.size),
+            labels=self.classes_,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
