@@ -294,7 +294,7 @@ def _optimize(
     )
     stop = callback.stop_reason
     if stop is None:
-        ran, limit = callback.progress().finished, settings.n_trials
+        ran, limit = callback.optimized, settings.n_trials
         stop = STOP_N_TRIALS if limit is not None and ran >= limit else STOP_TIMEOUT
     return study, stop
 

@@ -16,8 +16,8 @@ import math
 import statistics
 import time
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import optuna
@@ -32,6 +32,7 @@ __all__ = [
     "STOP_ENERGY",
     "STOP_N_TRIALS",
     "STOP_TIMEOUT",
+    "StopRule",
     "TrialCallback",
     "data_fingerprint",
     "make_sampler",
@@ -140,13 +141,24 @@ def scoring_name(scoring: Any) -> str:
     return text
 
 
+class StopRule(Protocol):
+    """A rule that stops a search from what its trials found (beside the budgets)."""
+
+    def update(self, record: TrialRecord) -> None:
+        """Take in one more finished trial."""
+
+    def reason(self) -> str | None:
+        """Why the search should stop now, or None to go on."""
+
+
 class TrialCallback:
     """Optuna callback run after every finished trial of a fit.
 
-    It decodes the trial into a `TrialRecord`, updates the `SearchProgress`, calls the user's
-    callbacks with both, and stops the study when the energy budget is spent or when a
-    typical trial (median of the last 10) would end past ``deadline``. ``stop_reason`` says
-    which, if any.
+    It decodes the trial, and the extra trials it added to the study (a candidate's cheaper
+    variants, see ``more_trials``), into `TrialRecord`s; updates the `SearchProgress`; calls
+    the user's callbacks with each record; and stops the study when the energy budget is
+    spent, when a typical trial (median of the last 10) would end past ``deadline``, or when
+    a stop rule says so. ``stop_reason`` says which, if any.
 
     Parameters
     ----------
@@ -160,6 +172,10 @@ class TrialCallback:
         ``time.perf_counter()`` time after which no trial should end.
     callbacks : sequence of callables
         ``callback(record, progress)`` for each finished trial.
+    more_trials : callable, optional
+        Returns (and forgets) the trials the last objective call added to the study.
+    rules : sequence of StopRule
+        Rules fed every record; the first that gives a reason stops the study.
     """
 
     def __init__(
@@ -170,33 +186,49 @@ class TrialCallback:
         energy_budget: float | None,
         deadline: float,
         callbacks: Sequence[SearchCallback] = (),
+        more_trials: Callable[[], Sequence[optuna.trial.FrozenTrial]] = tuple,
+        rules: Sequence[StopRule] = (),
     ) -> None:
         self.metrics = [objective_metric(o) for o in objectives]
         self.tally = tally
         self.energy_budget = math.inf if energy_budget is None else float(energy_budget)
         self.deadline = deadline
         self.callbacks = list(callbacks)
+        self.more_trials = more_trials
+        self.rules = list(rules)
         self.started = time.perf_counter()
         self.counts = {"COMPLETE": 0, "FAIL": 0, "PRUNED": 0}
         self.values: list[list[float]] = []
         self.durations: list[float] = []
+        self.optimized = 0  # trials Optuna ran (not counting added variants)
         self.stop_reason: str | None = None
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        record = TrialRecord.from_trial(trial)
-        self.counts[record.state] = self.counts.get(record.state, 0) + 1
-        if record.complete:
-            self.values.append(
-                [(-1.0 if m.maximize else 1.0) * record.metrics[m.name] for m in self.metrics]
-            )
+        self.optimized += 1
         if trial.duration is not None:
             self.durations.append(trial.duration.total_seconds())
-        progress = self.progress()
-        for callback in self.callbacks:
-            callback(record, progress)
-        if progress.joules >= self.energy_budget:
+        trials = sorted([trial, *self.more_trials()], key=lambda t: t.number)
+        for t in trials:
+            record = TrialRecord.from_trial(t)
+            self.counts[record.state] = self.counts.get(record.state, 0) + 1
+            if record.complete:
+                self.values.append(
+                    [(-1.0 if m.maximize else 1.0) * record.metrics[m.name] for m in self.metrics]
+                )
+            for rule in self.rules:
+                rule.update(record)
+            progress = self.progress()
+            for callback in self.callbacks:
+                callback(record, progress)
+        if self.progress().joules >= self.energy_budget:
             self._stop(study, STOP_ENERGY)
-        elif self.durations:
+            return
+        for rule in self.rules:
+            reason = rule.reason()
+            if reason is not None:
+                self._stop(study, reason)
+                return
+        if self.durations:
             typical = statistics.median(self.durations[-10:])
             if time.perf_counter() + typical > self.deadline:
                 self._stop(study, STOP_DEADLINE)
