@@ -36,11 +36,14 @@ __all__ = [
     "completed_attrs",
     "failed_attrs",
     "pruned_attrs",
+    "variant_attrs",
+    "variant_parent",
 ]
 
 # The user_attrs a trial carries (the codec's only spelling of them).
 _METRICS, _DESCRIPTION, _SOURCE = "metrics", "description", "energy_source"
 _ERROR, _TRACEBACK, _PRUNED = "error", "traceback", "pruned_because"
+_VARIANT_OF = "variant_of"
 
 
 def completed_attrs(
@@ -81,6 +84,18 @@ def pruned_attrs(reason: str) -> dict[str, Any]:
     return {_PRUNED: str(reason)}
 
 
+def variant_attrs(parent: int) -> dict[str, Any]:
+    """The extra ``user_attrs`` of a trial that is a cheaper variant of trial ``parent``
+    (e.g. the first k trees of its model), added without a fit of its own."""
+    return {_VARIANT_OF: int(parent)}
+
+
+def variant_parent(trial: Any) -> int | None:
+    """The trial a (frozen) trial is a variant of, or None (see `variant_attrs`)."""
+    parent = trial.user_attrs.get(_VARIANT_OF)
+    return None if parent is None else int(parent)
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars to Python scalars (JSON-able)."""
     return value.item() if isinstance(value, np.generic) else value
@@ -106,6 +121,8 @@ class TrialRecord:
         How the energy figures were obtained.
     error : str
         Why a trial failed (``"ValueError: ..."``) or was pruned (``"pruned: ..."``).
+    variant_of : int or None
+        The trial whose fit this one is a cheaper variant of (no fit of its own).
     """
 
     number: int
@@ -115,6 +132,7 @@ class TrialRecord:
     description: str = ""
     energy_source: str = ""
     error: str = ""
+    variant_of: int | None = None
 
     @classmethod
     def from_trial(cls, trial: Any) -> TrialRecord:
@@ -140,6 +158,7 @@ class TrialRecord:
             description=str(attrs.get(_DESCRIPTION, "")),
             energy_source=str(attrs.get(_SOURCE, "")),
             error=str(error),
+            variant_of=variant_parent(trial),
         )
 
     @property
@@ -164,7 +183,8 @@ class SearchTotals:
     """Totals of a whole search; ``None`` where they were not recorded.
 
     ``energy_*`` is what the trial meter measured over the whole fit (every trial and the
-    refit); ``co2_*`` is codecarbon's tracker when a country was given.
+    refit); ``co2_*`` is codecarbon's tracker when a country was given. ``variants`` counts the
+    completed trials that are cheaper variants of another trial's fit (prefixes).
     """
 
     wall_seconds: float | None = None
@@ -178,6 +198,7 @@ class SearchTotals:
     co2_source: str | None = None
     trial_states: dict[str, int] | None = None
     stop_reason: str | None = None
+    variants: int | None = None
 
 
 @dataclass(frozen=True)
@@ -212,7 +233,9 @@ class SearchProgress:
     Parameters
     ----------
     finished, complete, failed, pruned : int
-        Trials finished in this fit so far, and how they ended.
+        Trials the sampler ran in this fit so far, and how they ended.
+    variants : int
+        Cheaper variants of those trials recorded so far (prefixes; no fit of their own).
     best_score : float or None
         Best validation score so far (None before the first completed trial).
     front_size : int
@@ -229,6 +252,7 @@ class SearchProgress:
     complete: int
     failed: int
     pruned: int
+    variants: int
     best_score: float | None
     front_size: int
     joules: float

@@ -56,14 +56,20 @@ def _metrics(metrics: dict[str, float], energy_source: str, settings: dict) -> d
 
 
 def _trial(r: TrialRecord, settings: dict) -> dict[str, Any]:
+    metrics = _metrics(r.metrics, r.energy_source, settings)
+    if r.variant_of is not None and "fit_energy_j" in metrics:
+        metrics["fit_energy_j"]["source"] += (
+            f", the prefix's share of trial {r.variant_of}'s measured fit"
+        )
     return {
         "number": r.number,
         "state": r.state,
         "params": r.params,
-        "metrics": _metrics(r.metrics, r.energy_source, settings),
+        "metrics": metrics,
         "description": r.description,
         "energy_source": r.energy_source,
         "error": r.error or None,
+        "variant_of": r.variant_of,
     }
 
 
@@ -87,6 +93,7 @@ def _totals(data: ReportData) -> dict[str, Any]:
             "completed": states.get("COMPLETE", 0),
             "failed": states.get("FAIL", 0),
             "pruned": states.get("PRUNED", 0),
+            "variants": t.variants,
             "by_state": dict(states),
         },
     }
@@ -158,6 +165,7 @@ def _trial_from(t: dict[str, Any]) -> TrialRecord:
         description=str(t.get("description", "")),
         energy_source=str(t.get("energy_source", "")),
         error=str(t.get("error") or ""),
+        variant_of=t.get("variant_of"),
     )
 
 
@@ -177,6 +185,7 @@ def _totals_from(report: dict[str, Any]) -> SearchTotals:
         co2_source=None if co2 is None else co2["source"],
         trial_states=None if t["trials"] is None else dict(t["trials"]["by_state"]),
         stop_reason=t.get("stop_reason"),
+        variants=None if t["trials"] is None else t["trials"].get("variants"),
     )
 
 

@@ -54,8 +54,8 @@ def _totals(data: ReportData) -> list[str]:
     if t.trial_states is not None:
         s = t.trial_states
         trials = (
-            f"{s.get('COMPLETE', 0)} completed, {s.get('FAIL', 0)} failed, "
-            f"{s.get('PRUNED', 0)} pruned"
+            f"{s.get('COMPLETE', 0)} completed{_variants(t.variants)}, {s.get('FAIL', 0)} "
+            f"failed, {s.get('PRUNED', 0)} pruned"
         )
     classes = "not recorded" if d.classes is None else md_escape(", ".join(d.classes))
     rows = [
@@ -71,6 +71,10 @@ def _totals(data: ReportData) -> list[str]:
         ["Calibration", md_escape(t.energy_detail or "not recorded")],
     ]
     return _table(["", ""], rows)
+
+
+def _variants(n: int | None) -> str:
+    return f" ({n} of them prefix variants of another trial's fit)" if n else ""
 
 
 def render_markdown(data: ReportData) -> str:

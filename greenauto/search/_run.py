@@ -202,6 +202,7 @@ def run_search(
         co2_source=None if emissions is None else emissions.source.value,
         trial_states=states,
         stop_reason=stop,
+        variants=sum(r.variant_of is not None for r in records),
     )
     dataset = DatasetSummary.of(X.shape, labels, feature_names)
     result = SearchResult(front, records, totals, dataset, settings.study_settings())
@@ -275,6 +276,7 @@ def _optimize(
         deadline=search_deadline,
     )
     callback = TrialCallback(
+        more_trials=objective.take_added,
         objectives=settings.objectives,
         tally=_tally(meter, settings.energy_budget),
         energy_budget=settings.energy_budget,

@@ -201,6 +201,7 @@ class TrialCallback:
         self.values: list[list[float]] = []
         self.durations: list[float] = []
         self.optimized = 0  # trials Optuna ran (not counting added variants)
+        self.n_variants = 0
         self.stop_reason: str | None = None
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -210,7 +211,10 @@ class TrialCallback:
         trials = sorted([trial, *self.more_trials()], key=lambda t: t.number)
         for t in trials:
             record = TrialRecord.from_trial(t)
-            self.counts[record.state] = self.counts.get(record.state, 0) + 1
+            if record.variant_of is None:
+                self.counts[record.state] = self.counts.get(record.state, 0) + 1
+            else:
+                self.n_variants += 1
             if record.complete:
                 self.values.append(
                     [(-1.0 if m.maximize else 1.0) * record.metrics[m.name] for m in self.metrics]
@@ -242,6 +246,7 @@ class TrialCallback:
             complete=self.counts["COMPLETE"],
             failed=self.counts["FAIL"],
             pruned=self.counts["PRUNED"],
+            variants=self.n_variants,
             best_score=best,
             front_size=front,
             joules=math.nan if self.tally is None else self.tally.joules,
