@@ -13,7 +13,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 # Rebuilds the extension (incrementally, in build/) whenever a source file changed.
-$(STAMP): $(PY) pyproject.toml CMakeLists.txt $(wildcard src/*.cpp src/*.hpp) $(shell find greenauto -type f -not -path '*/__pycache__/*')
+$(STAMP): $(PY) pyproject.toml CMakeLists.txt $(wildcard src/*.cpp src/*.hpp datasets/*) $(shell find greenauto -type f -not -path '*/__pycache__/*')
 	$(PY) -m pip install --quiet ".[test,dev,onnx]"
 	touch $(STAMP)
 
@@ -33,9 +33,12 @@ browser:
 test: $(STAMP) browser
 	$(VENV)/bin/pytest
 
+# ruff (SLF001 included: packages talk through public names) and the import-linter layer
+# contracts of pyproject.toml
 lint: $(STAMP)
 	$(VENV)/bin/ruff check greenauto tests benchmarks examples
 	$(VENV)/bin/ruff format --check greenauto tests benchmarks examples
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_binning.py

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import pickle
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-import optuna
+from greenauto.automl import DEFAULT_MAX_SCORE_DROP
+from greenauto.energy import METER_KINDS
+from greenauto.metrics import OBJECTIVES as _OBJECTIVE_METRICS
+from greenauto.results import SearchProgress, TrialRecord
 
 __all__ = ["main"]
 
@@ -26,17 +27,7 @@ PICKLE_NOTE = (
     "Model files are Python pickles: load only files you trust (a safe model format comes in "
     "a later version)."
 )
-OBJECTIVES = (
-    "score",
-    "inference_energy",
-    "fit_energy",
-    "lifetime_energy",
-    "latency",
-    "model_size",
-)
-
-#: GreenAutoClassifier's default (kept here so that --help does not import the search).
-DEFAULT_MAX_SCORE_DROP = 0.005
+OBJECTIVES = tuple(_OBJECTIVE_METRICS)
 
 
 class UsageError(Exception):
@@ -150,7 +141,7 @@ def _add_fit(commands: Any) -> None:
     )
     sub.add_argument(
         "--energy-meter",
-        choices=("cpu-time", "rapl", "model"),
+        choices=METER_KINDS,
         default="cpu-time",
         help="per-trial meter (default: cpu-time, calibrated)",
     )
@@ -235,7 +226,7 @@ def _load_data(spec: str, target: str) -> tuple[Any, Any, str]:
 
 def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
     from greenauto import GreenAutoClassifier
-    from greenauto.report._export import FORMATS
+    from greenauto.report import FORMATS
 
     for report in args.report:  # fail before a long search, not after it
         if Path(report).suffix.lower() not in FORMATS:
@@ -246,25 +237,25 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
     time_budget = args.time_budget
     if time_budget is None and args.n_trials is None and args.energy_budget is None:
         time_budget = 60.0
-    storage = optuna.storages.InMemoryStorage()
+    progress = None if args.quiet else Progress(sys.stderr, args.n_trials)
     est = GreenAutoClassifier(
         time_budget=time_budget,
         n_trials=args.n_trials,
         energy_budget=args.energy_budget,
         objectives=tuple(args.objectives),
         max_score_drop=args.max_score_drop,
-        storage=storage,
         energy_meter=args.energy_meter,
         country_iso_code=args.country,
         region=args.region,
         random_state=args.seed,
-        verbose=0 if args.quiet else 2,
+        callbacks=None if progress is None else [progress],
     )
-    progress = None
-    if not args.quiet:
-        progress = Progress(storage, sys.stderr, args.n_trials, args.energy_meter == "cpu-time")
-    with _progress_logging(progress):
+    try:
         est.fit(X, y)
+    finally:
+        if progress is not None:
+            progress.close()
+    est.set_params(callbacks=None)  # the model file does not keep the progress display
     if not args.quiet:
         out.write(_fit_summary(est, label, X.shape) + "\n")
     if args.model:
@@ -276,13 +267,14 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _fit_summary(est: Any, label: str, shape: tuple[int, int]) -> str:
-    front, pick = est.pareto_front_, est.best_point_
+    result, pick = est.search_result_, est.best_point_
+    front, totals = result.front, result.totals
     e = front.energy_metric
     return (
         f"{label}: {shape[0]} rows x {shape[1]} columns; {len(front)} point(s) on the front; "
         f"default pick trial {pick.trial}: {front.score_metric} {pick[front.score_metric]:.4f},"
-        f" {e} {pick[e]:.4g} ({pick.description}); search {est.search_seconds_:.1f} s, "
-        f"{est.search_energy_.joules:.4g} J ({est.search_energy_.source})"
+        f" {e} {pick[e]:.4g} ({pick.description}); search {totals.wall_seconds:.1f} s, "
+        f"{totals.energy_j:.4g} J ({totals.energy_source}); stopped: {totals.stop_reason}"
     )
 
 
@@ -315,7 +307,7 @@ def _load_model(path: str) -> Any:
 def _load_json(path: str) -> Any:
     """A JSON report (as ReportData) or a bare Pareto front."""
     from greenauto.pareto import ParetoFront
-    from greenauto.report._json import REPORT_SCHEMA, report_data_from_dict
+    from greenauto.report import REPORT_SCHEMA, report_data_from_dict
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -360,87 +352,61 @@ def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # --------------------------------------------------------------------------- progress
-class Progress(logging.Handler):
-    """Prints one line per finished trial: trials done, best score, CPU time and energy
-    (on a terminal, one line updated in place).
+class Progress:
+    """The search's progress, driven by the estimator's ``callbacks``: a tqdm bar on a
+    terminal, else one line per finished trial (for logs).
 
-    Optuna logs one record per finished trial (``verbose=2``); this handler takes each as
-    the signal to read the in-memory storage the search runs on, so it needs no hook in the
-    estimator. The energy so far is the process CPU time since the start times the
-    calibrated watts of the default cpu-time meter (the figure ``energy_budget`` uses); with
-    another meter only the CPU time is shown.
+    Each update shows the trials done and how they ended, the best score, the front's size and
+    the joules the search has spent, with their source.
     """
 
-    def __init__(
-        self, storage: Any, stream: TextIO, n_trials: int | None, cpu_time_meter: bool = True
-    ) -> None:
-        super().__init__(level=logging.INFO)
-        self.storage, self.stream, self.n_trials = storage, stream, n_trials
-        self.cpu_time_meter = cpu_time_meter
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
-        self.seen = 0
+    def __init__(self, stream: TextIO, n_trials: int | None) -> None:
+        self.stream, self.n_trials = stream, n_trials
+        self.bar = None
+        if getattr(stream, "isatty", lambda: False)():
+            from tqdm import tqdm
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            studies = self.storage.get_all_studies()
-            if not studies:
-                return
-            study_id = self.storage.get_study_id_from_name(studies[-1].study_name)
-            trials = self.storage.get_all_trials(study_id, deepcopy=False)
-            finished = [t for t in trials if t.state.is_finished()]
-            if len(finished) == self.seen:
-                return
-            self.seen = len(finished)
-            if self.tty:  # one line that updates in place, like a progress bar
-                self.stream.write("\r\033[K" + self.line(finished))
-            else:
-                self.stream.write(self.line(finished) + "\n")
+            self.bar = tqdm(
+                total=n_trials, file=stream, unit="trial", desc="search", dynamic_ncols=True
+            )
+
+    def __call__(self, record: TrialRecord, progress: SearchProgress) -> None:
+        if record.variant_of is not None:  # shown with the next sampled trial
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(self.summary(progress))
+        else:
+            self.stream.write(self.line(progress) + "\n")
             self.stream.flush()
-        except Exception:  # progress must never break a search
-            self.handleError(record)
 
-    def line(self, finished: list[Any]) -> str:
-        """The progress line for these finished trials."""
-        state = optuna.trial.TrialState
-        n_ok = sum(t.state == state.COMPLETE for t in finished)
-        n_fail = sum(t.state == state.FAIL for t in finished)
-        n_pruned = sum(t.state == state.PRUNED for t in finished)
-        scores = [t.user_attrs["metrics"]["score"] for t in finished if "metrics" in t.user_attrs]
-        best = f"{max(scores):.4f}" if scores else "-"
+    def line(self, progress: SearchProgress) -> str:
+        """One line for the log: ``trial 4/10: 3 ok, 1 failed, 0 pruned; best score ...``."""
         total = f"/{self.n_trials}" if self.n_trials else ""
-        cpu = time.process_time() - self.cpu0
-        energy = f" ~ {cpu * _watts():.3g} J (cpu-time estimate)" if self.cpu_time_meter else ""
+        variants = f" (+{progress.variants} prefix variants)" if progress.variants else ""
         return (
-            f"trial {len(finished)}{total}: {n_ok} ok, {n_fail} failed, {n_pruned} pruned; "
-            f"best score {best}; {time.perf_counter() - self.wall0:.1f} s, "
-            f"{cpu:.1f} CPU-s{energy} so far"
+            f"trial {progress.finished}{total}: {progress.complete} ok, {progress.failed} "
+            f"failed, {progress.pruned} pruned{variants}; {self.summary(progress)}"
         )
 
+    @staticmethod
+    def summary(progress: SearchProgress) -> str:
+        """Best score, front size, joules and time so far."""
+        best = "-" if progress.best_score is None else f"{progress.best_score:.4f}"
+        joules = (
+            "energy not available"
+            if math.isnan(progress.joules)
+            else f"{progress.joules:.3g} J ({progress.energy_source})"
+        )
+        return (
+            f"best score {best}; front {progress.front_size} point(s); {joules}; "
+            f"{progress.elapsed_seconds:.1f} s"
+        )
 
-def _watts() -> float:
-    from greenauto.energy import default_meter
-
-    return default_meter().calibration.watts_per_cpu_second
-
-
-class _progress_logging:
-    """Route Optuna's per-trial records to `Progress` instead of Optuna's own stderr lines."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-
-    def __enter__(self) -> None:
-        if self.progress is not None:
-            optuna.logging.disable_default_handler()
-            logging.getLogger("optuna").addHandler(self.progress)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            logging.getLogger("optuna").removeHandler(self.progress)
-            optuna.logging.enable_default_handler()
-            if self.progress.tty and self.progress.seen:
-                self.progress.stream.write("\n")
+    def close(self) -> None:
+        """End the bar (a no-op for line output)."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 # --------------------------------------------------------------------------- entry point

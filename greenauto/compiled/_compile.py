@@ -147,9 +147,9 @@ def _compile_final(
 ) -> CompiledPipeline:
     parts_of = getattr(final, "compiled_parts", None)
     if callable(parts_of):
-        parts = parts_of()
-        members, classes = parts["members"], parts["classes"]
-        labels, voting = parts.get("labels"), parts.get("voting", "hard")
+        parts = parts_of()  # members, classes (indices), labels, voting
+        members, classes = parts.members, parts.classes
+        labels, voting = parts.labels, getattr(parts, "voting", "hard")
     else:
         member_kind(final)
         members, labels, voting = [final], None, "hard"

@@ -302,12 +302,15 @@ def flatten_knn(model: Any) -> KnnArrays:
         raise ValueError(f"KNN metric {metric!r} is not supported; use L1 or L2 (p=1 or 2).")
     if getattr(model, "outputs_2d_", False):
         raise ValueError("Multi-output KNN is not supported.")
-    fit_x = np.asarray(model._fit_X)
-    if getattr(model, "_fit_method", "brute") != "brute" or fit_x.dtype.kind != "f":
+    # scikit-learn keeps a KNN's training set and search method only in private fields (no
+    # public accessor exists; ONNX converters read the same fields)
+    fit_x = np.asarray(model._fit_X)  # noqa: SLF001
+    fit_method = getattr(model, "_fit_method", "brute")
+    if fit_method != "brute" or fit_x.dtype.kind != "f":
         warnings.warn(
             "The compiled KNN reproduces scikit-learn's brute-force neighbour search "
             "(algorithm='brute' on float codes); this model was fitted with "
-            f"algorithm={model._fit_method!r} on {fit_x.dtype} data, so rows with tied "
+            f"algorithm={fit_method!r} on {fit_x.dtype} data, so rows with tied "
             "distances may get other neighbours than its own predict gives.",
             UserWarning,
             stacklevel=5,  # the CompiledPipeline(...) call
@@ -322,7 +325,7 @@ def flatten_knn(model: Any) -> KnnArrays:
     return KnnArrays(
         features=np.arange(fit_x.shape[1], dtype=np.int32),
         train=np.ascontiguousarray(fit_x, dtype=np.uint8),
-        labels=np.ascontiguousarray(model._y, dtype=np.int32),
+        labels=np.ascontiguousarray(model._y, dtype=np.int32),  # noqa: SLF001
         k=int(model.n_neighbors),
         p=p,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from greenauto._kernels import CompiledPipelineKernel
+from greenauto._native import CompiledPipelineKernel
 from greenauto.compiled._flatten import (
     flatten_knn,
     flatten_trees,

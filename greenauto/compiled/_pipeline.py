@@ -7,14 +7,18 @@ from typing import Any
 
 import numpy as np
 
-from greenauto._kernels import BinningKernel, CompiledPipelineKernel
+from greenauto._native import BinningKernel, CompiledPipelineKernel
 from greenauto._threading import effective_n_threads
-from greenauto.compiled._ir import ModelIR
+from greenauto.compiled._ir import CategoricalNBIR, GaussianNBIR, ModelIR, TreesIR
 from greenauto.compiled._members import add_member, member_ir, member_kind, n_features_of
+from greenauto.compiled._reference import tree_visits
+from greenauto.preprocessing import make_binning_kernel
 
-__all__ = ["CompiledPipeline", "member_kind"]
+__all__ = ["BIN_OPS_PER_FEATURE", "CompiledPipeline", "member_kind"]
 
 _VOTES = {"hard": 0, "soft": 1}
+#: Operations charged per selected feature for binning (two 16-wide compare stages).
+BIN_OPS_PER_FEATURE = 2
 
 
 def _inner_edges(binner: Any) -> tuple[np.ndarray, ...]:
@@ -25,11 +29,7 @@ def _inner_edges(binner: Any) -> tuple[np.ndarray, ...]:
 
 def binning_kernel(edges: Sequence[np.ndarray]) -> BinningKernel:
     """The C++ binning kernel for per-feature inner edges (it validates them)."""
-    n_bins = np.array([e.size + 1 for e in edges], dtype=np.int64)
-    packed = np.full((len(edges), max(1, int(n_bins.max(initial=1)) - 1)), np.nan)
-    for j, e in enumerate(edges):
-        packed[j, : e.size] = e
-    return BinningKernel(packed, n_bins)
+    return make_binning_kernel([np.concatenate(([-np.inf], e, [np.inf])) for e in edges])
 
 
 class CompiledPipeline:
@@ -142,10 +142,11 @@ class CompiledPipeline:
 
     def _build(self, ir: ModelIR, n_threads: int | None) -> None:
         ir.validate()
+        self._binning = None
         if ir.binned:
-            cols = ir.columns.tolist()
+            self._binning = binning_kernel(ir.bin_edges)
             kernel = CompiledPipelineKernel(
-                binning_kernel(ir.bin_edges), cols, ir.n_features_in, ir.classes.size,
+                self._binning, ir.columns.tolist(), ir.n_features_in, ir.classes.size,
                 _VOTES[ir.voting],
             )  # fmt: skip
         else:
@@ -231,6 +232,40 @@ class CompiledPipeline:
     def nbytes(self) -> int:
         """Bytes of the model's arrays (bin edges of the selected columns and members)."""
         return self.ir.nbytes
+
+    def operations_per_row(self, X: Any) -> float:
+        """Operations the kernel spends per row of ``X`` (the operation-count energy model).
+
+        Binning costs ``BIN_OPS_PER_FEATURE`` per selected column; a tree member its node
+        visits on ``X`` (internal nodes and leaves, counted by the numpy reference); a Naive
+        Bayes member one table look-up per feature and class; a KNN member one distance term
+        per training value.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            As for :meth:`predict`.
+
+        Returns
+        -------
+        ops : float
+        """
+        X = self._check(X)
+        if self._binning is not None:
+            cols = self.ir.columns
+            rows = np.empty((X.shape[0], cols.size), dtype=np.uint8)
+            self._binning.transform(X, cols, rows, 1)
+            ops = float(BIN_OPS_PER_FEATURE * cols.size)
+        else:
+            rows, ops = X, 0.0
+        for m in self.ir.members:
+            if isinstance(m, TreesIR):
+                ops += tree_visits(m.forest, rows) / rows.shape[0]
+            elif isinstance(m, (CategoricalNBIR, GaussianNBIR)):
+                ops += m.features.size * m.n_classes
+            else:
+                ops += m.train.size
+        return ops
 
     def prefix(self, k: int, member: int = 0) -> CompiledPipeline:
         """The pipeline whose tree member keeps its first ``k`` iterations (LightGBM) or trees.

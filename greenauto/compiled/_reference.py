@@ -15,33 +15,49 @@ __all__ = [
     "knn_reference",
     "table_nb_reference",
     "tree_reference",
+    "tree_visits",
     "vote_reference",
 ]
 
 
-def tree_reference(flat: FlatForest, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Class indices and probabilities of a flat forest, one vectorised step per level.
+def _leaves(flat: FlatForest, X: np.ndarray, t: int) -> tuple[np.ndarray, int]:
+    """Leaf reached by every row in tree ``t``, and the nodes visited (leaves included).
 
-    ``X`` holds uint8 codes (binned model) or float32 values (raw model); a row goes left
-    when ``x <= threshold`` compared in float64, NaN by ``missing_left``.
+    A row goes left when ``x <= threshold`` compared in float64, NaN by ``missing_left``:
+    the compiled kernel's rule, one vectorised step per level.
+    """
+    n = X.shape[0]
+    rows = np.arange(n)
+    node = np.full(n, flat.tree_starts[t], dtype=np.int64)
+    visits = n
+    while True:
+        inner = flat.left[node] != -1
+        if not inner.any():
+            return node, visits
+        visits += int(inner.sum())
+        x = X[rows, flat.feature[node]].astype(np.float64)
+        go_left = np.where(np.isnan(x), flat.missing_left[node] == 1, x <= flat.threshold[node])
+        node = np.where(inner, np.where(go_left, flat.left[node], flat.right[node]), node)
+
+
+def tree_visits(flat: FlatForest, X: np.ndarray) -> int:
+    """Tree nodes (internal nodes and leaves) visited by all rows of ``X`` in all trees."""
+    X = np.asarray(X)
+    return sum(_leaves(flat, X, t)[1] for t in range(flat.n_trees))
+
+
+def tree_reference(flat: FlatForest, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices and probabilities of a flat forest.
+
+    ``X`` holds uint8 codes (binned model) or float32 values (raw model).
     """
     X = np.asarray(X)
     n = X.shape[0]
-    rows = np.arange(n)
     acc = np.zeros((n, flat.n_outputs))
     width = flat.values.shape[1]
     values = leaf_distributions(flat.values) if flat.output == "mean" else flat.values
     for t in range(flat.n_trees):
-        node = np.full(n, flat.tree_starts[t], dtype=np.int64)
-        while True:
-            inner = flat.left[node] != -1
-            if not inner.any():
-                break
-            x = X[rows, flat.feature[node]].astype(np.float64)
-            go_left = np.where(
-                np.isnan(x), flat.missing_left[node] == 1, x <= flat.threshold[node]
-            )
-            node = np.where(inner, np.where(go_left, flat.left[node], flat.right[node]), node)
+        node, _ = _leaves(flat, X, t)
         off = int(flat.out_offset[t])
         acc[:, off : off + width] += values[node]
     if flat.output == "sigmoid":

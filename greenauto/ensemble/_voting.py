@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context, clone
@@ -17,10 +17,30 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["MAX_MEMBERS", "MajorityVoteClassifier", "stratified_subset", "subset_size"]
+__all__ = [
+    "MAX_MEMBERS",
+    "CompiledParts",
+    "MajorityVoteClassifier",
+    "stratified_subset",
+    "subset_size",
+]
 
 MAX_MEMBERS = 3
 _SEED_BOUND = np.iinfo(np.int32).max
+
+
+class CompiledParts(NamedTuple):
+    """What a compiler needs from a fitted vote (see
+    :meth:`MajorityVoteClassifier.compiled_parts`)."""
+
+    members: list[Any]
+    """The fitted members, trained on class indices."""
+    classes: np.ndarray
+    """``np.arange(n_classes)``: the indices every member predicts."""
+    labels: np.ndarray
+    """``classes_``: the label of each index."""
+    voting: str = "hard"
+    """``"hard"`` or ``"soft"``: how the members combine."""
 
 
 class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
@@ -310,26 +330,22 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return np.stack([np.asarray(est.predict(X), dtype=np.int64) for est in self.estimators_])
 
-    def compiled_parts(self) -> dict[str, Any]:
-        """Plain objects for the compiler (which never imports this package).
+    def compiled_parts(self) -> CompiledParts:
+        """The fitted vote as plain parts, for a compiler (which never imports this package).
 
         Returns
         -------
-        parts : dict
-            ``"members"``: the fitted members (list, trained on class indices);
-            ``"classes"``: ``np.arange(n_classes)``, the indices every member predicts;
-            ``"labels"``: ``classes_``, mapping an index to its label; ``"voting"``:
-            ``"hard"`` or ``"soft"`` (the rule of the class docstring).
+        parts : CompiledParts
+            The members (trained on class indices), the class indices, their labels and the
+            vote (``voting``: the rule of the class docstring).
         """
         check_is_fitted(self)
-        return {
-            "members": list(self.estimators_),
-            "classes": np.arange(self.classes_.size),
-            "labels": self.classes_,
-            "voting": self.voting,
-        }
-
-    _compiled_parts = compiled_parts  # the name the search still uses
+        return CompiledParts(
+            members=list(self.estimators_),
+            classes=np.arange(self.classes_.size),
+            labels=self.classes_,
+            voting=self.voting,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

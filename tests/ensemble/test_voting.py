@@ -217,14 +217,14 @@ def test_string_labels_and_pandas_input() -> None:
 def test_compiled_parts_hand_over_plain_objects(binned) -> None:
     X_tr, X_te, y_tr, _, n_codes = binned
     vote = MajorityVoteClassifier(_trio(n_codes), random_state=0).fit(X_tr, y_tr)
-    parts = vote._compiled_parts()
-    assert parts["members"] == vote.estimators_
-    np.testing.assert_array_equal(parts["classes"], [0, 1])
-    np.testing.assert_array_equal(parts["labels"], ["benign", "malignant"])
+    parts = vote.compiled_parts()
+    assert parts.members == vote.estimators_
+    np.testing.assert_array_equal(parts.classes, [0, 1])
+    np.testing.assert_array_equal(parts.labels, ["benign", "malignant"])
     # The compiler's contract: member class indices -> bincount argmax -> labels.
-    votes = np.stack([m.predict(X_te) for m in parts["members"]])
-    counts = np.stack([(votes == c).sum(axis=0) for c in parts["classes"]], axis=1)
-    np.testing.assert_array_equal(parts["labels"][counts.argmax(axis=1)], vote.predict(X_te))
+    votes = np.stack([m.predict(X_te) for m in parts.members])
+    counts = np.stack([(votes == c).sum(axis=0) for c in parts.classes], axis=1)
+    np.testing.assert_array_equal(parts.labels[counts.argmax(axis=1)], vote.predict(X_te))
 
 
 def test_pickle_clone_and_grid_search(binned) -> None:

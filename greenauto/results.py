@@ -1,0 +1,321 @@
+"""Typed results of a search: one `TrialRecord` per trial and the `SearchResult` around them.
+
+The search returns a `SearchResult`; the estimator keeps it (``search_result_``), and the
+report and the command line read it. Trials travel through Optuna's storage as ``user_attrs``;
+this module holds the one codec between the two (`TrialRecord.from_trial`,
+`completed_attrs`, `failed_attrs`, `pruned_attrs`), so no other module knows the attribute
+names.
+
+Examples
+--------
+>>> from greenauto.results import TrialRecord, completed_attrs
+>>> attrs = completed_attrs({"score": 0.9}, "DecisionTree(depth 3)", "operation-count model")
+>>> sorted(attrs)
+['description', 'energy_source', 'metrics']
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from greenauto.pareto import ParetoFront, ParetoPoint
+
+__all__ = [
+    "DatasetSummary",
+    "HasSearchResult",
+    "SearchCallback",
+    "SearchProgress",
+    "SearchResult",
+    "SearchTotals",
+    "TrialRecord",
+    "completed_attrs",
+    "failed_attrs",
+    "pruned_attrs",
+    "variant_attrs",
+    "variant_parent",
+]
+
+# The user_attrs a trial carries (the codec's only spelling of them).
+_METRICS, _DESCRIPTION, _SOURCE = "metrics", "description", "energy_source"
+_ERROR, _TRACEBACK, _PRUNED = "error", "traceback", "pruned_because"
+_VARIANT_OF = "variant_of"
+
+
+def completed_attrs(
+    metrics: Mapping[str, float], description: str, energy_source: str
+) -> dict[str, Any]:
+    """The ``user_attrs`` of a completed trial.
+
+    Parameters
+    ----------
+    metrics : mapping of str to float
+        Every recorded figure (see ``greenauto.metrics.METRICS``).
+    description : str
+        The candidate in words.
+    energy_source : str
+        How its energy figures were obtained.
+
+    Returns
+    -------
+    attrs : dict
+    """
+    return {
+        _METRICS: {k: float(v) for k, v in metrics.items()},
+        _DESCRIPTION: str(description),
+        _SOURCE: str(energy_source),
+    }
+
+
+def failed_attrs(exc: BaseException) -> dict[str, Any]:
+    """The ``user_attrs`` of a trial that raised ``exc`` (its error and a short traceback)."""
+    return {
+        _ERROR: f"{type(exc).__name__}: {exc}",
+        _TRACEBACK: "".join(traceback.format_exception(exc, limit=8)),
+    }
+
+
+def pruned_attrs(reason: str) -> dict[str, Any]:
+    """The ``user_attrs`` of a trial the search dropped, with the reason in words."""
+    return {_PRUNED: str(reason)}
+
+
+def variant_attrs(parent: int) -> dict[str, Any]:
+    """The extra ``user_attrs`` of a trial that is a cheaper variant of trial ``parent``
+    (e.g. the first k trees of its model), added without a fit of its own."""
+    return {_VARIANT_OF: int(parent)}
+
+
+def variant_parent(trial: Any) -> int | None:
+    """The trial a (frozen) trial is a variant of, or None (see `variant_attrs`)."""
+    parent = trial.user_attrs.get(_VARIANT_OF)
+    return None if parent is None else int(parent)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python scalars (JSON-able)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial of a search.
+
+    Parameters
+    ----------
+    number : int
+        The Optuna trial number.
+    state : str
+        ``"COMPLETE"``, ``"FAIL"``, ``"PRUNED"``, ``"RUNNING"`` or ``"WAITING"``.
+    params : dict
+        The trial's parameters (plain values).
+    metrics : dict of str to float
+        The recorded figures (empty unless complete).
+    description : str
+        The candidate in words.
+    energy_source : str
+        How the energy figures were obtained.
+    error : str
+        Why a trial failed (``"ValueError: ..."``) or was pruned (``"pruned: ..."``).
+    variant_of : int or None
+        The trial whose fit this one is a cheaper variant of (no fit of its own).
+    """
+
+    number: int
+    state: str
+    params: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    description: str = ""
+    energy_source: str = ""
+    error: str = ""
+    variant_of: int | None = None
+
+    @classmethod
+    def from_trial(cls, trial: Any) -> TrialRecord:
+        """Decode an Optuna ``FrozenTrial`` (the inverse of the ``*_attrs`` functions).
+
+        Parameters
+        ----------
+        trial : optuna.trial.FrozenTrial
+
+        Returns
+        -------
+        record : TrialRecord
+        """
+        attrs = trial.user_attrs
+        error = attrs.get(_ERROR) or trial.system_attrs.get("fail_reason", "")
+        if not error and attrs.get(_PRUNED):
+            error = f"pruned: {attrs[_PRUNED]}"
+        return cls(
+            number=int(trial.number),
+            state=trial.state.name,
+            params={k: _plain(v) for k, v in trial.params.items()},
+            metrics={k: float(v) for k, v in (attrs.get(_METRICS) or {}).items()},
+            description=str(attrs.get(_DESCRIPTION, "")),
+            energy_source=str(attrs.get(_SOURCE, "")),
+            error=str(error),
+            variant_of=variant_parent(trial),
+        )
+
+    @property
+    def complete(self) -> bool:
+        """Whether the trial finished with its metrics recorded."""
+        return self.state == "COMPLETE" and bool(self.metrics)
+
+    def to_point(self, config: Any = None) -> ParetoPoint:
+        """This (completed) trial as a candidate point, carrying its configuration."""
+        return ParetoPoint(
+            trial=self.number,
+            params=dict(self.params),
+            metrics=dict(self.metrics),
+            description=self.description,
+            energy_source=self.energy_source or "unknown",
+            config=config,
+        )
+
+
+@dataclass(frozen=True)
+class SearchTotals:
+    """Totals of a whole search; ``None`` where they were not recorded.
+
+    ``energy_*`` is what the trial meter measured over the whole fit (every trial and the
+    refit); ``co2_*`` is codecarbon's tracker when a country was given. ``variants`` counts the
+    completed trials that are cheaper variants of another trial's fit (prefixes).
+    """
+
+    wall_seconds: float | None = None
+    energy_j: float | None = None
+    energy_source: str | None = None
+    energy_detail: str = ""
+    co2_grams: float | None = None
+    co2_energy_j: float | None = None
+    co2_country: str | None = None
+    co2_region: str | None = None
+    co2_source: str | None = None
+    trial_states: dict[str, int] | None = None
+    stop_reason: str | None = None
+    variants: int | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """Shape of the training data; ``None`` where it was not recorded."""
+
+    rows: int | None = None
+    columns: int | None = None
+    classes: tuple[str, ...] | None = None
+    feature_names: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        shape: tuple[int, int],
+        classes: Sequence[Any],
+        feature_names: Sequence[Any] | None = None,
+    ) -> DatasetSummary:
+        """The summary of data of ``shape`` with these class labels and column names."""
+        return cls(
+            rows=int(shape[0]),
+            columns=int(shape[1]),
+            classes=tuple(str(_plain(c)) for c in classes),
+            feature_names=None if feature_names is None else tuple(map(str, feature_names)),
+        )
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    """Where a running search stands, passed to callbacks after each trial.
+
+    Parameters
+    ----------
+    finished, complete, failed, pruned : int
+        Trials the sampler ran in this fit so far, and how they ended.
+    variants : int
+        Cheaper variants of those trials recorded so far (prefixes; no fit of their own).
+    best_score : float or None
+        Best validation score so far (None before the first completed trial).
+    front_size : int
+        Points on the Pareto front of the completed trials so far.
+    joules : float
+        Energy the search has spent so far, by its trial meter.
+    energy_source : str
+        How ``joules`` was obtained.
+    elapsed_seconds : float
+        Wall time since the fit started.
+    """
+
+    finished: int
+    complete: int
+    failed: int
+    pruned: int
+    variants: int
+    best_score: float | None
+    front_size: int
+    joules: float
+    energy_source: str
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search returns: its front, every trial, totals, the data's shape and settings.
+
+    Parameters
+    ----------
+    front : ParetoFront
+        Non-dominated candidates (each point carries its configuration).
+    trials : tuple of TrialRecord
+        Every trial of the study, in order (the front's points alone when no study is known).
+    totals : SearchTotals
+    dataset : DatasetSummary
+    settings : dict
+        The search settings the study was run with (JSON-able; stored on the study).
+    """
+
+    front: ParetoFront
+    trials: tuple[TrialRecord, ...]
+    totals: SearchTotals = field(default_factory=SearchTotals)
+    dataset: DatasetSummary = field(default_factory=DatasetSummary)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_front(cls, front: ParetoFront, *, study: Any = None) -> SearchResult:
+        """A result holding a front alone (and the trials of ``study``, when given)."""
+        if study is not None:
+            trials = tuple(TrialRecord.from_trial(t) for t in study.trials)
+            states: dict[str, int] = {}
+            for r in trials:
+                states[r.state] = states.get(r.state, 0) + 1
+            settings = dict(study.user_attrs.get("settings", {}))
+            return cls(front, trials, SearchTotals(trial_states=states), settings=settings)
+        records = tuple(
+            TrialRecord(
+                p.trial,
+                "COMPLETE",
+                dict(p.params),
+                dict(p.metrics),
+                p.description,
+                p.energy_source,
+            )
+            for p in sorted(front, key=lambda p: p.trial)
+        )
+        return cls(front, records)
+
+    @property
+    def has_study(self) -> bool:
+        """Whether the trials come from a study (else only the front's points are known)."""
+        return self.totals.trial_states is not None
+
+
+#: A search callback: called after every finished trial with its record and the progress.
+SearchCallback = Callable[[TrialRecord, SearchProgress], object]
+
+
+class HasSearchResult(Protocol):
+    """Anything that keeps a search's result (a fitted ``GreenAutoClassifier``)."""
+
+    search_result_: SearchResult

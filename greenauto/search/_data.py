@@ -1,0 +1,136 @@
+"""The data of a search: validation folds (holdout or stratified k-fold, rare classes kept for
+training only) and the fixed reference batch inference energy is measured on.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+__all__ = [
+    "CV_BELOW_ROWS",
+    "REFERENCE_ROWS",
+    "SearchData",
+    "make_search_data",
+    "stratified_folds",
+]
+
+#: Rows of the fixed reference batch inference energy is measured on.
+REFERENCE_ROWS = 1000
+#: Below this many rows ``validation="auto"`` validates by stratified k-fold, not a holdout.
+CV_BELOW_ROWS = 1000
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class SearchData:
+    """Encoded data of a search: training folds, validation folds and the reference batch.
+
+    ``folds`` holds ``(train_index, val_index)`` pairs: one for a holdout split, k for CV.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    folds: Folds
+    X_ref: np.ndarray
+    n_classes: int
+
+
+def stratified_folds(y: np.ndarray, n_splits: int | str, seed: int) -> tuple[Folds, np.ndarray]:
+    """Stratified validation folds of class indices ``y``, and the classes left out of them.
+
+    Parameters
+    ----------
+    y : ndarray of int
+        Class indices ``0 .. n_classes - 1``.
+    n_splits : int or "holdout"
+        ``k`` for stratified k-fold; ``"holdout"`` for one 25 % stratified validation split.
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    folds : list of (train, val) index arrays, sorted
+        Rows of a class with fewer rows than the split needs (``k``, or 2 for a holdout) are in
+        every training fold and in no validation fold.
+    rare : ndarray of int
+        Those classes.
+
+    Raises
+    ------
+    ValueError
+        When every class is that rare.
+    """
+    k = 2 if n_splits == "holdout" else int(n_splits)
+    counts = np.bincount(y)
+    rare = np.flatnonzero(counts < k)
+    if rare.size == counts.size:
+        raise ValueError(
+            f"Too few rows to validate: every class has fewer than {k} rows (counts "
+            f"{counts.tolist()}); the {n_splits!r} split needs {k} rows of at least one class."
+        )
+    is_rare = np.isin(y, rare)
+    always_train, rows = np.flatnonzero(is_rare), np.flatnonzero(~is_rare)
+    if n_splits == "holdout":
+        test_size = max(0.25, (counts.size - rare.size) / rows.size)
+        train, val = train_test_split(
+            rows, test_size=test_size, stratify=y[rows], random_state=seed
+        )
+        splits = [(train, val)]
+    else:
+        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        splits = [(rows[tr], rows[va]) for tr, va in cv.split(rows, y[rows])]
+    folds = [(np.sort(np.concatenate([tr, always_train])), np.sort(va)) for tr, va in splits]
+    return folds, rare
+
+
+def make_search_data(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    validation: str | int,
+    seed: int,
+    labels: Sequence[object],
+) -> SearchData:
+    """Split the encoded data for a search.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64
+    y : ndarray of shape (n_samples,)
+        Class indices.
+    validation : "auto", "holdout" or int
+        ``"auto"``: 3-fold below ``CV_BELOW_ROWS`` rows, else a holdout.
+    seed : int
+    labels : sequence
+        Class labels, to name rare classes in the warning.
+
+    Returns
+    -------
+    data : SearchData
+        The reference batch is the first ``REFERENCE_ROWS`` validation rows of the first fold.
+    """
+    if validation == "auto":
+        validation = 3 if X.shape[0] < CV_BELOW_ROWS else "holdout"
+    folds, rare = stratified_folds(y, validation, seed)
+    if rare.size:
+        names = ", ".join(_label(labels[c]) for c in rare[:5])
+        k = 2 if validation == "holdout" else validation
+        warnings.warn(
+            f"Class(es) {names} have fewer than {k} rows: they are used for training only, "
+            "never for validation.",
+            UserWarning,
+            stacklevel=5,
+        )
+    ref = folds[0][1][:REFERENCE_ROWS]
+    return SearchData(X, y, folds, np.ascontiguousarray(X[ref]), len(labels))
+
+
+def _label(value: object) -> str:
+    """A class label as users wrote it (numpy scalars unwrapped)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
