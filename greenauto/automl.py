@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
+from greenauto.compiled import CompiledPipeline
 from greenauto.energy import METER_KINDS, EnergyMeter
 from greenauto.pareto import ParetoPoint
 from greenauto.preprocessing import TabularEncoder, encode_labels
@@ -107,8 +108,9 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         The default pick, refitted on all the data.
     study_ : optuna.Study
         The study, every trial's parameters and metrics in ``user_attrs``.
-    model_ : Candidate
-        The refitted default pick: its pipeline and compiled model.
+    model_ : Candidate or None
+        The refitted default pick: its pipeline and compiled model. None after unpickling: a
+        pickle keeps :meth:`compiled_model`'s arrays only, never the library objects.
     search_energy_ : Measurement
         Energy of the search (all trials and the refit) by the trial meter, with its source.
     search_emissions_ : SearchEmissions or None
@@ -246,6 +248,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.pareto_front_ = outcome.result.front
         self.best_point_ = outcome.result.front.default
         self.model_ = outcome.model
+        self.__dict__.pop("_compiled", None)
         self.study_ = outcome.study
         self.search_energy_ = outcome.energy
         self.search_emissions_ = outcome.emissions
@@ -274,6 +277,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         seed = self._settings().seed
         self.model_ = fit_candidate(config, Xf, y_enc, random_state=seed, n_threads=self.n_jobs)
         self.best_point_ = point
+        self.__dict__.pop("_compiled", None)
         return self
 
     def export_report(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
@@ -296,6 +300,29 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         return _export_report(self.search_result_, path, title=title)
 
     # ------------------------------------------------------------------ predict
+    def compiled_model(self) -> CompiledPipeline:
+        """The pick as one compiled model: what :meth:`predict` runs and ``save_model`` saves.
+
+        Its arrays carry the class labels, the training-column schema (names, categories) and
+        the pick's Pareto-point metrics with their energy source.
+
+        Returns
+        -------
+        model : CompiledPipeline
+        """
+        check_is_fitted(self)
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None:
+            point = self.best_point_
+            compiled = self.model_.compiled.with_metadata(
+                labels=self.classes_,
+                encoder=self._encoder,
+                metrics={**point.metrics, "trial": point.trial, "description": point.description},
+                energy_source=point.energy_source,
+            )
+            self._compiled = compiled
+        return compiled
+
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels with the default pick, through the compiled kernels.
 
@@ -308,11 +335,16 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        return self.classes_.take(self.model_.predict_codes(self._encode(X)))
+        return self.compiled_model().predict(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Share of the ensemble's member votes per class (one member: its probabilities).
+        """Class probabilities of the pick, from the same kernel call as :meth:`predict`.
+
+        One member: its own probabilities (a forest's mean of leaf distributions, LightGBM's
+        sigmoid or softmax, NB posteriors, KNN neighbour shares); a soft vote: their average;
+        a hard vote: vote shares refined by the members' probabilities (see
+        :class:`~greenauto.ensemble.MajorityVoteClassifier`). ``classes_[argmax]`` equals
+        :meth:`predict`.
 
         Parameters
         ----------
@@ -322,8 +354,37 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        return self.model_.predict_proba(self._encode(X))
+        return self.compiled_model().predict_proba(X)
+
+    def to_sklearn(self) -> Any:
+        """The pick as a fitted scikit-learn ``Pipeline`` that needs no greenauto import.
+
+        Categorical columns are encoded by an ``OrdinalEncoder`` with the training categories;
+        see :meth:`CompiledPipeline.to_sklearn` for what can be exported.
+
+        Returns
+        -------
+        pipeline : sklearn.pipeline.Pipeline
+        """
+        return self.compiled_model().to_sklearn()
+
+    def to_onnx(self) -> Any:
+        """The pick as an ONNX model (extra ``greenauto[onnx]``); input: the encoded numeric
+        columns as double. See :meth:`CompiledPipeline.to_onnx`.
+
+        Returns
+        -------
+        model : onnx.ModelProto
+        """
+        return self.compiled_model().to_onnx()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the compiled model's arrays, not the fitted library objects behind them."""
+        state = super().__getstate__()
+        if "model_" in state:
+            state["_compiled"] = self.compiled_model()
+            state["model_"] = None  # the search's Candidate: Binner, the vote's members
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

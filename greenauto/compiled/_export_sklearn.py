@@ -32,6 +32,7 @@ from greenauto.compiled._ir import (
     ModelIR,
     TreesIR,
 )
+from greenauto.compiled._schema import categorical_columns, synthetic_frame
 
 __all__ = ["to_sklearn"]
 
@@ -59,10 +60,45 @@ def to_sklearn(ir: ModelIR) -> Any:
     from sklearn.pipeline import Pipeline
 
     steps = []
+    if ir.schema is not None and categorical_columns(ir.schema, ir.n_features_in):
+        steps.append(("encode", _encoding_step(ir)))
     if ir.binned:
         steps += _binning_steps(ir)
     steps.append(("model", _final(ir)))
     return Pipeline(steps)
+
+
+def _encoding_step(ir: ModelIR) -> Any:
+    """Categorical columns to their codes (the training categories, in the TabularEncoder's
+    order; missing values stay NaN), numeric columns passed through, in the input order."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    schema = ir.schema
+    cats = categorical_columns(schema, ir.n_features_in)
+    unknown = (
+        {"handle_unknown": "use_encoded_value", "unknown_value": np.nan}
+        if schema["handle_unknown"] == "missing"
+        else {"handle_unknown": "error"}
+    )
+    parts = []
+    for j, name in enumerate(schema["names"]):
+        column = [name] if schema["named"] else [j]
+        if j in cats:
+            # NaN last: a missing value is a known "category" encoded as NaN, as greenauto does
+            categories = [np.array([*cats[j], np.nan], dtype=object)]
+            encoder = OrdinalEncoder(
+                categories=categories, dtype=np.float64, encoded_missing_value=np.nan, **unknown
+            )
+            parts.append((f"code{j}", encoder, column))
+        else:
+            parts.append((f"num{j}", "passthrough", column))
+    encode = ColumnTransformer(parts, remainder="drop")
+    frame = synthetic_frame(schema, ir.n_features_in)
+    if not schema["named"]:
+        frame.columns = range(ir.n_features_in)
+    encode.fit(frame if schema["named"] else frame.to_numpy(dtype=object))
+    return encode
 
 
 def _binning_steps(ir: ModelIR) -> list[tuple[str, Any]]:

@@ -122,7 +122,9 @@ class CompiledPipeline:
         self._build(ir, n_threads)
 
     @classmethod
-    def from_ir(cls, ir: ModelIR, *, n_threads: int | None = None) -> CompiledPipeline:
+    def from_ir(
+        cls, ir: ModelIR, *, n_threads: int | None = None, encoder: Any = None
+    ) -> CompiledPipeline:
         """Build the kernel of a model IR (validated first).
 
         Parameters
@@ -131,16 +133,19 @@ class CompiledPipeline:
             The model's arrays.
         n_threads : int or None, default=None
             As for the constructor.
+        encoder : fitted TabularEncoder, default=None
+            The encoder ``ir.schema`` was taken from, used as is (else it is rebuilt from the
+            schema).
 
         Returns
         -------
         pipeline : CompiledPipeline
         """
         self = cls.__new__(cls)
-        self._build(ir, n_threads)
+        self._build(ir, n_threads, encoder)
         return self
 
-    def _build(self, ir: ModelIR, n_threads: int | None) -> None:
+    def _build(self, ir: ModelIR, n_threads: int | None, encoder: Any = None) -> None:
         ir.validate()
         self._binning = None
         if ir.binned:
@@ -157,8 +162,8 @@ class CompiledPipeline:
             add_member(kernel, m)
         self.ir = ir
         self._kernel = kernel
-        self._encoder = None
-        if ir.schema is not None:
+        self._encoder = encoder
+        if ir.schema is not None and encoder is None:
             from greenauto.compiled._schema import encoder_from_schema
 
             self._encoder = encoder_from_schema(ir.schema, ir.n_features_in)
@@ -232,6 +237,54 @@ class CompiledPipeline:
     def nbytes(self) -> int:
         """Bytes of the model's arrays (bin edges of the selected columns and members)."""
         return self.ir.nbytes
+
+    def with_metadata(
+        self,
+        *,
+        labels: Any = None,
+        encoder: Any = None,
+        metrics: dict[str, Any] | None = None,
+        energy_source: str | None = None,
+    ) -> CompiledPipeline:
+        """The same model with labels, training-column schema or metrics attached.
+
+        Parameters
+        ----------
+        labels : array-like of shape (n_classes,), default=None
+            What each class index stands for (replaces ``classes_``).
+        encoder : fitted TabularEncoder, default=None
+            The training columns (names, categories): the model then reads what the encoder
+            reads (DataFrames with text and categorical columns), and saves it as its schema.
+        metrics : dict, default=None
+            JSON-able figures to keep with the model (e.g. its Pareto point's).
+        energy_source : str, default=None
+            How the energy figures among ``metrics`` were obtained.
+
+        Returns
+        -------
+        pipeline : CompiledPipeline
+            A new pipeline on the same arrays.
+        """
+        from dataclasses import replace
+
+        from greenauto.compiled._schema import schema_from_encoder
+
+        changes: dict[str, Any] = {}
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != self.classes_.shape:
+                raise ValueError(f"labels must have {self.classes_.size} entries; got "
+                                 f"shape {labels.shape}.")  # fmt: skip
+            changes["classes"] = labels
+        if encoder is not None:
+            changes["schema"] = schema_from_encoder(encoder)
+        if metrics is not None:
+            changes["metrics"] = dict(metrics)
+        if energy_source is not None:
+            changes["energy_source"] = str(energy_source)
+        return CompiledPipeline.from_ir(
+            replace(self.ir, **changes), n_threads=self.n_threads, encoder=encoder
+        )
 
     def operations_per_row(self, X: Any) -> float:
         """Operations the kernel spends per row of ``X`` (the operation-count energy model).

@@ -20,7 +20,13 @@ import pandas as pd
 from greenauto.compiled._ir import InvalidModelError
 from greenauto.preprocessing._tabular import TabularEncoder
 
-__all__ = ["encoder_from_schema", "schema_from_encoder", "schema_from_names"]
+__all__ = [
+    "categorical_columns",
+    "encoder_from_schema",
+    "schema_from_encoder",
+    "schema_from_names",
+    "synthetic_frame",
+]
 
 
 def schema_from_encoder(encoder: TabularEncoder) -> dict[str, Any]:
@@ -65,6 +71,22 @@ def schema_from_names(names: Any, n_features: int) -> dict[str, Any] | None:
 
 def encoder_from_schema(schema: dict[str, Any], n_features: int) -> TabularEncoder:
     """A fitted :class:`TabularEncoder` with exactly the schema's columns and categories."""
+    encoder = TabularEncoder(handle_unknown=schema["handle_unknown"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a category-free column is all missing
+        encoder.fit(synthetic_frame(schema, n_features))
+    return encoder
+
+
+def categorical_columns(schema: dict[str, Any], n_features: int) -> dict[int, list]:
+    """Categories of every categorical column, by position (the schema checked)."""
+    _, kinds, cats = _checked(schema, n_features)
+    return {j: cats.get(j, []) for j in range(n_features) if kinds[j] == "categorical"}
+
+
+def synthetic_frame(schema: dict[str, Any], n_features: int) -> pd.DataFrame:
+    """A small DataFrame with the schema's columns, every category present (for fitting
+    encoders that must learn exactly these categories)."""
     names, kinds, cats = _checked(schema, n_features)
     n_rows = max([1] + [len(c) for c in cats.values()])
     columns = {}
@@ -80,11 +102,7 @@ def encoder_from_schema(schema: dict[str, Any], n_features: int) -> TabularEncod
     frame = pd.DataFrame(columns)
     if schema["named"]:
         frame.columns = names
-    encoder = TabularEncoder(handle_unknown=schema["handle_unknown"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # a category-free column is all missing
-        encoder.fit(frame)
-    return encoder
+    return frame
 
 
 def _checked(schema: Any, n_features: int) -> tuple[list[str], list[str], dict[int, list]]:
