@@ -61,6 +61,7 @@ def ir_to_parts(ir: ModelIR) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "schema": ir.schema,
         "metrics": _json_clean(ir.metrics, "metrics"),
         "energy_source": ir.energy_source,
+        "extra": _json_clean(ir.extra, "extra"),
     }
     return manifest, arrays
 
@@ -106,6 +107,7 @@ def ir_from_parts(manifest: Any, arrays: dict[str, np.ndarray]) -> ModelIR:
         schema=_optional(manifest, "schema", dict),
         metrics=_optional(manifest, "metrics", dict) or {},
         energy_source=_optional(manifest, "energy_source", str),
+        extra=_optional(manifest, "extra", dict) or {},
     )
     return ir.validate()
 

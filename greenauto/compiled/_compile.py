@@ -51,8 +51,7 @@ def compile_model(fitted: Any, *, n_threads: int | None = None) -> CompiledPipel
     >>> import numpy as np
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.tree import DecisionTreeClassifier
-    >>> from greenauto import Binner, FeatureSelector
-    >>> from greenauto.compiled import compile_model
+    >>> from greenauto import Binner, FeatureSelector, compile_model
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 4))
     >>> y = (X[:, 0] > 0).astype(int)

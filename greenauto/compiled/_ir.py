@@ -16,7 +16,8 @@ Layout
   :class:`KnnIR`; each has a ``class_map`` (pipeline class index of each of its classes).
   Feature indices of members index the rows members read (see above).
 - ``voting``: ``"hard"`` or ``"soft"`` (see :class:`~greenauto.compiled.CompiledPipeline`).
-- ``metrics`` (JSON values, e.g. the Pareto point's) and ``energy_source``.
+- ``metrics`` (JSON values, e.g. the Pareto point's) and ``energy_source``; ``extra``: any
+  other JSON the writer attaches (the command line keeps the search's report there).
 
 :meth:`ModelIR.validate` checks every array (dtype, shape, finiteness) and every index (tree
 structure, features, classes) and raises :class:`InvalidModelError` naming what is wrong; the
@@ -141,12 +142,12 @@ class TreesIR:
         """The member made of the first ``k`` iterations (LightGBM) or trees (forests).
 
         Array views, no copy: equals LightGBM's ``predict(num_iteration=k)`` and a forest
-        built from ``estimators_[:k]``.
+        built from ``estimators_[:k]`` (so a ``k`` past the end keeps everything).
         """
-        if not 1 <= k <= self.n_iterations:
-            raise ValueError(f"k must be in [1, {self.n_iterations}]; got {k}.")
+        if k < 1:
+            raise ValueError(f"k must be at least 1; got {k}.")
         f = self.forest
-        n_trees = k * self.trees_per_iteration
+        n_trees = min(k, self.n_iterations) * self.trees_per_iteration
         end = int(f.tree_starts[n_trees])
         forest = replace(
             f,
@@ -455,6 +456,7 @@ class ModelIR:
     schema: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     energy_source: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def binned(self) -> bool:

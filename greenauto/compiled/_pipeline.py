@@ -245,8 +245,9 @@ class CompiledPipeline:
         encoder: Any = None,
         metrics: dict[str, Any] | None = None,
         energy_source: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> CompiledPipeline:
-        """The same model with labels, training-column schema or metrics attached.
+        """The same model with labels, training-column schema, metrics or other JSON attached.
 
         Parameters
         ----------
@@ -259,6 +260,8 @@ class CompiledPipeline:
             JSON-able figures to keep with the model (e.g. its Pareto point's).
         energy_source : str, default=None
             How the energy figures among ``metrics`` were obtained.
+        extra : dict, default=None
+            Any other JSON values to keep with the model (``ir.extra``).
 
         Returns
         -------
@@ -282,6 +285,8 @@ class CompiledPipeline:
             changes["metrics"] = dict(metrics)
         if energy_source is not None:
             changes["energy_source"] = str(energy_source)
+        if extra is not None:
+            changes["extra"] = dict(extra)
         return CompiledPipeline.from_ir(
             replace(self.ir, **changes), n_threads=self.n_threads, encoder=encoder
         )

@@ -110,8 +110,11 @@ def test_lightgbm_prefix_equals_num_iteration(n_classes):
         assert np.shares_memory(
             prefix.ir.members[0].forest.values, compiled.ir.members[0].forest.values
         )
-    with pytest.raises(ValueError, match=r"k must be in \[1, 30\]"):
-        compiled.prefix(31)
+    np.testing.assert_array_equal(  # past the end: everything, as num_iteration does
+        compiled.prefix(31).predict_proba(X), pipe[-1].predict_proba(codes, num_iteration=31)
+    )
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        compiled.prefix(0)
 
 
 @pytest.mark.parametrize("forest", [RandomForestClassifier, ExtraTreesClassifier])
