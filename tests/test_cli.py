@@ -70,7 +70,9 @@ def test_fit_on_a_bundled_dataset_writes_reports_model_and_progress(
         model.ir.extra["report"]["front"]
     )
     pick = model.ir.metrics
-    assert pick["description"] and "score" in pick and model.ir.energy_source
+    assert pick["description"]
+    assert "score" in pick
+    assert model.ir.energy_source
 
 
 def test_quiet_fit_on_a_csv_prints_nothing(small_csv: Path, work: Path) -> None:
@@ -120,7 +122,8 @@ def test_a_pickle_is_read_only_with_allow_pickle(fitted, small_csv: Path, work: 
     (work / "old.pkl").write_bytes(pickle.dumps(est))
     refused = greenauto("predict", "old.pkl", str(small_csv), "--out", "p.csv", cwd=work)
     assert refused.returncode == 2
-    assert "not a zip archive" in refused.stderr and "--allow-pickle" in refused.stderr
+    assert "not a zip archive" in refused.stderr
+    assert "--allow-pickle" in refused.stderr
     done = greenauto(
         "predict", "old.pkl", str(small_csv), "--out", "p.csv", "--allow-pickle", cwd=work
     )

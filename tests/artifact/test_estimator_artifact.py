@@ -77,7 +77,8 @@ def test_save_then_load_in_a_clean_process(auto, adult, tmp_path):
     )
     labels, meta = out.stdout.splitlines()
     assert labels.split() == [str(v) for v in auto.predict(X)]
-    assert auto.best_point_.description in meta and auto.best_point_.energy_source in meta
+    assert auto.best_point_.description in meta
+    assert auto.best_point_.energy_source in meta
     again = load_model(path)
     np.testing.assert_array_equal(again.predict_proba(X), auto.predict_proba(X))
 
