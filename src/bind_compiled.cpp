@@ -123,10 +123,7 @@ void bind_compiled(nb::module_& m) {
             },
             "binner"_a.none(), "columns"_a, "n_features_in"_a, "n_classes"_a, "vote"_a = 0)
         .def_prop_ro("binned", &CompiledPipeline::binned)
-        .def_prop_ro("n_classes", &CompiledPipeline::n_classes)
         .def_prop_ro("n_members", &CompiledPipeline::n_members)
-        .def_prop_ro("vote", [](const CompiledPipeline& p) { return static_cast<int>(p.vote()); })
-        .def_prop_ro("n_member_features", &CompiledPipeline::n_member_features)
         .def("add_trees", &add_trees, "tree_starts"_a.noconvert(), "feature"_a.noconvert(),
              "threshold"_a.noconvert(), "left"_a.noconvert(), "right"_a.noconvert(),
              "missing_left"_a.noconvert(), "values"_a.noconvert(), "out_offset"_a.noconvert(),

@@ -154,7 +154,6 @@ class CompiledPipeline {
     }
     std::int64_t n_classes() const { return n_classes_; }
     std::size_t n_members() const { return members_.size(); }
-    Vote vote() const { return vote_; }
 
     // class_map[i]: the pipeline class of the member's class i (a member may know a subset).
     void add(std::unique_ptr<Member> m, std::vector<std::int32_t> class_map) {
