@@ -248,7 +248,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.pareto_front_ = outcome.result.front
         self.best_point_ = outcome.result.front.default
         self.model_ = outcome.model
-        self.__dict__.pop("_compiled", None)
+        self._compiled = self._compile_pick()
         self.study_ = outcome.study
         self.search_energy_ = outcome.energy
         self.search_emissions_ = outcome.emissions
@@ -277,7 +277,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         seed = self._settings().seed
         self.model_ = fit_candidate(config, Xf, y_enc, random_state=seed, n_threads=self.n_jobs)
         self.best_point_ = point
-        self.__dict__.pop("_compiled", None)
+        self._compiled = self._compile_pick()
         return self
 
     def export_report(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
@@ -311,17 +311,16 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         model : CompiledPipeline
         """
         check_is_fitted(self)
-        compiled = self.__dict__.get("_compiled")
-        if compiled is None:
-            point = self.best_point_
-            compiled = self.model_.compiled.with_metadata(
-                labels=self.classes_,
-                encoder=self._encoder,
-                metrics={**point.metrics, "trial": point.trial, "description": point.description},
-                energy_source=point.energy_source,
-            )
-            self._compiled = compiled
-        return compiled
+        return self._compiled
+
+    def _compile_pick(self) -> CompiledPipeline:
+        point = self.best_point_
+        return self.model_.compiled.with_metadata(
+            labels=self.classes_,
+            encoder=self._encoder,
+            metrics={**point.metrics, "trial": point.trial, "description": point.description},
+            energy_source=point.energy_source,
+        )
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels with the default pick, through the compiled kernels.
@@ -335,7 +334,8 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.compiled_model().predict(X)
+        compiled = self.compiled_model()
+        return compiled.predict(self._encode(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of the pick, from the same kernel call as :meth:`predict`.
@@ -354,7 +354,8 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return self.compiled_model().predict_proba(X)
+        compiled = self.compiled_model()
+        return compiled.predict_proba(self._encode(X))
 
     def to_sklearn(self) -> Any:
         """The pick as a fitted scikit-learn ``Pipeline`` that needs no greenauto import.
@@ -382,7 +383,6 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         """Pickle the compiled model's arrays, not the fitted library objects behind them."""
         state = super().__getstate__()
         if "model_" in state:
-            state["_compiled"] = self.compiled_model()
             state["model_"] = None  # the search's Candidate: Binner, the vote's members
         return state
 

@@ -26,7 +26,7 @@ C++ constructors check the same again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -251,8 +251,34 @@ def _check_tree_structure(where: str, f: FlatForest, n_features: int) -> None:
     _check_finite(where, "leaf values", f.values[leaf])
 
 
+class _ArrayMember:
+    """Arrays and JSON of a member whose fields are numpy arrays and ints (NB and KNN): every
+    ``np.ndarray`` field is an array, every ``int`` field a JSON value."""
+
+    kind: ClassVar[str]
+
+    def _fields(self, kind: str) -> list[str]:
+        return [f.name for f in fields(self) if f.type == kind]  # type: ignore[arg-type]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The member's arrays by name."""
+        return {name: getattr(self, name) for name in self._fields("np.ndarray")}
+
+    def meta(self) -> dict[str, Any]:
+        """The member's JSON values."""
+        return {"kind": self.kind} | {
+            name: int(getattr(self, name)) for name in self._fields("int")
+        }
+
+    @classmethod
+    def from_parts(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        """Rebuild from :meth:`meta` and :meth:`arrays` (checked by ``validate``)."""
+        ints = [f.name for f in fields(cls) if f.type == "int"]  # type: ignore[arg-type]
+        return cls(**arrays, **{name: _json_int(meta, name) for name in ints})
+
+
 @dataclass(frozen=True)
-class CategoricalNBIR:
+class CategoricalNBIR(_ArrayMember):
     """CategoricalNB: per feature a (codes x classes) log-probability table, and log priors."""
 
     features: np.ndarray  # int32, member-row position of each table's feature
@@ -266,25 +292,6 @@ class CategoricalNBIR:
     def n_classes(self) -> int:
         """Number of classes the member predicts."""
         return int(self.class_log_prior.size)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The member's arrays by name."""
-        return {
-            "features": self.features,
-            "n_codes": self.n_codes,
-            "table": self.table,
-            "class_log_prior": self.class_log_prior,
-            "class_map": self.class_map,
-        }
-
-    def meta(self) -> dict[str, Any]:
-        """The member's JSON values."""
-        return {"kind": self.kind}
-
-    @classmethod
-    def from_parts(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> CategoricalNBIR:
-        """Rebuild from :meth:`meta` and :meth:`arrays`."""
-        return cls(**arrays)
 
     def validate(self, where: str, n_features: int, n_classes: int) -> None:
         """Check dtypes, shapes, indices and finiteness."""
@@ -302,7 +309,7 @@ class CategoricalNBIR:
 
 
 @dataclass(frozen=True)
-class GaussianNBIR:
+class GaussianNBIR(_ArrayMember):
     """GaussianNB fitted on bin codes: its ``theta_``, ``var_`` and ``class_prior_``.
 
     ``n_codes[j]`` is how many codes feature ``j`` can take (its bins and the NaN bin); the
@@ -321,26 +328,6 @@ class GaussianNBIR:
     def n_classes(self) -> int:
         """Number of classes the member predicts."""
         return int(self.class_prior.size)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The member's arrays by name."""
-        return {
-            "features": self.features,
-            "n_codes": self.n_codes,
-            "theta": self.theta,
-            "var": self.var,
-            "class_prior": self.class_prior,
-            "class_map": self.class_map,
-        }
-
-    def meta(self) -> dict[str, Any]:
-        """The member's JSON values."""
-        return {"kind": self.kind}
-
-    @classmethod
-    def from_parts(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> GaussianNBIR:
-        """Rebuild from :meth:`meta` and :meth:`arrays`."""
-        return cls(**arrays)
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         """The kernel's score tables ``(sum(n_codes), n_classes)`` and per-class constants."""
@@ -371,7 +358,7 @@ class GaussianNBIR:
 
 
 @dataclass(frozen=True)
-class KnnIR:
+class KnnIR(_ArrayMember):
     """Brute-force KNN on codes: training codes, their class indices, ``k`` and Minkowski ``p``."""
 
     features: np.ndarray  # int32
@@ -386,24 +373,6 @@ class KnnIR:
     def n_classes(self) -> int:
         """Number of classes the member predicts."""
         return int(self.class_map.size)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The member's arrays by name."""
-        return {
-            "features": self.features,
-            "train": self.train,
-            "labels": self.labels,
-            "class_map": self.class_map,
-        }
-
-    def meta(self) -> dict[str, Any]:
-        """The member's JSON values."""
-        return {"kind": self.kind, "k": int(self.k), "p": int(self.p)}
-
-    @classmethod
-    def from_parts(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> KnnIR:
-        """Rebuild from :meth:`meta` and :meth:`arrays`."""
-        return cls(k=_json_int(meta, "k"), p=_json_int(meta, "p"), **arrays)
 
     def validate(self, where: str, n_features: int, n_classes: int) -> None:
         """Check dtypes, shapes, indices and settings."""

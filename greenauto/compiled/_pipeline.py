@@ -198,7 +198,9 @@ class CompiledPipeline:
         X : array-like of shape (n_samples, n_features_in_)
             Numbers of any numeric dtype (float32 and float64 are read in place; binned mode
             reads any strides). With a column schema (a model from a
-            :class:`~greenauto.GreenAutoClassifier`), a DataFrame with the training columns.
+            :class:`~greenauto.GreenAutoClassifier`), also a DataFrame (or object array) with
+            the training columns, encoded as in training; a numeric array is then taken as
+            already encoded.
 
         Returns
         -------
@@ -213,18 +215,8 @@ class CompiledPipeline:
         return self._kernel.predict(self._check(X), False, self.n_threads)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities (see the combine rule in the class docstring).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features_in_)
-            As for :meth:`predict`.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
-        """
+        """Class probabilities, columns in the order of ``classes_`` (the combine rule of the
+        class docstring); ``X`` as for :meth:`predict`."""
         return self._kernel.predict(self._check(X), True, self.n_threads)[1]
 
     # ------------------------------------------------------------------ model facts
@@ -376,9 +368,7 @@ class CompiledPipeline:
         return to_onnx(self.ir)
 
     def _check(self, X: Any) -> np.ndarray:
-        if self._encoder is not None and not (
-            isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and not self.ir.schema["named"]
-        ):
+        if self._encoder is not None and not (isinstance(X, np.ndarray) and X.dtype.kind in "biuf"):
             X = self._encoder.transform(X)  # names, categories: as in training
         if not isinstance(X, np.ndarray):
             X = np.asarray(X)
