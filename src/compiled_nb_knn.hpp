@@ -118,10 +118,12 @@ class TableNB {
                 const double* t = table_.data() + offsets_[j] + code * k_;
                 for (std::int64_t c = 0; c < k_; ++c) scratch[c] += t[c];
             }
-            for (std::int64_t c = 0; c < k_; ++c) scratch[c] += prior_[c];
             std::int32_t best = 0;
-            for (std::int64_t c = 1; c < k_; ++c)
+            scratch[0] += prior_[0];
+            for (std::int64_t c = 1; c < k_; ++c) {
+                scratch[c] += prior_[c];
                 if (scratch[c] > scratch[best]) best = static_cast<std::int32_t>(c);
+            }
             labels[r] = best;
             if (proba) posterior_from_jll(scratch, k_, scratch + k_, proba + r * k_);
         }

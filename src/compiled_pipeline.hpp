@@ -29,6 +29,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "binning.hpp"
@@ -224,9 +225,17 @@ class CompiledPipeline {
         std::vector<double> combined;      // kBlock x n_classes
         std::vector<double> votes_per_class;  // n_classes
         std::vector<double> scratch;
+        // hard vote, labels only: the tied rows, gathered (codes or float32 rows)
+        std::vector<std::int64_t> tied;
+        std::vector<std::uint8_t> tied_codes;
+        std::vector<float> tied_raw;
     };
 
-    bool needs_member_proba(bool want_proba) const { return want_proba || members_.size() > 1; }
+    // Every member's probabilities for every row: asked for, or a soft vote. A hard vote
+    // asked for labels only needs them for its tied rows alone (see hard_labels).
+    bool all_proba(bool want_proba) const {
+        return want_proba || (members_.size() > 1 && vote_ == Vote::kSoft);
+    }
 
     std::int64_t max_member_classes() const {
         std::int64_t k = 1;
@@ -238,43 +247,94 @@ class CompiledPipeline {
     void allocate(Buffers& b, std::int64_t rows, bool want_proba) const {
         std::int64_t scratch = 0;
         for (const auto& m : members_) scratch = std::max(scratch, m->scratch_doubles(rows));
-        if (binned()) b.codes.resize(static_cast<std::size_t>(rows * columns_.size()));
+        const auto width = static_cast<std::size_t>(n_member_features());
+        if (binned()) b.codes.resize(static_cast<std::size_t>(rows) * width);
         b.votes.resize(static_cast<std::size_t>(kBlock * kMaxMembers));
-        if (needs_member_proba(want_proba)) {
+        if (want_proba || members_.size() > 1) {
             b.member_proba.resize(
                 static_cast<std::size_t>(kMaxMembers * kBlock * max_member_classes()));
             b.combined.resize(static_cast<std::size_t>(kBlock * n_classes_));
             b.votes_per_class.resize(static_cast<std::size_t>(n_classes_));
         }
+        if (!all_proba(want_proba) && members_.size() > 1) {
+            b.tied.resize(static_cast<std::size_t>(rows));
+            if (binned()) b.tied_codes.resize(static_cast<std::size_t>(rows) * width);
+            else b.tied_raw.resize(static_cast<std::size_t>(rows) * width);
+        }
         b.scratch.resize(static_cast<std::size_t>(scratch));
+    }
+
+    // Every member on n rows (codes, or float32 rows of `stride` elements): class indices into
+    // b.votes and, when with_p, probabilities into b.member_proba.
+    template <typename In>
+    void run_members(const In* x, std::int64_t stride, std::int64_t n, bool with_p,
+                     Buffers& b) const {
+        const std::int64_t pstride = kBlock * max_member_classes();
+        for (std::size_t m = 0; m < members_.size(); ++m) {
+            std::int32_t* votes = b.votes.data() + m * kBlock;
+            double* mp = with_p ? b.member_proba.data() + m * pstride : nullptr;
+            if constexpr (std::is_same_v<In, std::uint8_t>)
+                members_[m]->predict_codes(x, stride, n, votes, mp, b.scratch.data());
+            else members_[m]->predict_raw(x, stride, n, votes, mp, b.scratch.data());
+        }
     }
 
     template <typename T>
     void run_block(const T* X, std::int64_t n, std::int64_t row_stride, std::int64_t col_stride,
                    std::int64_t* labels, double* proba, Buffers& b) const {
-        const std::size_t n_members = members_.size();
-        const bool with_p = needs_member_proba(proba != nullptr);
-        const std::int64_t pstride = kBlock * max_member_classes();
-        if constexpr (sizeof(T) != sizeof(float)) {
-            if (!binned()) return;  // raw mode reads float32 only (the binding checks)
+        const bool with_p = all_proba(proba != nullptr);
+        const std::int64_t width = n_member_features();
+        if (binned()) {
+            binner_->transform<T>(X, n, row_stride, col_stride, columns_.data(), width,
+                                  b.codes.data(), 1);
+            run_members(b.codes.data(), width, n, with_p, b);
+        } else if constexpr (sizeof(T) == sizeof(float)) {
+            run_members(X, row_stride, n, with_p, b);
+        } else {
+            return;  // raw mode reads float32 only (the binding checks)
         }
-        for (std::size_t m = 0; m < n_members; ++m) {
-            std::int32_t* votes = b.votes.data() + m * kBlock;
-            double* mp = with_p ? b.member_proba.data() + m * pstride : nullptr;
+        if (members_.size() == 1) single(n, labels, proba, b);
+        else if (with_p) combine(n, labels, proba, b);
+        else hard_labels(X, n, row_stride, labels, b);
+    }
+
+    // Hard vote, labels only: a row with a strict majority needs no probability; the tied rows
+    // are gathered and every member predicts them again with probabilities, which decide as in
+    // combine() (one vote outweighs any summed probability, so the result is the same).
+    template <typename T>
+    void hard_labels(const T* X, std::int64_t n, std::int64_t row_stride, std::int64_t* labels,
+                     Buffers& b) const {
+        const std::size_t n_members = members_.size();
+        std::int64_t n_tied = 0;
+        for (std::int64_t r = 0; r < n; ++r) {
+            std::int32_t cand[kMaxMembers];
+            int votes[kMaxMembers] = {0, 0, 0};
+            for (std::size_t m = 0; m < n_members; ++m)
+                cand[m] = class_maps_[m][b.votes[m * kBlock + r]];
+            std::size_t best = 0;
+            for (std::size_t m = 0; m < n_members; ++m) {
+                for (std::size_t o = 0; o < n_members; ++o) votes[m] += cand[o] == cand[m];
+                if (votes[m] > votes[best]) best = m;
+            }
+            bool tie = false;
+            for (std::size_t m = 0; m < n_members; ++m)
+                tie |= votes[m] == votes[best] && cand[m] != cand[best];
+            if (tie) b.tied[n_tied++] = r;
+            else labels[r] = cand[best];
+        }
+        if (n_tied == 0) return;
+        const std::int64_t width = n_member_features();
+        for (std::int64_t i = 0; i < n_tied; ++i) {
+            const std::int64_t r = b.tied[i];
             if (binned()) {
-                if (m == 0)
-                    binner_->transform<T>(X, n, row_stride, col_stride, columns_.data(),
-                                          static_cast<std::int64_t>(columns_.size()),
-                                          b.codes.data(), 1);
-                members_[m]->predict_codes(b.codes.data(),
-                                           static_cast<std::int64_t>(columns_.size()), n, votes,
-                                           mp, b.scratch.data());
+                std::copy_n(b.codes.data() + r * width, width, b.tied_codes.data() + i * width);
             } else if constexpr (sizeof(T) == sizeof(float)) {
-                members_[m]->predict_raw(X, row_stride, n, votes, mp, b.scratch.data());
+                std::copy_n(X + r * row_stride, width, b.tied_raw.data() + i * width);
             }
         }
-        if (n_members == 1) single(n, labels, proba, b);
-        else combine(n, labels, proba, b);
+        if (binned()) run_members(b.tied_codes.data(), width, n_tied, true, b);
+        else run_members(b.tied_raw.data(), width, n_tied, true, b);
+        combine(n_tied, labels, nullptr, b, b.tied.data());
     }
 
     void single(std::int64_t n, std::int64_t* labels, double* proba, Buffers& b) const {
@@ -306,7 +366,9 @@ class CompiledPipeline {
         }
     }
 
-    void combine(std::int64_t n, std::int64_t* labels, double* proba, Buffers& b) const {
+    // Row i's label goes to labels[rows ? rows[i] : i] (rows: the tied rows' places).
+    void combine(std::int64_t n, std::int64_t* labels, double* proba, Buffers& b,
+                 const std::int64_t* rows = nullptr) const {
         summed_proba(n, b);
         const std::size_t n_members = members_.size();
         const double count = static_cast<double>(n_members);
@@ -317,7 +379,7 @@ class CompiledPipeline {
                 std::int64_t best = 0;
                 for (std::int64_t c = 1; c < n_classes_; ++c)
                     if (s[c] > s[best]) best = c;
-                labels[r] = best;
+                labels[rows ? rows[r] : r] = best;
                 if (proba) std::copy(s, s + n_classes_, proba + r * n_classes_);
                 continue;
             }
@@ -332,7 +394,7 @@ class CompiledPipeline {
                 s[c] = (b.votes_per_class[c] + quarter) / scale;
                 if (s[c] > s[best]) best = c;
             }
-            labels[r] = best;
+            labels[rows ? rows[r] : r] = best;
             if (proba) std::copy(s, s + n_classes_, proba + r * n_classes_);
         }
     }

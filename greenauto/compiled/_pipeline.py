@@ -368,7 +368,9 @@ class CompiledPipeline:
         return to_onnx(self.ir)
 
     def _check(self, X: Any) -> np.ndarray:
-        if self._encoder is not None and not (isinstance(X, np.ndarray) and X.dtype.kind in "biuf"):
+        if self._encoder is not None and not (
+            isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
+        ):
             X = self._encoder.transform(X)  # names, categories: as in training
         if not isinstance(X, np.ndarray):
             X = np.asarray(X)

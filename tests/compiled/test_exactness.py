@@ -157,3 +157,15 @@ def test_vote_with_two_threads_equals_one_thread():
     one = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner, n_threads=1)
     two = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner, n_threads=2)
     np.testing.assert_array_equal(two.predict(big), one.predict(big))
+
+
+def test_raw_hard_vote_labels_alone_equal_labels_with_probabilities():
+    X, y = encoded("letter")
+    trees = [
+        DecisionTreeClassifier(max_depth=d, random_state=d).fit(X[:1500], y[:1500]) for d in (4, 7)
+    ]
+    pipe = CompiledPipeline(trees, classes=trees[0].classes_, voting="hard")
+    labels, proba = pipe.predict_with_proba(X)
+    assert np.mean(trees[0].predict(X) != trees[1].predict(X)) > 0.1  # many ties to break
+    np.testing.assert_array_equal(pipe.predict(X), labels)
+    np.testing.assert_array_equal(pipe.classes_[np.argmax(proba, axis=1)], labels)

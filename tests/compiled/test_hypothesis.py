@@ -87,4 +87,5 @@ def test_binned_vote_on_random_input(X, seed, voting):
     labels, proba = vote_reference(votes, probas, voting)
     got_labels, got_proba = pipe.predict_with_proba(X)
     np.testing.assert_array_equal(got_labels, labels)
+    np.testing.assert_array_equal(pipe.predict(X), labels)  # labels only: ties recomputed
     np.testing.assert_allclose(got_proba, proba, rtol=0, atol=1e-12)
