@@ -119,13 +119,19 @@ class TableNB {
                 for (std::int64_t c = 0; c < k_; ++c) scratch[c] += t[c];
             }
             std::int32_t best = 0;
-            scratch[0] += prior_[0];
+            double best_v = scratch[0] + prior_[0];
             for (std::int64_t c = 1; c < k_; ++c) {
-                scratch[c] += prior_[c];
-                if (scratch[c] > scratch[best]) best = static_cast<std::int32_t>(c);
+                const double v = scratch[c] + prior_[c];
+                if (v > best_v) {
+                    best_v = v;
+                    best = static_cast<std::int32_t>(c);
+                }
             }
             labels[r] = best;
-            if (proba) posterior_from_jll(scratch, k_, scratch + k_, proba + r * k_);
+            if (proba) {
+                for (std::int64_t c = 0; c < k_; ++c) scratch[c] += prior_[c];
+                posterior_from_jll(scratch, k_, scratch + k_, proba + r * k_);
+            }
         }
     }
 
