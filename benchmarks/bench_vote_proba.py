@@ -53,14 +53,15 @@ def members(codes: np.ndarray, y: np.ndarray) -> dict[str, list]:
     return {"GaussianNB": [nb], "RF(20)": [rf], "LightGBM(50)": [gbm], "DT+GNB+RF": [dt, nb, rf]}
 
 
-def cpu_rate(fn, rows: int, repeats: int) -> float:
-    fn()
+def cpu_rate(fn, X: np.ndarray, repeats: int) -> float:
+    """Rows per CPU second of ``fn(X)`` (median of ``repeats``, after one warm-up)."""
+    fn(X)
     times = []
     for _ in range(repeats):
         t0 = time.process_time()
-        fn()
+        fn(X)
         times.append(time.process_time() - t0)
-    return rows / float(np.median(times))
+    return X.shape[0] / float(np.median(times))
 
 
 def main() -> None:
@@ -105,9 +106,8 @@ def main() -> None:
 def write(table: pd.DataFrame, args: argparse.Namespace) -> None:
     suffix = "_labels_only" if args.labels_only else ""
     out = Path(__file__).parent / "results" / f"bench_vote_proba{suffix}.md"
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if "model name" in ln), "?"
-    )
+    with open("/proc/cpuinfo") as fh:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in fh if "model name" in ln), "?")
     head = [
         f"# Labels and probabilities through the kernel ({date.today()})",
         "",
