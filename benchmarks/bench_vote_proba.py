@@ -85,13 +85,12 @@ def main() -> None:
                 kw = {} if voting is None else {"voting": voting}
                 pipe = CompiledPipeline(ms, classes=np.unique(y), binner=binner, **kw)
                 row = {"dataset": name, "model": label + (f" {voting}" if voting else "")}
-                row["predict k rows/s"] = cpu_rate(lambda: pipe.predict(big), len(big), reps)
+                row["predict k rows/s"] = cpu_rate(pipe.predict, big, reps)
                 if not args.labels_only:
-                    both = cpu_rate(lambda: pipe.predict_with_proba(big), len(big), reps)
-                    row["labels+proba k rows/s"] = both
+                    row["labels+proba k rows/s"] = cpu_rate(pipe.predict_with_proba, big, reps)
                     if len(ms) == 1:
                         with threadpool_limits(1):
-                            peer = cpu_rate(lambda: ms[0].predict_proba(big_codes), len(big), reps)
+                            peer = cpu_rate(ms[0].predict_proba, big_codes, reps)
                         row["sklearn/LightGBM predict_proba k rows/s"] = peer
                 rows_out.append(row)
                 print(row, flush=True)
