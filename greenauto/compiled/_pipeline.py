@@ -173,20 +173,8 @@ class CompiledPipeline:
 
     # ------------------------------------------------------------------ predict
     def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and probabilities from one kernel call.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features_in_)
-            As for :meth:`predict`.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_`` (see the class docstring).
-        """
+        """Labels (from ``classes_``) and probabilities (as :meth:`predict_proba`) from one
+        kernel call; ``X`` as for :meth:`predict`."""
         idx, proba = self._kernel.predict(self._check(X), True, self.n_threads)
         return self.classes_.take(idx), proba
 
