@@ -40,6 +40,7 @@ from greenauto.search._confirm import confirm_points
 from greenauto.search._data import SearchData, make_search_data
 from greenauto.search._objective import TrialObjective, score_candidate
 from greenauto.search._space import config_from_params, seed_params
+from greenauto.search._stopping import FrontPlateau
 from greenauto.search._study import (
     STOP_N_TRIALS,
     STOP_TIMEOUT,
@@ -77,6 +78,7 @@ class SearchSettings:
     time_budget: float | None = 60.0
     n_trials: int | None = None
     energy_budget: float | None = None
+    n_iter_no_change: int | None = 15
     expected_predictions: int = 1_000_000
     n_jobs: int | None = None
     random_state: int | None = None
@@ -184,8 +186,8 @@ def run_search(
         energy = meter.measure(lambda: holder.update(_search(data, settings, meter, deadline)))
     finally:
         emissions = tracker.stop() if tracker is not None else None
-    study, front, records, model, stop = (
-        holder[k] for k in ("study", "front", "records", "model", "stop")
+    study, front, records, model, stop, saved = (
+        holder[k] for k in ("study", "front", "records", "model", "stop", "saved")
     )
     states: dict[str, int] = {}
     for r in records:
@@ -202,6 +204,7 @@ def run_search(
         co2_source=None if emissions is None else emissions.source.value,
         trial_states=states,
         stop_reason=stop,
+        energy_saved_j=saved,
         variants=sum(r.variant_of is not None for r in records),
     )
     dataset = DatasetSummary.of(X.shape, labels, feature_names)
@@ -215,7 +218,7 @@ def _search(
     """The measured part of a search: the study, the front, the confirmation and the refit."""
     previous = quiet_optuna(settings.verbose)
     try:
-        study, stop = _optimize(data, settings, meter, deadline)
+        study, stop, saved = _optimize(data, settings, meter, deadline)
     finally:
         optuna.logging.set_verbosity(previous)
     records = tuple(TrialRecord.from_trial(t) for t in study.trials)
@@ -236,12 +239,19 @@ def _search(
     model = fit_candidate(
         front.default.config, data.X, data.y, random_state=seed, n_threads=settings.n_jobs
     )
-    return {"study": study, "front": front, "records": records, "model": model, "stop": stop}
+    return {
+        "study": study,
+        "front": front,
+        "records": records,
+        "model": model,
+        "stop": stop,
+        "saved": saved,
+    }
 
 
 def _optimize(
     data: SearchData, settings: SearchSettings, meter: EnergyMeter, deadline: float
-) -> tuple[optuna.Study, str | None]:
+) -> tuple[optuna.Study, str, float | None]:
     """Open (or resume) the study and run the trials within the budgets."""
     seed = settings.seed
     study = open_study(
@@ -275,7 +285,17 @@ def _optimize(
         expected_predictions=settings.expected_predictions,
         deadline=search_deadline,
     )
+    rules = []
+    if settings.n_iter_no_change is not None:
+        rules.append(
+            FrontPlateau(
+                settings.objectives,
+                patience=settings.n_iter_no_change,
+                max_score_drop=settings.max_score_drop,
+            )
+        )
     callback = TrialCallback(
+        rules=rules,
         more_trials=objective.take_added,
         objectives=settings.objectives,
         tally=_tally(meter, settings.energy_budget),
@@ -295,10 +315,33 @@ def _optimize(
         gc_after_trial=False,
     )
     stop = callback.stop_reason
+    saved = None
     if stop is None:
         ran, limit = callback.optimized, settings.n_trials
         stop = STOP_N_TRIALS if limit is not None and ran >= limit else STOP_TIMEOUT
-    return study, stop
+    elif rules and stop == rules[0].reason():
+        saved = _energy_saved(callback, settings, search_deadline)
+    return study, stop, saved
+
+
+def _energy_saved(
+    callback: TrialCallback, settings: SearchSettings, deadline: float
+) -> float | None:
+    """Joules an early stop saved, estimated from the trial rate: what the budget that would
+    have stopped the search first would still have let it spend."""
+    progress = callback.progress()
+    if not math.isfinite(progress.joules) or callback.optimized == 0:
+        return None
+    estimates = []
+    if math.isfinite(deadline) and progress.elapsed_seconds > 0:
+        left = max(deadline - time.perf_counter(), 0.0)
+        estimates.append(left * progress.joules / progress.elapsed_seconds)
+    if settings.n_trials is not None:
+        left_trials = max(settings.n_trials - callback.optimized, 0)
+        estimates.append(left_trials * progress.joules / callback.optimized)
+    if settings.energy_budget is not None:
+        estimates.append(max(settings.energy_budget - progress.joules, 0.0))
+    return min(estimates) if estimates else None
 
 
 def _tally(meter: EnergyMeter, energy_budget: float | None) -> EnergyTally | None:
