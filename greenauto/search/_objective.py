@@ -30,7 +30,7 @@ from greenauto.results import (
     variant_parent,
 )
 from greenauto.search._candidate import SIZE_PARAM, Candidate, fit_candidate
-from greenauto.search._data import SearchData
+from greenauto.search._data import OPS_ROWS, SearchData
 from greenauto.search._space import PipelineConfig, suggest_config
 from greenauto.search._variants import pick_variants, prefix_sizes
 
@@ -151,7 +151,7 @@ class TrialObjective:
         self, candidate: Candidate, score: float, fit_j: float, fit_s: float
     ) -> tuple[dict[str, float], str]:
         """Every recorded figure of a fitted candidate: its inference energy is measured."""
-        ops = candidate.compiled.operations_per_row(self.data.X_ref)
+        ops = candidate.compiled.operations_per_row(self.data.X_ref[:OPS_ROWS])
         pred_m = self._measured_predict(candidate, ops)
         per_1k = float(pred_m.joules_per_1k_rows)
         metrics = {
