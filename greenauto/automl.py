@@ -23,7 +23,7 @@ from greenauto.pareto import ParetoPoint
 from greenauto.preprocessing import TabularEncoder, encode_labels
 from greenauto.report import export_report as _export_report
 from greenauto.results import SearchCallback
-from greenauto.search import SearchOutcome, SearchSettings, fit_candidate, run_search
+from greenauto.search import Limits, SearchOutcome, SearchSettings, fit_candidate, run_search
 
 __all__ = ["GreenAutoClassifier"]
 
@@ -53,6 +53,10 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         Stop early when neither the best score nor the default pick's energy has improved
         for this many trials (the front stopped improving where it matters); ``None``: run
         until a budget is spent. The report says how much energy the early stop saved.
+    constraints : dict or None, default=None
+        Hard limits no candidate may pass (Optuna constraints): ``"max_inference_energy"``
+        (J per 1,000 predictions), ``"max_latency"`` (s per row), ``"max_model_bytes"``.
+        A candidate above one is never on the front nor the pick.
     objectives : tuple of str, default=("score", "inference_energy")
         What the study optimises: ``"score"`` and one or more of ``"inference_energy"`` (J per
         1,000 predictions), ``"fit_energy"`` (J), ``"lifetime_energy"`` (fit J +
@@ -140,6 +144,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         "n_trials": [Interval(Integral, 1, None, closed="left"), None],
         "energy_budget": [Interval(Real, 0, None, closed="neither"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "constraints": [dict, None],
         "objectives": [tuple, list],
         "expected_predictions": [Interval(Integral, 0, None, closed="left")],
         "scoring": [str, callable],
@@ -171,6 +176,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         n_trials: int | None = None,
         energy_budget: float | None = None,
         n_iter_no_change: int | None = 15,
+        constraints: dict[str, float] | None = None,
         objectives: tuple[str, ...] = ("score", "inference_energy"),
         expected_predictions: int = 1_000_000,
         scoring: str | Any = "accuracy",
@@ -195,6 +201,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.n_trials = n_trials
         self.energy_budget = energy_budget
         self.n_iter_no_change = n_iter_no_change
+        self.constraints = constraints
         self.objectives = objectives
         self.expected_predictions = expected_predictions
         self.scoring = scoring
@@ -245,6 +252,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         params["objectives"] = tuple(self.objectives)
         params["learners"] = None if self.learners is None else tuple(self.learners)
         params["callbacks"] = tuple(self.callbacks or ())
+        params["limits"] = Limits.of(params.pop("constraints"))
         return SearchSettings(**params)
 
     def _keep(self, outcome: SearchOutcome) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -38,6 +38,7 @@ from greenauto.results import (
 from greenauto.search._candidate import Candidate, fit_candidate
 from greenauto.search._confirm import confirm_points
 from greenauto.search._data import SearchData, make_search_data
+from greenauto.search._limits import Limits
 from greenauto.search._objective import TrialObjective, score_candidate
 from greenauto.search._space import config_from_params, seed_params
 from greenauto.search._stopping import FrontPlateau
@@ -81,6 +82,7 @@ class SearchSettings:
     n_trials: int | None = None
     energy_budget: float | None = None
     n_iter_no_change: int | None = 15
+    limits: Limits = field(default_factory=Limits)
     expected_predictions: int = 1_000_000
     n_jobs: int | None = None
     random_state: int | None = None
@@ -306,6 +308,8 @@ def _optimize(
         random_state=seed,
         expected_predictions=settings.expected_predictions,
         deadline=search_deadline,
+        limits=settings.limits,
+        fidelity_after=len(study.trials),  # the seeds (enqueued first) skip low fidelity
     )
     rules = []
     if settings.n_iter_no_change is not None:
@@ -314,6 +318,7 @@ def _optimize(
                 settings.objectives,
                 patience=settings.n_iter_no_change,
                 max_score_drop=settings.max_score_drop,
+                allows=settings.limits.allows,
             )
         )
     callback = TrialCallback(
@@ -378,15 +383,21 @@ def _tally(meter: EnergyMeter, energy_budget: float | None) -> EnergyTally | Non
 
 def _front(records: Sequence[TrialRecord], settings: SearchSettings) -> ParetoFront:
     """The front of the completed trials, each point carrying its configuration."""
+    done = [r for r in records if r.complete]
     points = [
         r.to_point(
             config_from_params(
                 dict(r.params), learners=settings.learners, max_members=settings.max_members
             )
         )
-        for r in records
-        if r.complete
+        for r in done
+        if settings.limits.allows(r.metrics)
     ]
+    if done and not points:
+        raise RuntimeError(
+            f"No candidate meets the limits ({settings.limits.describe()}): the "
+            f"{len(done)} completed trials all exceed one. Relax a limit or give more budget."
+        )
     if not points:
         failed = [f"trial {r.number}: {r.error or 'failed'}" for r in records if r.state == "FAIL"]
         budget = (
