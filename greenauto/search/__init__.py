@@ -2,7 +2,7 @@
 which runs a whole search and returns a typed `greenauto.results.SearchResult`."""
 
 from greenauto.search._candidate import Candidate, fit_candidate
-from greenauto.search._data import SearchData, make_search_data, stratified_folds
+from greenauto.search._data import SearchData, is_splitter, make_search_data, stratified_folds
 from greenauto.search._limits import Limits
 from greenauto.search._objective import TrialObjective, score_candidate
 from greenauto.search._run import SearchOutcome, SearchSettings, run_search
@@ -19,6 +19,7 @@ __all__ = [
     "TrialObjective",
     "config_from_params",
     "fit_candidate",
+    "is_splitter",
     "make_sampler",
     "make_search_data",
     "open_study",

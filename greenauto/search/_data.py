@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -16,6 +17,7 @@ __all__ = [
     "OPS_ROWS",
     "REFERENCE_ROWS",
     "SearchData",
+    "is_splitter",
     "make_search_data",
     "stratified_folds",
 ]
@@ -97,9 +99,10 @@ def make_search_data(
     X: np.ndarray,
     y: np.ndarray,
     *,
-    validation: str | int,
+    validation: Any,
     seed: int,
     labels: Sequence[object],
+    split_params: dict[str, Any] | None = None,
 ) -> SearchData:
     """Split the encoded data for a search.
 
@@ -108,17 +111,24 @@ def make_search_data(
     X : ndarray of shape (n_samples, n_features), float64
     y : ndarray of shape (n_samples,)
         Class indices.
-    validation : "auto", "holdout" or int
-        ``"auto"``: 3-fold below ``CV_BELOW_ROWS`` rows, else a holdout.
+    validation : "auto", "holdout", int or CV splitter
+        ``"auto"``: 3-fold below ``CV_BELOW_ROWS`` rows, else a holdout. A splitter's folds
+        are used as they are (every training fold must hold every class).
     seed : int
     labels : sequence
         Class labels, to name rare classes in the warning.
+    split_params : dict, optional
+        Passed to a splitter's ``split`` (``groups``).
 
     Returns
     -------
     data : SearchData
         The reference batch is the first ``REFERENCE_ROWS`` validation rows of the first fold.
     """
+    if is_splitter(validation):
+        folds = _splitter_folds(validation, X, y, labels, split_params or {})
+        ref = folds[0][1][:REFERENCE_ROWS]
+        return SearchData(X, y, folds, np.ascontiguousarray(X[ref]), len(labels))
     if validation == "auto":
         validation = 3 if X.shape[0] < CV_BELOW_ROWS else "holdout"
     folds, rare = stratified_folds(y, validation, seed)
@@ -133,6 +143,33 @@ def make_search_data(
         )
     ref = folds[0][1][:REFERENCE_ROWS]
     return SearchData(X, y, folds, np.ascontiguousarray(X[ref]), len(labels))
+
+
+def is_splitter(validation: Any) -> bool:
+    """Whether ``validation`` is a scikit-learn CV splitter (not a name or a fold count)."""
+    return hasattr(validation, "split") and hasattr(validation, "get_n_splits")
+
+
+def _splitter_folds(
+    splitter: Any, X: np.ndarray, y: np.ndarray, labels: Sequence[object], params: dict
+) -> Folds:
+    """A user splitter's folds, checked: each has validation rows, and every class among its
+    training rows (each candidate predicts every class)."""
+    folds = [(np.sort(tr), np.sort(va)) for tr, va in splitter.split(X, y, **params)]
+    if not folds:
+        raise ValueError(f"The validation splitter {splitter!r} gave no fold.")
+    n_classes = len(labels)
+    for i, (train, val) in enumerate(folds):
+        if val.size == 0:
+            raise ValueError(f"Fold {i} of {splitter!r} has no validation row.")
+        missing = np.setdiff1d(np.arange(n_classes), np.unique(y[train]))
+        if missing.size:
+            names = ", ".join(_label(labels[c]) for c in missing[:5])
+            raise ValueError(
+                f"Fold {i} of {splitter!r} has no training row of class(es) {names}: every "
+                "training fold must hold every class."
+            )
+    return folds
 
 
 def _label(value: object) -> str:

@@ -157,6 +157,7 @@ def run_search(
     *,
     labels: Sequence[object],
     feature_names: Sequence[str] | None = None,
+    split_params: dict[str, Any] | None = None,
 ) -> SearchOutcome:
     """Search, assemble the front, confirm and refit the default pick.
 
@@ -170,6 +171,8 @@ def run_search(
     labels : sequence
         The class labels.
     feature_names : sequence of str, optional
+    split_params : dict, optional
+        What a ``validation`` splitter's ``split`` takes (``groups``).
 
     Returns
     -------
@@ -178,7 +181,12 @@ def run_search(
     started = time.perf_counter()
     deadline = math.inf if settings.time_budget is None else started + settings.time_budget
     data = make_search_data(
-        X, y, validation=settings.validation, seed=settings.seed, labels=labels
+        X,
+        y,
+        validation=settings.validation,
+        seed=settings.seed,
+        labels=labels,
+        split_params=split_params,
     )
     meter = make_meter(settings.energy_meter, watts_per_cpu=settings.watts_per_cpu)
     tracker = None
