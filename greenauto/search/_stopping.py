@@ -56,7 +56,7 @@ class FrontPlateau:
     ...     rule.update(TrialRecord(i, "COMPLETE", {}, {"score": 0.8,
     ...                 "inference_energy_j_per_1k": 1.0}))
     >>> rule.reason()
-    'the front stopped improving: no better score nor cheaper pick in the last 3 trials'
+    'the front stopped improving: no better score nor cheaper pick in the last 4 trials'
     """
 
     def __init__(
