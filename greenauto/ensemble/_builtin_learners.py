@@ -214,7 +214,8 @@ class LightGBMLearner(Learner):
             return f"{self.label}({params['n_estimators']} trees)"
         depth = params.get("max_depth", -1)
         limit = f", depth {depth}" if depth > 0 else ""
-        return f"{self.label}({params['n_estimators']} trees, {params['num_leaves']} leaves{limit})"
+        trees, leaves = params["n_estimators"], params["num_leaves"]
+        return f"{self.label}({trees} trees, {leaves} leaves{limit})"
 
 
 # --------------------------------------------------------------------------- naive Bayes, KNN
