@@ -185,6 +185,9 @@ class SearchTotals:
     ``energy_*`` is what the trial meter measured over the whole fit (every trial and the
     refit); ``co2_*`` is codecarbon's tracker when a country was given. ``variants`` counts the
     completed trials that are cheaper variants of another trial's fit (prefixes).
+    ``energy_saved_j`` is what an early stop saved, estimated from the trial rate (the
+    joules the first budget to bind would still have let the search spend), in the trial
+    meter's unit and source.
     """
 
     wall_seconds: float | None = None
@@ -199,6 +202,7 @@ class SearchTotals:
     trial_states: dict[str, int] | None = None
     stop_reason: str | None = None
     variants: int | None = None
+    energy_saved_j: float | None = None
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,11 @@ def _totals(data: ReportData) -> dict[str, Any]:
         "energy": quantity(t.energy_j, "J", t.energy_source or "not recorded"),
         "co2": co2,
         "stop_reason": t.stop_reason,
+        "energy_saved": quantity(
+            t.energy_saved_j,
+            "J",
+            f"estimated from the trial rate ({t.energy_source or 'not recorded'})",
+        ),
         "trials": None
         if states is None
         else {
@@ -185,6 +190,7 @@ def _totals_from(report: dict[str, Any]) -> SearchTotals:
         co2_source=None if co2 is None else co2["source"],
         trial_states=None if t["trials"] is None else dict(t["trials"]["by_state"]),
         stop_reason=t.get("stop_reason"),
+        energy_saved_j=_value(t.get("energy_saved")),
         variants=None if t["trials"] is None else t["trials"].get("variants"),
     )
 

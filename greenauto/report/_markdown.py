@@ -64,6 +64,7 @@ def _totals(data: ReportData) -> list[str]:
         ["CO2", co2],
         ["Trials", trials],
         ["Stopped because", md_escape(t.stop_reason or "not recorded")],
+        ["Energy the early stop saved", _saved(t)],
         ["Rows", format_number(d.rows)],
         ["Columns", format_number(d.columns)],
         ["Classes", classes],
@@ -71,6 +72,12 @@ def _totals(data: ReportData) -> list[str]:
         ["Calibration", md_escape(t.energy_detail or "not recorded")],
     ]
     return _table(["", ""], rows)
+
+
+def _saved(t) -> str:
+    if t.energy_saved_j is None:
+        return "none (no early stop)"
+    return f"about {format_number(t.energy_saved_j, 'J')} (estimated from the trial rate)"
 
 
 def _variants(n: int | None) -> str:

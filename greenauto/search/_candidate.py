@@ -16,7 +16,7 @@ from greenauto.exceptions import ConstantFeatureWarning
 from greenauto.preprocessing import Binner, FeatureSelector
 from greenauto.search._space import PipelineConfig
 
-__all__ = ["Candidate", "fit_candidate"]
+__all__ = ["SIZE_PARAM", "Candidate", "fit_candidate", "prefix_size"]
 
 
 #: The parameter that sizes a tree-ensemble member (trees, or boosting iterations).
@@ -57,11 +57,7 @@ class Candidate:
 
     def prefix_size(self) -> int | None:
         """The size of the single tree-ensemble member a prefix can be cut from, else None."""
-        members = self.config.members
-        if len(members) != 1 or members[0].kind != "trees":
-            return None
-        size = members[0].params.get(SIZE_PARAM)
-        return None if size is None else int(size)
+        return prefix_size(self.config)
 
     def prefix(self, k: int) -> Candidate:
         """This candidate with its tree member cut to its first ``k`` estimators (boosting:
@@ -83,6 +79,16 @@ class Candidate:
         )
         compiled = self.compiled.prefix(k)  # views of the flattened arrays: no new flattening
         return Candidate(config, self.binner, self.columns, None, compiled, self.n_classes)
+
+
+def prefix_size(config: PipelineConfig) -> int | None:
+    """The size (``n_estimators``) of a configuration's single tree-ensemble member, or None
+    when it has no such member (then no prefix can be cut from it)."""
+    members = config.members
+    if len(members) != 1 or members[0].kind != "trees":
+        return None
+    size = members[0].params.get(SIZE_PARAM)
+    return None if size is None else int(size)
 
 
 def member_input(codes: np.ndarray) -> np.ndarray:

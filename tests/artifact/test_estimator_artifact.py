@@ -127,6 +127,7 @@ def test_search_scores_probabilities_of_a_single_lightgbm(adult):
         "m0_learner": "lightgbm", "m0_lightgbm_n_estimators": 40, "m0_lightgbm_num_leaves": 15,
         "m0_lightgbm_learning_rate": 0.1, "m0_lightgbm_min_child_samples": 20,
         "m0_lightgbm_colsample_bytree": 1.0, "m0_lightgbm_reg_lambda": 1.0,
+        "m0_lightgbm_max_depth": -1,
         "m0_row_fraction": 1.0,
     }  # fmt: skip
     config: PipelineConfig = config_from_params(params)
