@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
+from greenauto.compiled import CompiledPipeline
 from greenauto.energy import METER_KINDS, EnergyMeter
 from greenauto.pareto import ParetoPoint
 from greenauto.preprocessing import TabularEncoder, encode_labels
@@ -125,8 +126,9 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         The default pick, refitted on all the data.
     study_ : optuna.Study
         The study, every trial's parameters and metrics in ``user_attrs``.
-    model_ : Candidate
-        The refitted default pick: its pipeline and compiled model.
+    model_ : Candidate or None
+        The refitted default pick: its pipeline and compiled model. None after unpickling: a
+        pickle keeps :meth:`compiled_model`'s arrays only, never the library objects.
     search_energy_ : Measurement
         Energy of the search (all trials and the refit) by the trial meter, with its source.
     search_emissions_ : SearchEmissions or None
@@ -306,6 +308,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.pareto_front_ = outcome.result.front
         self.best_point_ = outcome.result.front.default
         self.model_ = outcome.model
+        self._compiled = self._compile_pick()
         self.study_ = outcome.study
         self.search_energy_ = outcome.energy
         self.search_emissions_ = outcome.emissions
@@ -334,6 +337,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         seed = self._settings().seed
         self.model_ = fit_candidate(config, Xf, y_enc, random_state=seed, n_threads=self.n_jobs)
         self.best_point_ = point
+        self._compiled = self._compile_pick()
         return self
 
     def export_report(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
@@ -356,6 +360,28 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         return _export_report(self.search_result_, path, title=title)
 
     # ------------------------------------------------------------------ predict
+    def compiled_model(self) -> CompiledPipeline:
+        """The pick as one compiled model: what :meth:`predict` runs and ``save_model`` saves.
+
+        Its arrays carry the class labels, the training-column schema (names, categories) and
+        the pick's Pareto-point metrics with their energy source.
+
+        Returns
+        -------
+        model : CompiledPipeline
+        """
+        check_is_fitted(self)
+        return self._compiled
+
+    def _compile_pick(self) -> CompiledPipeline:
+        point = self.best_point_
+        return self.model_.compiled.with_metadata(
+            labels=self.classes_,
+            encoder=self._encoder,
+            metrics={**point.metrics, "trial": point.trial, "description": point.description},
+            energy_source=point.energy_source,
+        )
+
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels with the default pick, through the compiled kernels.
 
@@ -368,11 +394,17 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        return self.classes_.take(self.model_.predict_codes(self._encode(X)))
+        compiled = self.compiled_model()
+        return compiled.predict(self._encode(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Share of the ensemble's member votes per class (one member: its probabilities).
+        """Class probabilities of the pick, from the same kernel call as :meth:`predict`.
+
+        One member: its own probabilities (a forest's mean of leaf distributions, LightGBM's
+        sigmoid or softmax, NB posteriors, KNN neighbour shares); a soft vote: their average;
+        a hard vote: vote shares refined by the members' probabilities (see
+        :class:`~greenauto.ensemble.MajorityVoteClassifier`). ``classes_[argmax]`` equals
+        :meth:`predict`.
 
         Parameters
         ----------
@@ -382,8 +414,37 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        return self.model_.predict_proba(self._encode(X))
+        compiled = self.compiled_model()
+        return compiled.predict_proba(self._encode(X))
+
+    def to_sklearn(self) -> Any:
+        """The pick as a fitted scikit-learn ``Pipeline`` that needs no greenauto import.
+
+        Categorical columns are encoded by an ``OrdinalEncoder`` with the training categories;
+        see :meth:`CompiledPipeline.to_sklearn` for what can be exported.
+
+        Returns
+        -------
+        pipeline : sklearn.pipeline.Pipeline
+        """
+        return self.compiled_model().to_sklearn()
+
+    def to_onnx(self) -> Any:
+        """The pick as an ONNX model (extra ``greenauto[onnx]``); input: the encoded numeric
+        columns as double. See :meth:`CompiledPipeline.to_onnx`.
+
+        Returns
+        -------
+        model : onnx.ModelProto
+        """
+        return self.compiled_model().to_onnx()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the compiled model's arrays, not the fitted library objects behind them."""
+        state = super().__getstate__()
+        if "model_" in state:
+            state["model_"] = None  # the search's Candidate: Binner, the vote's members
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

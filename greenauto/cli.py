@@ -24,8 +24,15 @@ from greenauto.results import SearchProgress, TrialRecord
 __all__ = ["main"]
 
 PICKLE_NOTE = (
-    "Model files are Python pickles: load only files you trust (a safe model format comes in "
-    "a later version)."
+    "Model files are greenauto's pickle-free format (a zip of JSON and .npy arrays, validated "
+    "before use; greenauto.load_model reads them). A pickle from an older greenauto is read "
+    "only with --allow-pickle: loading a pickle runs code from the file, so only for files "
+    "you trust."
+)
+PICKLE_WARNING = (
+    "greenauto: warning: {path!r} is a pickle, loaded because of --allow-pickle: a pickle "
+    "runs code from the file; load only files you trust, and save the model again with "
+    "'greenauto fit --model' to get the safe format.\n"
 )
 OBJECTIVES = tuple(_OBJECTIVE_METRICS)
 
@@ -156,10 +163,22 @@ def _add_fit(commands: Any) -> None:
         metavar="PATH",
         help="write the report; format by suffix .html/.json/.csv/.md (repeatable)",
     )
-    sub.add_argument("--model", metavar="PATH", help="save the fitted model (a pickle)")
+    sub.add_argument(
+        "--model",
+        metavar="PATH",
+        help="save the fitted model (pickle-free; with the search's report inside)",
+    )
     sub.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     sub.add_argument("--quiet", action="store_true", help="no progress and no summary")
     sub.set_defaults(func=_run_fit)
+
+
+def _add_allow_pickle(sub: Any) -> None:
+    sub.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="also read a pickled model (runs code from the file: only for files you trust)",
+    )
 
 
 def _add_report(commands: Any) -> None:
@@ -167,12 +186,13 @@ def _add_report(commands: Any) -> None:
         "report",
         help="write the report of a saved model or a saved front",
         description="Write the Pareto report of a saved search. INPUT is a model file saved "
-        "by 'greenauto fit --model' (a pickle), a JSON report written by 'greenauto fit "
+        "by 'greenauto fit --model', a JSON report written by 'greenauto fit "
         "--report x.json' (both give the full report), or a JSON Pareto front "
         "(ParetoFront.to_json; trials, totals and dataset are then 'not recorded').",
         epilog=PICKLE_NOTE,
     )
-    sub.add_argument("input", metavar="INPUT", help="model file (.pkl) or JSON front/report")
+    sub.add_argument("input", metavar="INPUT", help="model file or JSON front/report")
+    _add_allow_pickle(sub)
     sub.add_argument(
         "--out",
         action="append",
@@ -194,6 +214,7 @@ def _add_predict(commands: Any) -> None:
         epilog=PICKLE_NOTE,
     )
     sub.add_argument("model", metavar="MODEL", help="model file saved by 'greenauto fit'")
+    _add_allow_pickle(sub)
     sub.add_argument("data", metavar="DATA", help="CSV file with the training columns")
     sub.add_argument("--out", required=True, metavar="PATH", help="CSV file to write")
     sub.set_defaults(func=_run_predict)
@@ -259,8 +280,11 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
     if not args.quiet:
         out.write(_fit_summary(est, label, X.shape) + "\n")
     if args.model:
-        with open(args.model, "wb") as fh:
-            pickle.dump(est, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        from greenauto.compiled import save_model
+        from greenauto.report import build_report_data, report_dict
+
+        report = report_dict(build_report_data(est.search_result_))
+        save_model(est.compiled_model().with_metadata(extra={"report": report}), args.model)
         _wrote(args.model, out, args.quiet)
     _write_reports(est, args.report, out, args.quiet, title=f"greenauto report: {label}")
     return 0
@@ -291,9 +315,21 @@ def _write_reports(obj: Any, paths: Sequence[str], out: TextIO, quiet: bool, **k
         _wrote(path, out, quiet)
 
 
-def _load_model(path: str) -> Any:
+def _load_model(path: str, allow_pickle: bool = False) -> Any:
+    """A CompiledPipeline from a model file; a pickled estimator only with allow_pickle."""
+    from greenauto.compiled import InvalidModelError, load_model
+
     if not Path(path).is_file():
         raise UsageError(f"No such model file: {path!r}.")
+    with open(path, "rb") as fh:
+        is_zip = fh.read(4) == b"PK\x03\x04"
+    if is_zip or not allow_pickle:
+        try:
+            return load_model(path)
+        except InvalidModelError as exc:
+            hint = "" if is_zip else " (a pickle from an older greenauto: --allow-pickle reads it)"
+            raise UsageError(f"{path!r} is not a greenauto model file: {exc}{hint}") from None
+    sys.stderr.write(PICKLE_WARNING.format(path=path))
     try:
         with open(path, "rb") as fh:
             model = pickle.load(fh)
@@ -302,6 +338,19 @@ def _load_model(path: str) -> Any:
     if not hasattr(model, "pareto_front_") or not hasattr(model, "predict"):
         raise UsageError(f"{path!r} holds a {type(model).__name__}, not a fitted greenauto model.")
     return model
+
+
+def _report_of(model: Any, path: str) -> Any:
+    """What a model file can report: the search report kept inside, or a pickled estimator."""
+    from greenauto.compiled import CompiledPipeline
+    from greenauto.report import report_data_from_dict
+
+    if not isinstance(model, CompiledPipeline):
+        return model
+    report = model.ir.extra.get("report")
+    if not isinstance(report, dict):
+        raise UsageError(f"{path!r} holds a model but no search report to render.")
+    return report_data_from_dict(report)
 
 
 def _load_json(path: str) -> Any:
@@ -327,7 +376,10 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
     if not Path(args.input).is_file():
         raise UsageError(f"No such file: {args.input!r}.")
     is_json = Path(args.input).suffix.lower() == ".json"
-    obj = _load_json(args.input) if is_json else _load_model(args.input)
+    if is_json:
+        obj = _load_json(args.input)
+    else:
+        obj = _report_of(_load_model(args.input, args.allow_pickle), args.input)
     _write_reports(obj, args.out, out, False, title=args.title)
     return 0
 
@@ -335,11 +387,14 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
 def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
     import pandas as pd
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.allow_pickle)
     if not Path(args.data).is_file():
         raise UsageError(f"No such data file: {args.data!r}.")
     X = pd.read_csv(args.data)
+    schema = getattr(getattr(model, "ir", None), "schema", None)
     names = getattr(model, "feature_names_in_", None)
+    if schema is not None and schema["named"]:
+        names = schema["names"]
     if names is not None:
         missing = [str(n) for n in names if n not in X.columns]
         if missing:

@@ -71,7 +71,9 @@ class ParetoPoint:
         How the energy figures were obtained (e.g. ``"codecarbon TDP estimate cpu-time"``).
     config : object, optional
         The search's configuration of this candidate (``greenauto.search.PipelineConfig``);
-        None for a point read back from JSON. Not part of equality or of the JSON form.
+        None for a point read back from JSON. Not part of equality or of the JSON form. Its
+        protocol here: ``config.to_sklearn(X, y, *, random_state)`` returns the candidate
+        fitted on ``X, y`` as a plain scikit-learn ``Pipeline`` (see :meth:`to_sklearn`).
     """
 
     trial: int
@@ -83,6 +85,31 @@ class ParetoPoint:
 
     def __getitem__(self, metric: str) -> float:
         return float(self.metrics[metric])
+
+    def to_sklearn(self, X: Any, y: Any, *, random_state: int = 0) -> Any:
+        """This candidate fitted on ``X, y``, as a scikit-learn ``Pipeline`` that needs no
+        greenauto import (delegated to ``config.to_sklearn``).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training data, as given to ``GreenAutoClassifier.fit``.
+        y : array-like of shape (n_samples,)
+            Labels.
+        random_state : int, default=0
+            Seed of the candidate's fit.
+
+        Returns
+        -------
+        pipeline : sklearn.pipeline.Pipeline
+            Predicts what greenauto's compiled model of the same fit predicts.
+        """
+        if self.config is None or not hasattr(self.config, "to_sklearn"):
+            raise ValueError(
+                f"Point of trial {self.trial} carries no pipeline configuration (a point read "
+                "back from JSON): take it from the estimator's pareto_front_."
+            )
+        return self.config.to_sklearn(X, y, random_state=random_state)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-able; non-finite numbers become strings)."""

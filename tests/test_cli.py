@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from greenauto import ParetoFront
+from greenauto import GreenAutoClassifier, ParetoFront, load_model
 from greenauto.cli import main
 from greenauto.datasets import load_dataset
 
@@ -38,7 +38,7 @@ def fitted(work: Path) -> subprocess.CompletedProcess[str]:
     """One real search on a bundled dataset, writing two reports and the model."""
     done = greenauto(
         "fit", "breast_cancer_wisconsin", "--n-trials", "4", "--energy-meter", "model",
-        "--report", "report.html", "--report", "report.json", "--model", "model.pkl",
+        "--report", "report.html", "--report", "report.json", "--model", "model.gam",
         cwd=work,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -65,9 +65,14 @@ def test_fit_on_a_bundled_dataset_writes_reports_model_and_progress(
     assert "Traceback" not in fitted.stderr
     assert (work / "report.html").stat().st_size > 10_000
     report = json.loads((work / "report.json").read_text())
-    with open(work / "model.pkl", "rb") as fh:
-        model = pickle.load(fh)
-    assert ParetoFront.from_dict(report["front"]) == model.pareto_front_
+    model = load_model(work / "model.gam")  # pickle-free, validated
+    assert ParetoFront.from_dict(report["front"]) == ParetoFront.from_dict(
+        model.ir.extra["report"]["front"]
+    )
+    pick = model.ir.metrics
+    assert pick["description"]
+    assert "score" in pick
+    assert model.ir.energy_source
 
 
 def test_quiet_fit_on_a_csv_prints_nothing(small_csv: Path, work: Path) -> None:
@@ -81,7 +86,7 @@ def test_quiet_fit_on_a_csv_prints_nothing(small_csv: Path, work: Path) -> None:
 
 
 def test_report_from_a_model_file_and_from_a_json_front(fitted, work: Path) -> None:
-    done = greenauto("report", "model.pkl", "--out", "again.md", "--out", "again.csv", cwd=work)
+    done = greenauto("report", "model.gam", "--out", "again.md", "--out", "again.csv", cwd=work)
     assert done.returncode == 0, done.stderr
     assert "| Trial | Score |" in (work / "again.md").read_text()
     done = greenauto("report", "report.json", "--out", "from-json.html", cwd=work)
@@ -93,8 +98,7 @@ def test_report_from_a_model_file_and_from_a_json_front(fitted, work: Path) -> N
     )
     done_n, _, variants = re.search(r"(\d+) completed( \((\d+) of them)?", html).groups()
     assert int(done_n) - int(variants or 0) == 4
-    with open(work / "model.pkl", "rb") as fh:
-        front = pickle.load(fh).pareto_front_
+    front = ParetoFront.from_dict(load_model(work / "model.gam").ir.extra["report"]["front"])
     (work / "front.json").write_text(front.to_json())
     done = greenauto("report", "front.json", "--out", "front.json.md", cwd=work)
     assert done.returncode == 0, done.stderr
@@ -104,13 +108,30 @@ def test_report_from_a_model_file_and_from_a_json_front(fitted, work: Path) -> N
 
 
 def test_predict_matches_the_model(fitted, small_csv: Path, work: Path) -> None:
-    done = greenauto("predict", "model.pkl", str(small_csv), "--out", "preds.csv", cwd=work)
+    done = greenauto("predict", "model.gam", str(small_csv), "--out", "preds.csv", cwd=work)
     assert done.returncode == 0, done.stderr
     preds = pd.read_csv(work / "preds.csv")["prediction"]
-    with open(work / "model.pkl", "rb") as fh:
-        model = pickle.load(fh)
+    model = load_model(work / "model.gam")
     X = pd.read_csv(small_csv).drop(columns=["diagnosis"])
     assert preds.tolist() == model.predict(X).tolist()
+
+
+def test_a_pickle_is_read_only_with_allow_pickle(fitted, small_csv: Path, work: Path) -> None:
+    X, y = load_dataset("breast_cancer_wisconsin")
+    est = GreenAutoClassifier(n_trials=2, time_budget=None, energy_meter="model").fit(X, y)
+    (work / "old.pkl").write_bytes(pickle.dumps(est))
+    refused = greenauto("predict", "old.pkl", str(small_csv), "--out", "p.csv", cwd=work)
+    assert refused.returncode == 2
+    assert "not a zip archive" in refused.stderr
+    assert "--allow-pickle" in refused.stderr
+    done = greenauto(
+        "predict", "old.pkl", str(small_csv), "--out", "p.csv", "--allow-pickle", cwd=work
+    )
+    assert done.returncode == 0, done.stderr
+    assert "warning: 'old.pkl' is a pickle" in done.stderr
+    preds = pd.read_csv(work / "p.csv")["prediction"]
+    Xs = pd.read_csv(small_csv).drop(columns=["diagnosis"])
+    assert preds.tolist() == est.predict(Xs).tolist()
 
 
 def test_datasets_lists_the_bundled_ones(work: Path) -> None:
@@ -130,7 +151,7 @@ def test_datasets_lists_the_bundled_ones(work: Path) -> None:
         (["fit", "no_such_dataset"], "neither a file nor a bundled dataset"),
         (["fit", "{csv}", "--target", "diagnosis", "--report", "r.pdf"],
          "--report 'r.pdf': the suffix must be one of"),
-        (["predict", "missing.pkl", "{csv}", "--out", "p.csv"], "No such model file"),
+        (["predict", "missing.gam", "{csv}", "--out", "p.csv"], "No such model file"),
         (["report", "{csv}", "--out", "r.html"], "is not a greenauto model file"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
@@ -160,7 +181,7 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
 
 def test_predict_names_the_missing_columns(fitted, work: Path) -> None:
     (work / "other.csv").write_text("a,b\n1,2\n")
-    done = greenauto("predict", "model.pkl", "other.csv", "--out", "p.csv", cwd=work)
+    done = greenauto("predict", "model.gam", "other.csv", "--out", "p.csv", cwd=work)
     assert done.returncode == 2
     assert done.stderr.startswith("greenauto: error: 'other.csv' lacks the model's column(s) ")
     assert len(done.stderr.splitlines()) == 1

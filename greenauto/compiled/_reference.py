@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from greenauto.compiled._flatten import FlatForest, KnnArrays, TableNBArrays
+from greenauto.compiled._flatten import (
+    FlatForest,
+    KnnArrays,
+    TableNBArrays,
+    leaf_distributions,
+)
 
 __all__ = [
     "knn_reference",
@@ -50,10 +55,11 @@ def tree_reference(flat: FlatForest, X: np.ndarray) -> tuple[np.ndarray, np.ndar
     n = X.shape[0]
     acc = np.zeros((n, flat.n_outputs))
     width = flat.values.shape[1]
+    values = leaf_distributions(flat.values) if flat.output == "mean" else flat.values
     for t in range(flat.n_trees):
         node, _ = _leaves(flat, X, t)
         off = int(flat.out_offset[t])
-        acc[:, off : off + width] += flat.values[node]
+        acc[:, off : off + width] += values[node]
     if flat.output == "sigmoid":
         p = 1.0 / (1.0 + np.exp(-flat.sigmoid * acc[:, 0]))
         proba = np.column_stack([1.0 - p, p])
@@ -117,10 +123,27 @@ def knn_reference(knn: KnnArrays, codes: np.ndarray, n_classes: int) -> np.ndarr
     return out
 
 
-def vote_reference(votes: np.ndarray, n_classes: int) -> np.ndarray:
-    """Hard majority vote of (n_members, n_rows) class indices; ties to the lowest class."""
+def vote_reference(
+    votes: np.ndarray, probas: list[np.ndarray], voting: str = "hard"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of the combine step, one row at a time.
+
+    ``votes``: (n_members, n_rows) class indices; ``probas``: each member's (n_rows, n_classes)
+    probabilities in pipeline classes. Soft: argmax of the mean (first maximum). Hard:
+    ``(votes + summed / 4) / (1.25 n_members)`` and its argmax (most votes, then the highest
+    summed probability, then the lowest class index).
+    """
     votes = np.asarray(votes)
-    counts = np.zeros((votes.shape[1], n_classes), dtype=np.int64)
-    for member in votes:
-        counts[np.arange(votes.shape[1]), member] += 1
-    return np.argmax(counts, axis=1)
+    n_members, n_rows = votes.shape
+    summed = np.zeros_like(probas[0], dtype=np.float64)
+    for p in probas:
+        summed += p
+    if voting == "soft":
+        mean = summed / n_members
+        return np.argmax(mean, axis=1), mean
+    refined = np.empty_like(summed)
+    for r in range(n_rows):
+        for c in range(summed.shape[1]):
+            n_votes = float(np.sum(votes[:, r] == c))
+            refined[r, c] = (n_votes + 0.25 * summed[r, c]) / (1.25 * n_members)
+    return np.argmax(refined, axis=1), refined

@@ -9,6 +9,7 @@ from greenauto.report._json import (
     REPORT_SCHEMA_VERSION,
     read_report,
     report_data_from_dict,
+    report_dict,
 )
 
 register_report_writer(export_report)  # behind the deprecated ParetoFront.export_report
@@ -22,4 +23,5 @@ __all__ = [
     "export_report",
     "read_report",
     "report_data_from_dict",
+    "report_dict",
 ]

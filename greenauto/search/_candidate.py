@@ -4,11 +4,9 @@ it (its size and operations per row come from the compiled model).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -53,12 +51,9 @@ class Candidate:
         return member_input(self.binner.transform_columns(X, self.columns))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities: a single tree member's own (through the compiled kernel, as
-        its library computes them); else the share of member votes (the ensemble's, in
-        Python)."""
-        if self.ensemble is None or self.prefix_size() is not None:
-            return self.compiled.predict_proba(X)
-        return self.ensemble.predict_proba(self.member_input(X))
+        """Class probabilities through the compiled kernel: one member's own, a soft vote's
+        average or a hard vote's refined shares (see ``MajorityVoteClassifier``)."""
+        return self.compiled.predict_proba(X)
 
     def prefix_size(self) -> int | None:
         """The size of the single tree-ensemble member a prefix can be cut from, else None."""
@@ -78,18 +73,11 @@ class Candidate:
         if size is None or not 1 <= k <= size or self.ensemble is None:
             raise ValueError(f"No prefix of {k} for {self.config.describe(0, 0)!r}.")
         spec = self.config.members[0]
-        cut = _cut_model(self.ensemble.estimators_[0], k)
         params = {**spec.params, SIZE_PARAM: k}
         config = dataclasses.replace(
             self.config, members=(dataclasses.replace(spec, params=params),)
         )
-        compiled = CompiledPipeline(
-            [cut],
-            classes=np.arange(self.n_classes),
-            binner=self.binner,
-            columns=self.columns,
-            n_threads=self.compiled.n_threads,
-        )
+        compiled = self.compiled.prefix(k)  # views of the flattened arrays: no new flattening
         return Candidate(config, self.binner, self.columns, None, compiled, self.n_classes)
 
 
@@ -101,19 +89,6 @@ def prefix_size(config: PipelineConfig) -> int | None:
         return None
     size = members[0].params.get(SIZE_PARAM)
     return None if size is None else int(size)
-
-
-def _cut_model(model: Any, k: int) -> Any:
-    """The first ``k`` estimators (iterations) of a fitted forest or LightGBM model."""
-    booster = getattr(model, "booster_", None)
-    if booster is not None:
-        import lightgbm
-
-        return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=k))
-    cut = copy.copy(model)
-    cut.estimators_ = model.estimators_[:k]
-    cut.n_estimators = k
-    return cut
 
 
 def member_input(codes: np.ndarray) -> np.ndarray:
@@ -158,5 +133,6 @@ def fit_candidate(
         binner=binner,
         columns=columns,
         n_threads=n_threads,
+        voting=parts.voting,
     )
     return Candidate(config, binner, columns, ensemble, compiled, int(parts.classes.size))

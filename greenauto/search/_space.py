@@ -51,6 +51,32 @@ class PipelineConfig:
             params["feature_fraction"] = self.feature_fraction
         return {**params, **ensemble_trial_params(self.members)}
 
+    def to_sklearn(self, X: Any, y: Any, *, random_state: int = 0) -> Any:
+        """This candidate fitted on ``X, y`` (encoded as ``GreenAutoClassifier`` encodes them),
+        as a plain scikit-learn ``Pipeline``: see ``CompiledPipeline.to_sklearn``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        random_state : int, default=0
+
+        Returns
+        -------
+        pipeline : sklearn.pipeline.Pipeline
+        """
+        import numpy as np
+
+        from greenauto.preprocessing import TabularEncoder, encode_labels
+        from greenauto.search._candidate import fit_candidate
+
+        encoder = TabularEncoder().fit(X)
+        labels = encode_labels(y)
+        y_enc = labels.transform(np.asarray(y)).astype(np.int64)
+        candidate = fit_candidate(self, encoder.transform(X), y_enc, random_state=random_state)
+        compiled = candidate.compiled.with_metadata(labels=labels.classes_, encoder=encoder)
+        return compiled.to_sklearn()
+
     def describe(self, n_features: int, n_selected: int) -> str:
         """E.g. ``"LightGBM(40 trees) + CategoricalNB on 12 of 57 columns, 16 bins"``."""
         cols = (
