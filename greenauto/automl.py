@@ -70,9 +70,13 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"``: 3-fold below 1,000 rows, holdout above.
     sampler : {"tpe", "nsga2", "random"} or optuna sampler, default="tpe"
     storage : str, optuna storage or None, default=None
-        Optuna storage (e.g. ``"sqlite:///search.db"``) to keep every trial; with
-        ``study_name`` a later ``fit`` on the same data resumes the study.
+        A URL (``"sqlite:///s.db"``, ``"postgresql://..."``), a journal file path or an Optuna
+        storage; with ``study_name`` a later ``fit`` resumes the study, and ``greenauto
+        worker`` processes on any machine can join it.
     study_name : str or None, default=None
+    n_workers : int, default=1
+        Processes running trials in parallel (one thread each, each measuring its own
+        energy); budgets hold for all together. Only this process refits.
     energy_meter : {"cpu-time", "rapl", "model"} or EnergyMeter, default="cpu-time"
         Per-trial meter. ``"cpu-time"``: process CPU time x calibrated watts (RAPL, else
         codecarbon's TDP estimate, else ``watts_per_cpu``). ``"model"``: counted operations x
@@ -148,6 +152,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         "sampler": [StrOptions({"tpe", "nsga2", "random"}), optuna.samplers.BaseSampler],
         "storage": [str, optuna.storages.BaseStorage, None],
         "study_name": [str, None],
+        "n_workers": [Interval(Integral, 1, None, closed="left")],
         "energy_meter": [StrOptions(set(METER_KINDS)), EnergyMeter],
         "watts_per_cpu": [Interval(Real, 0, None, closed="neither"), None],
         "country_iso_code": [str, None],
@@ -175,6 +180,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         sampler: str | optuna.samplers.BaseSampler = "tpe",
         storage: str | optuna.storages.BaseStorage | None = None,
         study_name: str | None = None,
+        n_workers: int = 1,
         energy_meter: str | EnergyMeter = "cpu-time",
         watts_per_cpu: float | None = None,
         country_iso_code: str | None = None,
@@ -198,6 +204,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.sampler = sampler
         self.storage = storage
         self.study_name = study_name
+        self.n_workers = n_workers
         self.energy_meter = energy_meter
         self.watts_per_cpu = watts_per_cpu
         self.country_iso_code = country_iso_code

@@ -4,9 +4,10 @@ which runs a whole search and returns a typed `greenauto.results.SearchResult`."
 from greenauto.search._candidate import Candidate, fit_candidate
 from greenauto.search._data import SearchData, make_search_data, stratified_folds
 from greenauto.search._objective import TrialObjective, score_candidate
-from greenauto.search._run import SearchOutcome, SearchSettings, run_search
+from greenauto.search._run import SearchOutcome, SearchSettings, run_search, run_worker
 from greenauto.search._space import PipelineConfig, config_from_params, seed_params, suggest_config
-from greenauto.search._study import make_sampler, open_study, scoring_name
+from greenauto.search._study import make_sampler, open_study, resolve_storage, scoring_name
+from greenauto.search._worker import StudyOutcome
 
 __all__ = [
     "Candidate",
@@ -14,13 +15,16 @@ __all__ = [
     "SearchData",
     "SearchOutcome",
     "SearchSettings",
+    "StudyOutcome",
     "TrialObjective",
     "config_from_params",
     "fit_candidate",
     "make_sampler",
     "make_search_data",
     "open_study",
+    "resolve_storage",
     "run_search",
+    "run_worker",
     "score_candidate",
     "scoring_name",
     "seed_params",
