@@ -35,8 +35,8 @@ from typing import Any
 
 import optuna
 
-import greenauto
 from greenauto.energy import make_meter
+from greenauto.ensemble import get_learner, learner_names, register_learner
 from greenauto.results import TrialRecord
 from greenauto.search._budget import StudyRun, stop_run
 from greenauto.search._data import SearchData
@@ -89,6 +89,7 @@ class _Work:
     study_name: str
     run: StudyRun
     make_objective: MakeObjective
+    learners: bytes  # the registered learners, pickled apart (see _register_learners)
 
 
 @dataclass
@@ -237,7 +238,10 @@ def run_pool(
     with tempfile.TemporaryDirectory(prefix="greenauto-workers-") as tmp:
         folder = Path(tmp)
         spec = folder / "work.pkl"
-        work_ = _Work(data, settings, storage, study.study_name, callback.run, make_objective)
+        learners = pickle.dumps([get_learner(n) for n in learner_names()])
+        work_ = _Work(
+            data, settings, storage, study.study_name, callback.run, make_objective, learners
+        )
         with open(spec, "wb") as fh:
             pickle.dump(work_, fh, protocol=pickle.HIGHEST_PROTOCOL)
         pool = _Pool(study, folder, callback)
@@ -259,7 +263,7 @@ def run_pool(
 
 
 def _start(spec: Path, index: int, folder: Path) -> _Worker:
-    root = str(Path(greenauto.__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding this greenauto
     log = folder / f"worker-{index}.log"
     with open(log, "wb") as err:
         process = subprocess.Popen(
@@ -310,6 +314,7 @@ def worker_main(spec_path: str, index: int) -> int:
     process spent to ``worker-<index>.json`` beside the spec; exit 0, or 130 after Ctrl-C."""
     with open(spec_path, "rb") as fh:
         w: _Work = pickle.load(fh)
+    _register_learners(w.learners)
     settings = w.settings
     meter = make_meter(settings.energy_meter, watts_per_cpu=settings.watts_per_cpu)
     life = open_tally(meter)
@@ -340,3 +345,18 @@ def worker_main(spec_path: str, index: int) -> int:
         out = Path(spec_path).parent / f"worker-{index}.json"
         out.write_text(json.dumps(result), encoding="utf-8")
     return code
+
+
+def _register_learners(blob: bytes) -> None:
+    """Register the learners the fitting process had registered and this one lacks."""
+    try:
+        learners = pickle.loads(blob)
+    except (AttributeError, ImportError) as exc:
+        raise RuntimeError(
+            "A learner registered in the fitting process cannot be imported by a worker "
+            f"process ({exc}): define it in an importable module, not in __main__."
+        ) from None
+    known = set(learner_names())
+    for learner in learners:
+        if learner.name not in known:
+            register_learner(learner)

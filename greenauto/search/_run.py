@@ -32,6 +32,7 @@ from greenauto.results import (
     SearchResult,
     SearchTotals,
     TrialRecord,
+    machines_of,
 )
 from greenauto.search._candidate import Candidate, fit_candidate
 from greenauto.search._confirm import confirm_points
@@ -354,11 +355,13 @@ def run_worker(
 
 def _front(records: Sequence[TrialRecord], settings: SearchSettings) -> ParetoFront:
     """The front of the completed trials, each point carrying its configuration."""
+    several = len(machines_of(records)) > 1  # then each point names its machine
     points = [
         r.to_point(
             config_from_params(
                 dict(r.params), learners=settings.learners, max_members=settings.max_members
-            )
+            ),
+            with_machine=several,
         )
         for r in records
         if r.complete

@@ -170,6 +170,7 @@ def resolve_storage(
     storage: str | os.PathLike[str] | optuna.storages.BaseStorage | None,
     *,
     heartbeat_seconds: int = HEARTBEAT_SECONDS,
+    lock_grace_seconds: int = 30,
 ) -> optuna.storages.BaseStorage | None:
     """The Optuna storage a ``storage=`` setting names.
 
@@ -183,6 +184,9 @@ def resolve_storage(
         returned as it is.
     heartbeat_seconds : int
         Heartbeat interval of an RDB storage.
+    lock_grace_seconds : int
+        A journal file's lock left by a process killed while writing is broken after this
+        many seconds (Optuna's default, 30); the other workers wait until then.
 
     Returns
     -------
@@ -204,7 +208,7 @@ def resolve_storage(
     text = os.fspath(storage)
     if "://" in text:
         return _rdb_storage(text, heartbeat_seconds)
-    return _journal_storage(text)
+    return _journal_storage(text, lock_grace_seconds)
 
 
 def _rdb_storage(url: str, heartbeat_seconds: int) -> optuna.storages.BaseStorage:
@@ -232,8 +236,8 @@ def _rdb_storage(url: str, heartbeat_seconds: int) -> optuna.storages.BaseStorag
             ) from None
 
 
-def _journal_storage(path: str) -> optuna.storages.BaseStorage:
-    from optuna.storages.journal import JournalFileBackend
+def _journal_storage(path: str, lock_grace_seconds: int) -> optuna.storages.BaseStorage:
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
     if os.path.isfile(path):
         with open(path, "rb") as fh:
@@ -242,7 +246,9 @@ def _journal_storage(path: str) -> optuna.storages.BaseStorage:
                     f"storage {path!r} is an SQLite database: pass it as the URL "
                     f"'sqlite:///{os.path.abspath(path)}' (a plain path is a journal file)."
                 )
-    return optuna.storages.JournalStorage(JournalFileBackend(os.path.abspath(path)))
+    path = os.path.abspath(path)
+    lock = JournalFileSymlinkLock(path, grace_period=lock_grace_seconds)  # Optuna's default kind
+    return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=lock))
 
 
 def heartbeat_of(storage: optuna.storages.BaseStorage | None) -> int | None:

@@ -146,6 +146,12 @@ class WorkerObjective:
         self.attrs = worker_attrs(host=host, cpu_model=cpu, worker=worker_id(), run=run_id)
 
     def __call__(self, trial: optuna.Trial) -> Any:
+        storage = trial.storage
+        if getattr(storage, "get_heartbeat_interval", lambda: None)() is not None:
+            # Optuna never fails a RUNNING trial that has no heartbeat yet (optuna#4026), and
+            # its heartbeat thread may write the first one late: write it now, before any
+            # work, so that a worker killed at any moment of the trial is recovered
+            storage.record_heartbeat(trial._trial_id)  # noqa: SLF001 - Optuna has no public id
         for key, value in self.attrs.items():
             trial.set_user_attr(key, value)
         tally = open_tally(self.meter)

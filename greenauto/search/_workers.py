@@ -123,7 +123,8 @@ def optimize_study(
         name = settings.study_name
         if storage is None and settings.n_workers > 1:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="greenauto-study-"))
-            storage = resolve_storage(os.path.join(folder, "study.journal"))
+            # a worker killed while writing leaves the lock: ours is broken after 5 s
+            storage = resolve_storage(os.path.join(folder, "study.journal"), lock_grace_seconds=5)
             name = name or "greenauto"
         if settings.n_workers > 1 and isinstance(storage, optuna.storages.InMemoryStorage):
             raise ValueError(
