@@ -1,4 +1,5 @@
-"""``n_workers`` worker processes on this machine sharing one study (``fit(n_workers=k)``).
+"""``n_workers`` processes on this machine sharing one study (``fit(n_workers=k)``): the
+calling process and ``k - 1`` worker processes.
 
 Each worker is a fresh Python interpreter (``subprocess``, like the ``spawn`` start method of
 multiprocessing, never ``fork``): forking a process whose OpenMP pool (LightGBM, scikit-learn)
@@ -8,12 +9,14 @@ Every worker gets ``OMP_NUM_THREADS=1`` and the BLAS equivalents before anything
 and measures its own trials with its own meter: CPU time is per process, so parallel workers
 never contaminate each other's figures.
 
-This process writes the work (data, settings, storage, run) to a pickle in a private
-temporary folder, starts the workers, and watches the storage: it hands every finished trial
-to the user's callbacks and the stop rules, stops the run when a rule says so, and when a
-worker dies mid-trial (killed, out of memory) it fails that worker's RUNNING trial and queues
-it once more (Optuna's ``RetryHeartbeatStaleTrialCallback`` with ``max_retry=1``): the journal
-storage has no heartbeat to do it. Only this process refits the pick afterwards.
+The calling process writes the work (data, settings, storage, run) to a pickle in a private
+temporary folder, starts the workers, and runs trials itself while they start (a worker
+process needs seconds to import its libraries). After each of its trials, and then until the
+workers have stopped, it watches the storage: it hands every finished trial to the user's
+callbacks and the stop rules, stops the run when a rule says so, and when a worker dies
+mid-trial (killed, out of memory) it fails that worker's RUNNING trial and queues it once more
+(Optuna's ``RetryHeartbeatStaleTrialCallback`` with ``max_retry=1``): the journal storage has
+no heartbeat to do it. Only the calling process refits the pick afterwards.
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ from typing import Any
 
 import optuna
 
-from greenauto.energy import make_meter
+from greenauto.energy import EnergyMeter, make_meter
 from greenauto.ensemble import get_learner, learner_names, register_learner
 from greenauto.results import TrialRecord
-from greenauto.search._budget import StudyRun, stop_run
+from greenauto.search._budget import StudyRun
 from greenauto.search._data import SearchData
 from greenauto.search._study import (
     STOP_INTERRUPTED,
@@ -53,6 +56,7 @@ from greenauto.search._worker import (
     open_tally,
     outcome_of,
     work,
+    worker_id,
 )
 
 __all__ = ["run_pool", "worker_main"]
@@ -61,6 +65,9 @@ __all__ = ["run_pool", "worker_main"]
 POLL_SECONDS = 0.25
 #: Seconds a worker gets to finish after Ctrl-C before it is killed.
 STOP_GRACE_SECONDS = 10.0
+#: Seconds past the search's deadline after which the workers are asked to stop (a trial
+#: ends when it ends; one still starting up is not waited for).
+OVERRUN_SECONDS = 2.0
 #: Thread-count variables every worker starts with (BLAS and OpenMP pinned to 1).
 _THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -112,6 +119,14 @@ class _Pool:
     notes: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ watching
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Optuna callback after each trial of this process: watch, and stop this process
+        when the run's budgets are spent or a rule stopped it."""
+        self.callback.optimized += 1
+        self.reap()
+        if self.observe() is not None:
+            study.stop()
+
     def watch(self) -> None:
         """Until every worker has exited: callbacks, stop rules, dead workers."""
         while True:
@@ -120,13 +135,17 @@ class _Pool:
             self.observe()
             if not alive:
                 return
-            if not self.stopping and time.perf_counter() > self.callback.deadline + 30.0:
-                self.signal_all(signal.SIGINT)  # a worker overran its deadline: stop it
+            if (
+                not self.stopping
+                and time.perf_counter() > self.callback.deadline + OVERRUN_SECONDS
+            ):
+                self.signal_all(signal.SIGINT)  # past the deadline: each fails its trial
                 self.stopping = True
             time.sleep(POLL_SECONDS)
 
-    def observe(self) -> None:
-        """Hand the run's newly finished trials to the callbacks and the stop rules."""
+    def observe(self) -> str | None:
+        """Hand the run's newly finished trials to the callbacks and the stop rules; returns
+        why the run should stop, if it should (a rule stops every worker)."""
         self.callback.refresh(self.study)
         for record in self.callback.tally.records:
             if record.state in ("COMPLETE", "PRUNED", "FAIL") and record.number not in self.seen:
@@ -135,7 +154,7 @@ class _Pool:
         reason = self.callback.reason(self.study)
         if reason is not None and self.callback.stop_reason is None:
             self.callback.stop_reason = reason
-            stop_run(self.study, self.callback.run, reason)
+        return reason
 
     def reap(self) -> None:
         """Fail (and queue once more) the RUNNING trial of a worker that died."""
@@ -145,7 +164,7 @@ class _Pool:
             if code is None or w.reaped:
                 continue
             w.reaped, w.returncode = True, code
-            if code in (0, 130) or self.stopping:
+            if code in (0, 130, -signal.SIGINT) or self.stopping:  # done, or Ctrl-C
                 continue
             lost = [
                 r
@@ -225,14 +244,16 @@ def run_pool(
     *,
     data: SearchData,
     settings: Any,
+    meter: EnergyMeter,
     callback: TrialCallback,
     make_objective: MakeObjective,
     persistent: bool,
 ) -> StudyOutcome:
-    """Run the trials of ``callback.run`` in ``settings.n_workers`` worker processes.
+    """Run the trials of ``callback.run`` in this process and ``settings.n_workers - 1``
+    worker processes.
 
-    Returns when every worker has stopped (the run's budgets are spent, a rule stopped it, or
-    Ctrl-C). With ``persistent`` (the user's storage) Ctrl-C goes on up after the workers
+    Returns when every process has stopped (the run's budgets are spent, a rule stopped it,
+    or Ctrl-C). With ``persistent`` (the user's storage) Ctrl-C goes on up after the workers
     stopped; else the outcome holds the trials finished so far.
     """
     with tempfile.TemporaryDirectory(prefix="greenauto-workers-") as tmp:
@@ -245,10 +266,12 @@ def run_pool(
         with open(spec, "wb") as fh:
             pickle.dump(work_, fh, protocol=pickle.HIGHEST_PROTOCOL)
         pool = _Pool(study, folder, callback)
-        interrupted = False
+        interrupted, here = False, STOP_TIMEOUT
         try:
-            for i in range(settings.n_workers):
+            for i in range(1, settings.n_workers):
                 pool.workers.append(_start(spec, i, folder))
+            objective = make_objective(data, settings, meter, callback.deadline)
+            here = work(study, objective, meter, callback, optuna_callback=pool)
             pool.watch()
         except KeyboardInterrupt:
             pool.shut_down()
@@ -259,7 +282,7 @@ def run_pool(
         except BaseException:
             pool.shut_down()
             raise
-        return _pool_outcome(pool, interrupted)
+        return _pool_outcome(pool, STOP_INTERRUPTED if interrupted else here)
 
 
 def _start(spec: Path, index: int, folder: Path) -> _Worker:
@@ -276,15 +299,11 @@ def _start(spec: Path, index: int, folder: Path) -> _Worker:
     return _Worker(index, process, log)
 
 
-def _pool_outcome(pool: _Pool, interrupted: bool) -> StudyOutcome:
+def _pool_outcome(pool: _Pool, here: str) -> StudyOutcome:
+    """The pool's outcome: ``here`` is why this process stopped working."""
     results = pool.results()
-    if not results and all(w.returncode not in (0, 130) for w in pool.workers):
-        raise RuntimeError(
-            "Every worker process failed before it could run a trial. "
-            + _tail(pool.workers[0].log, lines=8)
-        )
     host = socket.gethostname()
-    local = {f"{host}:{w.process.pid}" for w in pool.workers}
+    local = {f"{host}:{w.process.pid}" for w in pool.workers} | {worker_id()}
     joules = sum(r["joules"] for r in results if r.get("joules") is not None)
     missing = len(pool.workers) - sum(1 for r in results if r.get("joules") is not None)
     detail = (
@@ -293,13 +312,7 @@ def _pool_outcome(pool: _Pool, interrupted: bool) -> StudyOutcome:
     )
     if missing:
         detail += f" ({missing} worker(s) died or could not keep a total: not counted)"
-    pool.callback.refresh(pool.study)
-    stop = pool.callback.stop_reason or pool.callback.reason()
-    if stop is None:
-        stops = [r["stop"] for r in results if r.get("stop")]
-        stop = stops[0] if stops else STOP_TIMEOUT
-    if interrupted:
-        stop = STOP_INTERRUPTED
+    stop = here if here == STOP_INTERRUPTED else (pool.callback.stop_reason or here)
     outcome = outcome_of(
         pool.study, pool.callback, stop, local=local, local_joules=joules, local_detail=detail
     )

@@ -169,6 +169,7 @@ def work(
     callback: TrialCallback,
     *,
     n_trials: int | None = None,
+    optuna_callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
 ) -> str:
     """Run trials of ``callback.run`` in this process until a budget is spent.
 
@@ -183,6 +184,8 @@ def work(
         Enforces the run's budgets after every trial.
     n_trials : int, optional
         Upper bound on the trials this process runs.
+    optuna_callback : callable, optional
+        Run after every trial instead of ``callback`` (which it must consult).
 
     Returns
     -------
@@ -197,7 +200,7 @@ def work(
         n_trials=min(limits) if limits else None,
         timeout=timeout,
         catch=(Exception,),
-        callbacks=[callback],
+        callbacks=[optuna_callback or callback],
         gc_after_trial=False,
     )
     if callback.stop_reason is not None:

@@ -132,7 +132,7 @@ def optimize_study(
                 "journal file path, or None for a temporary journal file); got an in-memory "
                 "storage."
             )
-        sampler = make_sampler(settings.sampler, settings.seed)
+        sampler = make_sampler(settings.sampler, settings.seed, parallel=settings.n_workers > 1)
         study = _open(data, settings, storage, name, sampler, first_trials)
         seconds = None if not math.isfinite(deadline) else deadline - time.perf_counter()
         run = StudyRun.start(
@@ -157,6 +157,7 @@ def optimize_study(
                 storage,
                 data=data,
                 settings=replace(settings, callbacks=()),
+                meter=meter,
                 callback=callback,
                 make_objective=make_objective,
                 persistent=persistent,
