@@ -49,6 +49,10 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         Number of trials to run (in this call, on top of a resumed study's).
     energy_budget : float or None, default=None
         Joules the search itself may spend, as the trial meter measures them.
+    n_iter_no_change : int or None, default=15
+        Stop early when neither the best score nor the default pick's energy has improved
+        for this many trials (the front stopped improving where it matters); ``None``: run
+        until a budget is spent. The report says how much energy the early stop saved.
     objectives : tuple of str, default=("score", "inference_energy")
         What the study optimises: ``"score"`` and one or more of ``"inference_energy"`` (J per
         1,000 predictions), ``"fit_energy"`` (J), ``"lifetime_energy"`` (fit J +
@@ -139,6 +143,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         "time_budget": [Interval(Real, 0, None, closed="neither"), None],
         "n_trials": [Interval(Integral, 1, None, closed="left"), None],
         "energy_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "objectives": [tuple, list],
         "expected_predictions": [Interval(Integral, 0, None, closed="left")],
         "scoring": [str, callable],
@@ -170,6 +175,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         *,
         n_trials: int | None = None,
         energy_budget: float | None = None,
+        n_iter_no_change: int | None = 15,
         objectives: tuple[str, ...] = ("score", "inference_energy"),
         expected_predictions: int = 1_000_000,
         scoring: str | Any = "accuracy",
@@ -194,6 +200,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.time_budget = time_budget
         self.n_trials = n_trials
         self.energy_budget = energy_budget
+        self.n_iter_no_change = n_iter_no_change
         self.objectives = objectives
         self.expected_predictions = expected_predictions
         self.scoring = scoring

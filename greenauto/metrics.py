@@ -131,7 +131,8 @@ METRICS: Mapping[str, Metric] = {
                source="columns the pipeline selects", in_table=True),
         Metric("ops_per_row", "node visits / operations per row", False, "operations per row",
                "Operations per row",
-               source="node visits / operations counted on the reference batch",
+               source="node visits / operations counted on the first 200 rows of the "
+               "reference batch",
                in_table=True),
         Metric(CONFIRMED_SCORE, "score by k-fold cross-validation on all training rows "
                "(points near the best only)", True, "confirmed score", "Confirmed score",

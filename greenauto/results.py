@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,7 +37,10 @@ __all__ = [
     "failed_attrs",
     "machines_of",
     "pruned_attrs",
+    "records_of",
     "spent_attrs",
+    "variant_attrs",
+    "variant_parent",
     "worker_attrs",
 ]
 
@@ -50,6 +53,7 @@ _WORKER, _SPENT = "worker", "trial_energy_j"
 _RETRY_OF = "failed_trial"
 #: Why a trial failed when nothing recorded an error: its process stopped mid-trial.
 WORKER_LOST = "its worker stopped before the trial finished (killed, crashed or interrupted)"
+_VARIANT_OF = "variant_of"
 
 
 def completed_attrs(
@@ -117,6 +121,18 @@ def spent_attrs(joules: float | None) -> dict[str, Any]:
     return {_SPENT: None if joules is None else float(joules)}
 
 
+def variant_attrs(parent: int) -> dict[str, Any]:
+    """The extra ``user_attrs`` of a trial that is a cheaper variant of trial ``parent``
+    (e.g. the first k trees of its model), added without a fit of its own."""
+    return {_VARIANT_OF: int(parent)}
+
+
+def variant_parent(trial: Any) -> int | None:
+    """The trial a (frozen) trial is a variant of, or None (see `variant_attrs`)."""
+    parent = trial.user_attrs.get(_VARIANT_OF)
+    return None if parent is None else int(parent)
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars to Python scalars (JSON-able)."""
     return value.item() if isinstance(value, np.generic) else value
@@ -155,6 +171,8 @@ class TrialRecord:
         when complete); None when not recorded (a trial whose worker was killed).
     retry_of : int or None
         The trial this one repeats, after that trial's worker died.
+    variant_of : int or None
+        The trial whose fit this one is a cheaper variant of (no fit of its own).
     """
 
     number: int
@@ -170,6 +188,7 @@ class TrialRecord:
     run: str = ""
     spent_j: float | None = None
     retry_of: int | None = None
+    variant_of: int | None = None
 
     @classmethod
     def from_trial(cls, trial: Any) -> TrialRecord:
@@ -209,6 +228,7 @@ class TrialRecord:
             run=str(worker.get("run", "")),
             spent_j=None if spent is None else float(spent),
             retry_of=None if retry_of is None else int(retry_of),
+            variant_of=variant_parent(trial),
         )
 
     @property
@@ -242,6 +262,31 @@ class TrialRecord:
         )
 
 
+def records_of(trials: Sequence[Any]) -> tuple[TrialRecord, ...]:
+    """Decode a study's trials; a variant (added by its parent trial's process, see
+    `variant_attrs`) takes its parent's machine, process and run.
+
+    Parameters
+    ----------
+    trials : sequence of optuna.trial.FrozenTrial
+        Every trial of a study, in order.
+
+    Returns
+    -------
+    records : tuple of TrialRecord
+    """
+    records = [TrialRecord.from_trial(t) for t in trials]
+    by_number = {r.number: r for r in records}
+    for i, r in enumerate(records):
+        parent = by_number.get(r.variant_of) if r.variant_of is not None else None
+        if parent is not None and not r.host:
+            records[i] = replace(
+                r, host=parent.host, cpu_model=parent.cpu_model, worker=parent.worker,
+                run=parent.run,
+            )  # fmt: skip
+    return tuple(records)
+
+
 def machines_of(records: Sequence[TrialRecord]) -> tuple[str, ...]:
     """The distinct machines (``"host (CPU model)"``) that measured these trials, sorted."""
     return tuple(sorted({r.machine for r in records if r.machine}))
@@ -252,7 +297,11 @@ class SearchTotals:
     """Totals of a whole search; ``None`` where they were not recorded.
 
     ``energy_*`` is what the trial meter measured over the whole fit (every trial and the
-    refit); ``co2_*`` is codecarbon's tracker when a country was given.
+    refit); ``co2_*`` is codecarbon's tracker when a country was given. ``variants`` counts the
+    completed trials that are cheaper variants of another trial's fit (prefixes).
+    ``energy_saved_j`` is what an early stop saved, estimated from the trial rate (the
+    joules the first budget to bind would still have let the search spend), in the trial
+    meter's unit and source.
     """
 
     wall_seconds: float | None = None
@@ -266,6 +315,8 @@ class SearchTotals:
     co2_source: str | None = None
     trial_states: dict[str, int] | None = None
     stop_reason: str | None = None
+    variants: int | None = None
+    energy_saved_j: float | None = None
 
 
 @dataclass(frozen=True)
@@ -300,7 +351,9 @@ class SearchProgress:
     Parameters
     ----------
     finished, complete, failed, pruned : int
-        Trials finished in this fit so far, and how they ended.
+        Trials the sampler ran in this fit so far, and how they ended.
+    variants : int
+        Cheaper variants of those trials recorded so far (prefixes; no fit of their own).
     best_score : float or None
         Best validation score so far (None before the first completed trial).
     front_size : int
@@ -317,6 +370,7 @@ class SearchProgress:
     complete: int
     failed: int
     pruned: int
+    variants: int
     best_score: float | None
     front_size: int
     joules: float

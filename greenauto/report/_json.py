@@ -56,17 +56,23 @@ def _metrics(metrics: dict[str, float], energy_source: str, settings: dict) -> d
 
 
 def _trial(r: TrialRecord, settings: dict) -> dict[str, Any]:
+    metrics = _metrics(r.metrics, r.energy_source, settings)
+    if r.variant_of is not None and "fit_energy_j" in metrics:
+        metrics["fit_energy_j"]["source"] += (
+            f", the prefix's share of trial {r.variant_of}'s measured fit"
+        )
     return {
         "number": r.number,
         "state": r.state,
         "params": r.params,
-        "metrics": _metrics(r.metrics, r.energy_source, settings),
+        "metrics": metrics,
         "description": r.description,
         "energy_source": r.energy_source,
         "error": r.error or None,
         "machine": {"host": r.host, "cpu_model": r.cpu_model, "worker": r.worker, "run": r.run},
         "spent_j": r.spent_j,
         "retry_of": r.retry_of,
+        "variant_of": r.variant_of,
     }
 
 
@@ -84,12 +90,18 @@ def _totals(data: ReportData) -> dict[str, Any]:
         "energy": quantity(t.energy_j, "J", t.energy_source or "not recorded"),
         "co2": co2,
         "stop_reason": t.stop_reason,
+        "energy_saved": quantity(
+            t.energy_saved_j,
+            "J",
+            f"estimated from the trial rate ({t.energy_source or 'not recorded'})",
+        ),
         "trials": None
         if states is None
         else {
             "completed": states.get("COMPLETE", 0),
             "failed": states.get("FAIL", 0),
             "pruned": states.get("PRUNED", 0),
+            "variants": t.variants,
             "by_state": dict(states),
         },
     }
@@ -168,6 +180,7 @@ def _trial_from(t: dict[str, Any]) -> TrialRecord:
         run=str(machine.get("run", "")),
         spent_j=None if t.get("spent_j") is None else float(t["spent_j"]),
         retry_of=None if t.get("retry_of") is None else int(t["retry_of"]),
+        variant_of=t.get("variant_of"),
     )
 
 
@@ -187,6 +200,8 @@ def _totals_from(report: dict[str, Any]) -> SearchTotals:
         co2_source=None if co2 is None else co2["source"],
         trial_states=None if t["trials"] is None else dict(t["trials"]["by_state"]),
         stop_reason=t.get("stop_reason"),
+        energy_saved_j=_value(t.get("energy_saved")),
+        variants=None if t["trials"] is None else t["trials"].get("variants"),
     )
 
 

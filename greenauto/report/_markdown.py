@@ -54,8 +54,8 @@ def _totals(data: ReportData) -> list[str]:
     if t.trial_states is not None:
         s = t.trial_states
         trials = (
-            f"{s.get('COMPLETE', 0)} completed, {s.get('FAIL', 0)} failed, "
-            f"{s.get('PRUNED', 0)} pruned"
+            f"{s.get('COMPLETE', 0)} completed{_variants(t.variants)}, {s.get('FAIL', 0)} "
+            f"failed, {s.get('PRUNED', 0)} pruned"
         )
     classes = "not recorded" if d.classes is None else md_escape(", ".join(d.classes))
     rows = [
@@ -64,6 +64,7 @@ def _totals(data: ReportData) -> list[str]:
         ["CO2", co2],
         ["Trials", trials],
         ["Stopped because", md_escape(t.stop_reason or "not recorded")],
+        ["Energy the early stop saved", _saved(t)],
         ["Rows", format_number(d.rows)],
         ["Columns", format_number(d.columns)],
         ["Classes", classes],
@@ -73,6 +74,16 @@ def _totals(data: ReportData) -> list[str]:
     if data.machines_note:
         rows.append(["Machines", md_escape(data.machines_note)])
     return _table(["", ""], rows)
+
+
+def _saved(t) -> str:
+    if t.energy_saved_j is None:
+        return "none (no early stop)"
+    return f"about {format_number(t.energy_saved_j, 'J')} (estimated from the trial rate)"
+
+
+def _variants(n: int | None) -> str:
+    return f" ({n} of them prefix variants of another trial's fit)" if n else ""
 
 
 def render_markdown(data: ReportData) -> str:

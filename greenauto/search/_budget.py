@@ -27,7 +27,7 @@ from typing import Any
 
 import optuna
 
-from greenauto.results import TrialRecord, machines_of
+from greenauto.results import TrialRecord, machines_of, records_of
 
 __all__ = [
     "STOP_DEADLINE",
@@ -159,20 +159,19 @@ class RunTally:
 
     @classmethod
     def read(cls, study: optuna.Study, run_id: str) -> RunTally:
-        """The figures of run ``run_id`` of ``study``, as its storage holds them now."""
+        """The figures of run ``run_id`` of ``study``, as its storage holds them now (a
+        trial's cheaper variants belong to its run, but are neither counted nor timed)."""
         trials = study.get_trials(deepcopy=False)
-        records = [TrialRecord.from_trial(t) for t in trials]
+        records = records_of(trials)
         retried = {r.retry_of for r in records if r.retry_of is not None}
         mine = [(t, r) for t, r in zip(trials, records, strict=True) if r.run == run_id]
-        finished = [(t, r) for t, r in mine if r.state in _FINISHED]
+        ran = [(t, r) for t, r in mine if r.state in _FINISHED and r.variant_of is None]
         return cls(
             records=tuple(r for _, r in mine),
-            counted=sum(1 for _, r in finished if not (r.state == "FAIL" and r.number in retried)),
+            counted=sum(1 for _, r in ran if not (r.state == "FAIL" and r.number in retried)),
             running=sum(1 for _, r in mine if r.state == "RUNNING"),
             spent_j=float(sum(r.spent_j or 0.0 for _, r in mine)),
-            durations=tuple(
-                t.duration.total_seconds() for t, _ in finished if t.duration is not None
-            ),
+            durations=tuple(t.duration.total_seconds() for t, _ in ran if t.duration is not None),
         )
 
     @property

@@ -4,8 +4,11 @@ it (its size and operations per row come from the compiled model).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,18 +18,27 @@ from greenauto.exceptions import ConstantFeatureWarning
 from greenauto.preprocessing import Binner, FeatureSelector
 from greenauto.search._space import PipelineConfig
 
-__all__ = ["Candidate", "fit_candidate"]
+__all__ = ["SIZE_PARAM", "Candidate", "fit_candidate", "prefix_size"]
+
+
+#: The parameter that sizes a tree-ensemble member (trees, or boosting iterations).
+SIZE_PARAM = "n_estimators"
 
 
 @dataclass
 class Candidate:
-    """A fitted candidate and its compiled form."""
+    """A fitted candidate and its compiled form.
+
+    ``ensemble`` is None for a prefix (see :meth:`prefix`): it predicts through the compiled
+    model alone.
+    """
 
     config: PipelineConfig
     binner: Binner
     columns: np.ndarray
-    ensemble: MajorityVoteClassifier
+    ensemble: MajorityVoteClassifier | None
     compiled: CompiledPipeline
+    n_classes: int = 2
 
     @property
     def n_selected(self) -> int:
@@ -41,8 +53,67 @@ class Candidate:
         return member_input(self.binner.transform_columns(X, self.columns))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Share of member votes per class (the ensemble's own, in Python)."""
+        """Class probabilities: a single tree member's own (through the compiled kernel, as
+        its library computes them); else the share of member votes (the ensemble's, in
+        Python)."""
+        if self.ensemble is None or self.prefix_size() is not None:
+            return self.compiled.predict_proba(X)
         return self.ensemble.predict_proba(self.member_input(X))
+
+    def prefix_size(self) -> int | None:
+        """The size of the single tree-ensemble member a prefix can be cut from, else None."""
+        return prefix_size(self.config)
+
+    def prefix(self, k: int) -> Candidate:
+        """This candidate with its tree member cut to its first ``k`` estimators (boosting:
+        iterations): exactly what the same member fitted with ``n_estimators=k`` predicts,
+        without a new fit.
+
+        Raises
+        ------
+        ValueError
+            If the candidate has no single tree-ensemble member, or ``k`` is out of range.
+        """
+        size = self.prefix_size()
+        if size is None or not 1 <= k <= size or self.ensemble is None:
+            raise ValueError(f"No prefix of {k} for {self.config.describe(0, 0)!r}.")
+        spec = self.config.members[0]
+        cut = _cut_model(self.ensemble.estimators_[0], k)
+        params = {**spec.params, SIZE_PARAM: k}
+        config = dataclasses.replace(
+            self.config, members=(dataclasses.replace(spec, params=params),)
+        )
+        compiled = CompiledPipeline(
+            [cut],
+            classes=np.arange(self.n_classes),
+            binner=self.binner,
+            columns=self.columns,
+            n_threads=self.compiled.n_threads,
+        )
+        return Candidate(config, self.binner, self.columns, None, compiled, self.n_classes)
+
+
+def prefix_size(config: PipelineConfig) -> int | None:
+    """The size (``n_estimators``) of a configuration's single tree-ensemble member, or None
+    when it has no such member (then no prefix can be cut from it)."""
+    members = config.members
+    if len(members) != 1 or members[0].kind != "trees":
+        return None
+    size = members[0].params.get(SIZE_PARAM)
+    return None if size is None else int(size)
+
+
+def _cut_model(model: Any, k: int) -> Any:
+    """The first ``k`` estimators (iterations) of a fitted forest or LightGBM model."""
+    booster = getattr(model, "booster_", None)
+    if booster is not None:
+        import lightgbm
+
+        return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=k))
+    cut = copy.copy(model)
+    cut.estimators_ = model.estimators_[:k]
+    cut.n_estimators = k
+    return cut
 
 
 def member_input(codes: np.ndarray) -> np.ndarray:
@@ -88,4 +159,4 @@ def fit_candidate(
         columns=columns,
         n_threads=n_threads,
     )
-    return Candidate(config, binner, columns, ensemble, compiled)
+    return Candidate(config, binner, columns, ensemble, compiled, int(parts.classes.size))

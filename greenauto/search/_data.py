@@ -13,6 +13,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 __all__ = [
     "CV_BELOW_ROWS",
+    "OPS_ROWS",
     "REFERENCE_ROWS",
     "SearchData",
     "make_search_data",
@@ -21,6 +22,9 @@ __all__ = [
 
 #: Rows of the fixed reference batch inference energy is measured on.
 REFERENCE_ROWS = 1000
+#: Rows of the reference batch operations per row are counted on (a mean: the numpy count of
+#: node visits costs far more than the kernel, and 200 rows give it to about a percent).
+OPS_ROWS = 200
 #: Below this many rows ``validation="auto"`` validates by stratified k-fold, not a holdout.
 CV_BELOW_ROWS = 1000
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
@@ -20,12 +20,19 @@ from greenauto.energy import (
     measure_fit,
     measure_predict,
 )
-from greenauto.ensemble import stratified_subset
+from greenauto.ensemble import ensemble_trial_params, stratified_subset
 from greenauto.metrics import objective_metric
-from greenauto.results import completed_attrs, failed_attrs, pruned_attrs
-from greenauto.search._candidate import Candidate, fit_candidate
-from greenauto.search._data import SearchData
-from greenauto.search._space import suggest_config
+from greenauto.results import (
+    completed_attrs,
+    failed_attrs,
+    pruned_attrs,
+    variant_attrs,
+    variant_parent,
+)
+from greenauto.search._candidate import SIZE_PARAM, Candidate, fit_candidate
+from greenauto.search._data import OPS_ROWS, SearchData
+from greenauto.search._space import PipelineConfig, suggest_config
+from greenauto.search._variants import pick_variants, prefix_sizes
 
 __all__ = ["TrialObjective", "score_candidate"]
 
@@ -87,12 +94,14 @@ class TrialObjective:
     deadline: float = math.inf
     fidelity_rows: int = 20_000
     fidelity_margin: float = 0.03
+    variants: bool = True
     best_full_score: float = -math.inf
+    _added: list[optuna.trial.FrozenTrial] = field(default_factory=list)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         started = time.perf_counter()
         try:
-            metrics, description, source = self._run(trial)
+            config, cands, fits, metrics, source = self._run(trial)
         except optuna.TrialPruned:
             raise
         except Exception as exc:  # recorded on the trial; Optuna marks it failed
@@ -100,13 +109,26 @@ class TrialObjective:
                 trial.set_user_attr(key, value)
             raise
         metrics["trial_seconds"] = time.perf_counter() - started
+        description = config.describe(self.data.X.shape[1], cands[0].n_selected)
         for key, value in completed_attrs(metrics, description, source).items():
             trial.set_user_attr(key, value)
         self.best_full_score = max(self.best_full_score, metrics["score"])
+        if self.variants:
+            self._add_variants(trial, cands, fits, metrics)
+        return self._values(metrics)
+
+    def take_added(self) -> list[optuna.trial.FrozenTrial]:
+        """The variant trials the last call added to the study (then forgets them)."""
+        added, self._added = self._added, []
+        return added
+
+    def _values(self, metrics: dict[str, float]) -> tuple[float, ...]:
         return tuple(metrics[objective_metric(o).name] for o in self.objectives)
 
     # ------------------------------------------------------------------ stages
-    def _run(self, trial: optuna.Trial) -> tuple[dict[str, float], str, str]:
+    def _run(
+        self, trial: optuna.Trial
+    ) -> tuple[PipelineConfig, list[Candidate], list[Measurement], dict[str, float], str]:
         if time.perf_counter() >= self.deadline:
             raise _Pruned(trial, "the time budget was spent before it started")
         config = suggest_config(trial, learners=self.learners, max_members=self.max_members)
@@ -114,20 +136,26 @@ class TrialObjective:
         seed = self.random_state + trial.number
         if train.size > self.fidelity_rows:
             self._low_fidelity_check(trial, config, train, val, seed)
-        scores, fits, candidate = [], [], None
-        for k, (tr, va) in enumerate(self.data.folds):
+        scores, fits, cands = [], [], []
+        for tr, va in self.data.folds:
             fit_m, cand = self._measured_fit(config, tr, seed)
             scores.append(self._score(cand, va))
             fits.append(fit_m)
-            if k == 0:
-                candidate = cand
-        assert candidate is not None
-        ops = candidate.compiled.operations_per_row(self.data.X_ref)
-        pred_m = self._measured_predict(candidate, ops)
+            cands.append(cand)
         fit_j = float(np.mean([m.joules for m in fits]))
+        fit_s = float(np.mean([m.wall_seconds for m in fits]))
+        metrics, source = self._metrics(cands[0], float(np.mean(scores)), fit_j, fit_s)
+        return config, cands, fits, metrics, source
+
+    def _metrics(
+        self, candidate: Candidate, score: float, fit_j: float, fit_s: float
+    ) -> tuple[dict[str, float], str]:
+        """Every recorded figure of a fitted candidate: its inference energy is measured."""
+        ops = candidate.compiled.operations_per_row(self.data.X_ref[:OPS_ROWS])
+        pred_m = self._measured_predict(candidate, ops)
         per_1k = float(pred_m.joules_per_1k_rows)
         metrics = {
-            "score": float(np.mean(scores)),
+            "score": score,
             "fit_energy_j": fit_j,
             "inference_energy_j_per_1k": per_1k,
             "lifetime_energy_j": fit_j + self.expected_predictions * per_1k / 1000.0,
@@ -135,10 +163,63 @@ class TrialObjective:
             "model_bytes": float(candidate.compiled.nbytes),
             "n_features": float(candidate.n_selected),
             "ops_per_row": float(ops),
-            "fit_seconds": float(np.mean([m.wall_seconds for m in fits])),
+            "fit_seconds": fit_s,
         }
-        description = config.describe(self.data.X.shape[1], candidate.n_selected)
-        return metrics, description, pred_m.source.value
+        return metrics, pred_m.source.value
+
+    def _add_variants(
+        self,
+        trial: optuna.Trial,
+        cands: list[Candidate],
+        fits: list[Measurement],
+        parent: dict[str, float],
+    ) -> None:
+        """Score a ladder of prefixes of the fitted candidate on the same folds; record the
+        non-dominated ones as trials of their own (inference energy measured; fit energy is
+        the prefix's share ``k / n`` of the parent's measured fit, as ``variant_of`` says)."""
+        size = cands[0].prefix_size()
+        if size is None:
+            return
+        spec = cands[0].config.members[0]
+        low = getattr(spec.get_learner().space.get(SIZE_PARAM), "low", 1)
+        family = []
+        for k in prefix_sizes(size, low):
+            prefixes = [c.prefix(k) for c in cands]
+            score = float(np.mean([
+                self._score(p, va) for p, (_, va) in zip(prefixes, self.data.folds, strict=True)
+            ]))  # fmt: skip
+            family.append((k, score, parent["ops_per_row"] * k / size, prefixes[0]))
+        chosen = pick_variants(
+            (parent["score"], parent["ops_per_row"]), [(k, s, o) for k, s, o, _ in family]
+        )
+        for k, score, _, prefix in family:
+            if k not in chosen:
+                continue
+            share = k / size
+            metrics, source = self._metrics(
+                prefix, score, parent["fit_energy_j"] * share, parent["fit_seconds"] * share
+            )
+            description = prefix.config.describe(self.data.X.shape[1], prefix.n_selected)
+            description += f" (first {k} of trial {trial.number}'s {size}, no fit of its own)"
+            attrs = {
+                **completed_attrs(metrics, description, source),
+                **variant_attrs(trial.number),
+            }
+            params = {**trial.params, **ensemble_trial_params(prefix.config.members)}
+            trial.study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=trial.distributions,
+                    values=self._values(metrics),
+                    user_attrs=attrs,
+                )
+            )
+        if chosen:
+            self._added = [
+                t
+                for t in trial.study.get_trials(deepcopy=False)
+                if variant_parent(t) == trial.number
+            ]
 
     def _low_fidelity_check(self, trial, config, train, val, seed) -> None:
         """Fit on a subsample first; drop the trial early if it is clearly worse than the best

@@ -33,12 +33,14 @@ from greenauto.results import (
     SearchTotals,
     TrialRecord,
     machines_of,
+    records_of,
 )
 from greenauto.search._candidate import Candidate, fit_candidate
 from greenauto.search._confirm import confirm_points
 from greenauto.search._data import SearchData, make_search_data
 from greenauto.search._objective import TrialObjective, score_candidate
 from greenauto.search._space import config_from_params, seed_params
+from greenauto.search._stopping import FrontPlateau
 from greenauto.search._study import quiet_optuna, scoring_name
 from greenauto.search._worker import StudyOutcome, measure_search, with_others
 from greenauto.search._workers import join_study, optimize_study
@@ -47,6 +49,8 @@ __all__ = ["SearchOutcome", "SearchSettings", "run_search", "run_worker"]
 
 #: Share of the time budget kept for confirming the pick by CV (holdout) and the refit.
 _RESERVE_HOLDOUT, _RESERVE_CV = 0.25, 0.1
+#: Below this many rows the pick is confirmed by 2 x 5-fold CV (else 3-fold).
+SMALL_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class SearchSettings:
     time_budget: float | None = 60.0
     n_trials: int | None = None
     energy_budget: float | None = None
+    n_iter_no_change: int | None = 15
     expected_predictions: int = 1_000_000
     n_jobs: int | None = None
     n_workers: int = 1
@@ -192,8 +197,8 @@ def run_search(
         )
     finally:
         emissions = tracker.stop() if tracker is not None else None
-    study, front, records, model, outcome = (
-        holder[k] for k in ("study", "front", "records", "model", "outcome")
+    study, front, records, model, outcome, saved = (
+        holder[k] for k in ("study", "front", "records", "model", "outcome", "saved")
     )
     energy = with_others(energy, outcome)
     states: dict[str, int] = {}
@@ -211,6 +216,8 @@ def run_search(
         co2_source=None if emissions is None else emissions.source.value,
         trial_states=states,
         stop_reason=outcome.stop_reason,
+        energy_saved_j=saved,
+        variants=sum(r.variant_of is not None for r in records),
     )
     dataset = DatasetSummary.of(X.shape, labels, feature_names)
     result = SearchResult(front, records, totals, dataset, settings.study_settings())
@@ -223,50 +230,91 @@ def _search(
     """The measured part of a search: the study, the front, the confirmation and the refit."""
     previous = quiet_optuna(settings.verbose)
     try:
-        outcome = _optimize(data, settings, meter, deadline)
+        outcome, saved = _optimize(data, settings, meter, deadline)
     finally:
         optuna.logging.set_verbosity(previous)
     study = outcome.study
-    records = tuple(TrialRecord.from_trial(t) for t in study.trials)
+    records = records_of(study.trials)
     front = _front(records, settings)
     seed = settings.seed
-    if len(data.folds) == 1 and len(front) > 1:  # holdout: confirm the pick by CV
-        scorer = settings.scorer()
-        points = confirm_points(
-            front.points,
-            X=data.X,
-            y=data.y,
-            score=lambda c, X, y: score_candidate(scorer, c, X, y, data.n_classes),
-            max_score_drop=settings.max_score_drop,
-            deadline=deadline - 0.05 * float(settings.time_budget or 0),
-            random_state=seed,
-        )
-        front = ParetoFront(tuple(points), front.objectives, front.max_score_drop)
+    if len(front) > 1:  # confirm the pick on fresh folds: the best scores rode on luck
+        front = _confirmed(front, data, settings, deadline)
     model = fit_candidate(
         front.default.config, data.X, data.y, random_state=seed, n_threads=settings.n_jobs
     )
-    return {"study": study, "front": front, "records": records, "model": model, "outcome": outcome}
+    return {
+        "study": study,
+        "front": front,
+        "records": records,
+        "model": model,
+        "outcome": outcome,
+        "saved": saved,
+    }
+
+
+def _confirmed(
+    front: ParetoFront, data: SearchData, settings: SearchSettings, deadline: float
+) -> ParetoFront:
+    """The front with the points near the best re-scored by cross-validation on fresh folds.
+
+    Below ``SMALL_ROWS`` rows, 2 x 5-fold (validation noise is largest there); else 3-fold.
+    The points re-scored are those within twice the default pick's tolerance of the best, or
+    within two standard errors of an accuracy measured on the search's validation rows,
+    whichever is wider.
+    """
+    n_val = sum(val.size for _, val in data.folds)
+    best = front.best[front.score_metric]
+    noise = math.sqrt(max(best * (1.0 - best), 0.0) / n_val) if 0.0 <= best <= 1.0 else 0.0
+    small = data.X.shape[0] < SMALL_ROWS
+    scorer = settings.scorer()
+    points = confirm_points(
+        front.points,
+        X=data.X,
+        y=data.y,
+        score=lambda c, X, y: score_candidate(scorer, c, X, y, data.n_classes),
+        max_score_drop=settings.max_score_drop,
+        deadline=deadline - 0.05 * float(settings.time_budget or 0),
+        random_state=settings.seed,
+        n_splits=5 if small else 3,
+        n_repeats=2 if small else 1,
+        window=max(2 * settings.max_score_drop, 2 * noise),
+    )
+    return ParetoFront(tuple(points), front.objectives, front.max_score_drop)
 
 
 def _optimize(
     data: SearchData, settings: SearchSettings, meter: EnergyMeter, deadline: float
-) -> StudyOutcome:
+) -> tuple[StudyOutcome, float | None]:
     """Open (or resume) the study and run the trials within the budgets (in this process or
-    in ``n_workers`` worker processes)."""
+    in ``n_workers`` processes); also the energy an early stop saved, if it stopped so."""
     # keep part of the budget to confirm the pick by cross-validation (holdout only) and
     # to refit it on all the data
     search_deadline = deadline
     if math.isfinite(deadline):
         share = _RESERVE_HOLDOUT if len(data.folds) == 1 else _RESERVE_CV
         search_deadline = deadline - share * float(settings.time_budget or 0)
-    return optimize_study(
+    rules = []
+    if settings.n_iter_no_change is not None:
+        rules.append(
+            FrontPlateau(
+                settings.objectives,
+                patience=settings.n_iter_no_change,
+                max_score_drop=settings.max_score_drop,
+            )
+        )
+    outcome = optimize_study(
         data,
         settings,
         meter,
         search_deadline,
         make_objective=_trial_objective,
         first_trials=_first_trials(data, settings),
+        rules=rules,
     )
+    saved = None
+    if rules and outcome.stop_reason == rules[0].reason():
+        saved = _energy_saved(outcome, settings, search_deadline)
+    return outcome, saved
 
 
 def _trial_objective(
@@ -284,6 +332,26 @@ def _trial_objective(
         expected_predictions=settings.expected_predictions,
         deadline=deadline,
     )
+
+
+def _energy_saved(
+    outcome: StudyOutcome, settings: SearchSettings, deadline: float
+) -> float | None:
+    """Joules an early stop saved, estimated from the trial rate: what the budget that would
+    have stopped the search first would still have let it spend."""
+    progress, ran = outcome.progress, outcome.trials_run
+    if progress is None or not math.isfinite(progress.joules) or ran == 0:
+        return None
+    estimates = []
+    if math.isfinite(deadline) and progress.elapsed_seconds > 0:
+        left = max(deadline - time.perf_counter(), 0.0)
+        estimates.append(left * progress.joules / progress.elapsed_seconds)
+    if settings.n_trials is not None:
+        left_trials = max(settings.n_trials - ran, 0)
+        estimates.append(left_trials * progress.joules / ran)
+    if settings.energy_budget is not None:
+        estimates.append(max(settings.energy_budget - progress.joules, 0.0))
+    return min(estimates) if estimates else None
 
 
 def _first_trials(data: SearchData, settings: SearchSettings) -> list[dict[str, Any]]:

@@ -39,6 +39,18 @@ class PipelineConfig:
     feature_fraction: float
     members: tuple[MemberSpec, ...]
 
+    def trial_params(self) -> dict[str, Any]:
+        """The trial parameters under which `suggest_config` returns this configuration (the
+        inverse of `config_from_params`)."""
+        params: dict[str, Any] = {
+            "n_bins": self.n_bins,
+            "bin_strategy": self.bin_strategy,
+            "selector": self.selector,
+        }
+        if self.selector != "none":
+            params["feature_fraction"] = self.feature_fraction
+        return {**params, **ensemble_trial_params(self.members)}
+
     def describe(self, n_features: int, n_selected: int) -> str:
         """E.g. ``"LightGBM(40 trees) + CategoricalNB on 12 of 57 columns, 16 bins"``."""
         cols = (

@@ -355,6 +355,7 @@ class TrialCallback:
         self.values: list[list[float]] = []
         self.tally = RunTally((), 0, 0, 0.0, ())
         self.optimized = 0  # trials Optuna ran here (not counting added variants)
+        self.n_variants = 0
         self.stop_reason: str | None = None
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -378,7 +379,10 @@ class TrialCallback:
 
     def observe(self, record: TrialRecord) -> None:
         """Take in one finished trial: progress, stop rules and the user's callbacks."""
-        self.counts[record.state] = self.counts.get(record.state, 0) + 1
+        if record.variant_of is None:
+            self.counts[record.state] = self.counts.get(record.state, 0) + 1
+        else:
+            self.n_variants += 1
         if record.complete:
             self.values.append(
                 [(-1.0 if m.maximize else 1.0) * record.metrics[m.name] for m in self.metrics]
@@ -419,6 +423,7 @@ class TrialCallback:
             complete=self.counts["COMPLETE"],
             failed=self.counts["FAIL"],
             pruned=self.counts["PRUNED"],
+            variants=self.n_variants,
             best_score=best,
             front_size=front,
             joules=self.tally.spent_j if self.tally.records else math.nan,

@@ -25,7 +25,7 @@ from typing import Any
 import optuna
 
 from greenauto.energy import EnergyMeter, EnergyMeterError, EnergyTally, Measurement
-from greenauto.results import spent_attrs, worker_attrs
+from greenauto.results import SearchProgress, spent_attrs, worker_attrs
 from greenauto.search._data import SearchData
 from greenauto.search._study import STOP_N_TRIALS, STOP_TIMEOUT, TrialCallback
 
@@ -65,6 +65,8 @@ class StudyOutcome:
     other_joules: float = 0.0
     other_detail: str = ""
     trials_here: int = 0
+    trials_run: int = 0  # the run's trials, over every worker (a retry counted once)
+    progress: SearchProgress | None = None
 
 
 def this_machine() -> tuple[str, str]:
@@ -244,5 +246,11 @@ def outcome_of(
             f"{other_j:.4g} J by their trial meters"
         )
     return StudyOutcome(
-        study, stop, local_joules + other_j, "; ".join(details), trials_here=callback.optimized
+        study,
+        stop,
+        local_joules + other_j,
+        "; ".join(details),
+        trials_here=callback.optimized,
+        trials_run=callback.tally.counted,
+        progress=callback.progress(),
     )

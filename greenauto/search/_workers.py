@@ -34,6 +34,7 @@ from greenauto.search._pool import run_pool
 from greenauto.search._study import (
     STOP_INTERRUPTED,
     STOP_TIMEOUT,
+    StopRule,
     TrialCallback,
     data_fingerprint,
     make_sampler,
@@ -91,6 +92,7 @@ def optimize_study(
     *,
     make_objective: MakeObjective,
     first_trials: Sequence[Mapping[str, Any]] = (),
+    rules: Sequence[StopRule] = (),
 ) -> StudyOutcome:
     """The study part of a fit: open or resume the study, record the run, run the trials.
 
@@ -108,6 +110,8 @@ def optimize_study(
         Builds the objective (module-level: worker processes receive it by reference).
     first_trials : sequence of dict
         Parameters the study evaluates first when it is new.
+    rules : sequence of StopRule
+        Stop rules fed every finished trial of the run (by this process, for every worker).
 
     Returns
     -------
@@ -145,6 +149,7 @@ def optimize_study(
             deadline=deadline,
             energy_source=meter.source.value,
             callbacks=settings.callbacks,
+            rules=rules,
         )
         persistent = settings.storage is not None
         # when the fit's search ends, however it ends, workers still on its run stop
@@ -185,6 +190,8 @@ def _here(
 ) -> StudyOutcome:
     """Run the trials in this process (``n_workers=1``)."""
     objective = make_objective(data, settings, meter, callback.deadline)
+    # the trials an objective adds itself (a candidate's cheaper variants), if it does
+    callback.more_trials = getattr(objective, "take_added", callback.more_trials)
     with interruptible(persistent) as interrupted:
         stop = work(study, objective, meter, callback)
     if interrupted:
@@ -253,5 +260,6 @@ def join_study(
         recorded=live,
     )
     objective = make_objective(data, settings, meter, callback.deadline)
+    callback.more_trials = getattr(objective, "take_added", callback.more_trials)
     stop = work(study, objective, meter, callback)
     return StudyOutcome(study, stop, trials_here=callback.optimized)
