@@ -109,10 +109,7 @@ def _add_fit(commands: Any) -> None:
         "write the report(s) and the model.",
         epilog=PICKLE_NOTE,
     )
-    sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
-    sub.add_argument(
-        "--target", default="target", help="the class column of a CSV file (default: target)"
-    )
+    _add_data(sub)
     sub.add_argument(
         "--time-budget",
         type=_positive_float,
@@ -156,6 +153,13 @@ def _add_fit(commands: Any) -> None:
     sub.set_defaults(func=_run_fit)
 
 
+def _add_data(sub: Any) -> None:
+    sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
+    sub.add_argument(
+        "--target", default="target", help="the class column of a CSV file (default: target)"
+    )
+
+
 def _add_search_settings(sub: Any) -> None:
     """The settings a worker must share with the fit whose study it joins."""
     sub.add_argument(
@@ -197,10 +201,7 @@ def _add_worker(commands: Any) -> None:
         "--seed must be the fit's: a study run on other data or settings is refused. The "
         "worker refits nothing; the fit that started the study does.",
     )
-    sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
-    sub.add_argument(
-        "--target", default="target", help="the class column of a CSV file (default: target)"
-    )
+    _add_data(sub)
     _add_study(sub, required=True)
     sub.add_argument(
         "--time-budget", type=_positive_float, metavar="S", help="seconds this worker may run"

@@ -262,7 +262,9 @@ class TrialRecord:
         )
 
 
-def records_of(trials: Sequence[Any]) -> tuple[TrialRecord, ...]:
+def records_of(
+    trials: Sequence[Any], *, known: dict[int, TrialRecord] | None = None
+) -> tuple[TrialRecord, ...]:
     """Decode a study's trials; a variant (added by its parent trial's process, see
     `variant_attrs`) takes its parent's machine, process and run.
 
@@ -270,12 +272,22 @@ def records_of(trials: Sequence[Any]) -> tuple[TrialRecord, ...]:
     ----------
     trials : sequence of optuna.trial.FrozenTrial
         Every trial of a study, in order.
+    known : dict, optional
+        Finished trials decoded before, by number (a finished trial never changes): used,
+        and completed with the newly finished ones.
 
     Returns
     -------
     records : tuple of TrialRecord
     """
-    records = [TrialRecord.from_trial(t) for t in trials]
+    records = []
+    for t in trials:
+        record = None if known is None else known.get(t.number)
+        if record is None:
+            record = TrialRecord.from_trial(t)
+            if known is not None and t.state.is_finished():
+                known[t.number] = record
+        records.append(record)
     by_number = {r.number: r for r in records}
     for i, r in enumerate(records):
         parent = by_number.get(r.variant_of) if r.variant_of is not None else None

@@ -158,11 +158,14 @@ class RunTally:
     durations: tuple[float, ...]
 
     @classmethod
-    def read(cls, study: optuna.Study, run_id: str) -> RunTally:
+    def read(
+        cls, study: optuna.Study, run_id: str, *, known: dict[int, TrialRecord] | None = None
+    ) -> RunTally:
         """The figures of run ``run_id`` of ``study``, as its storage holds them now (a
-        trial's cheaper variants belong to its run, but are neither counted nor timed)."""
+        trial's cheaper variants belong to its run, but are neither counted nor timed).
+        ``known``: finished trials decoded before (see ``greenauto.results.records_of``)."""
         trials = study.get_trials(deepcopy=False)
-        records = records_of(trials)
+        records = records_of(trials, known=known)
         retried = {r.retry_of for r in records if r.retry_of is not None}
         mine = [(t, r) for t, r in zip(trials, records, strict=True) if r.run == run_id]
         ran = [(t, r) for t, r in mine if r.state in _FINISHED and r.variant_of is None]

@@ -38,19 +38,18 @@ from typing import Any
 
 import optuna
 
-from greenauto.energy import EnergyMeter, make_meter
+from greenauto.energy import make_meter
 from greenauto.ensemble import get_learner, learner_names, register_learner
 from greenauto.results import TrialRecord
-from greenauto.search._budget import StudyRun
+from greenauto.search._budget import STOP_INTERRUPTED, STOP_TIMEOUT, StudyRun
 from greenauto.search._data import SearchData
 from greenauto.search._study import (
-    STOP_INTERRUPTED,
-    STOP_TIMEOUT,
     TrialCallback,
     make_sampler,
 )
 from greenauto.search._worker import (
     INTERRUPTED_WARNING,
+    Job,
     MakeObjective,
     StudyOutcome,
     open_tally,
@@ -238,30 +237,27 @@ def _tail(log: Path, lines: int = 3) -> str:
     return ""
 
 
-def run_pool(
-    study: optuna.Study,
-    storage: optuna.storages.BaseStorage,
-    *,
-    data: SearchData,
-    settings: Any,
-    meter: EnergyMeter,
-    callback: TrialCallback,
-    make_objective: MakeObjective,
-    persistent: bool,
-) -> StudyOutcome:
-    """Run the trials of ``callback.run`` in this process and ``settings.n_workers - 1``
-    worker processes.
+def run_pool(job: Job, storage: optuna.storages.BaseStorage) -> StudyOutcome:
+    """Run the trials of the job's run in this process and ``n_workers - 1`` worker
+    processes sharing ``storage``.
 
     Returns when every process has stopped (the run's budgets are spent, a rule stopped it,
-    or Ctrl-C). With ``persistent`` (the user's storage) Ctrl-C goes on up after the workers
+    or Ctrl-C). When the study is in the user's storage, Ctrl-C goes on up after the workers
     stopped; else the outcome holds the trials finished so far.
     """
+    study, callback, settings = job.study, job.callback, job.settings
     with tempfile.TemporaryDirectory(prefix="greenauto-workers-") as tmp:
         folder = Path(tmp)
         spec = folder / "work.pkl"
         learners = pickle.dumps([get_learner(n) for n in learner_names()])
         work_ = _Work(
-            data, settings, storage, study.study_name, callback.run, make_objective, learners
+            job.data,
+            replace(settings, callbacks=()),  # the user's callbacks run here only
+            storage,
+            study.study_name,
+            callback.run,
+            job.make_objective,
+            learners,
         )
         with open(spec, "wb") as fh:
             pickle.dump(work_, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -270,12 +266,11 @@ def run_pool(
         try:
             for i in range(1, settings.n_workers):
                 pool.workers.append(_start(spec, i, folder))
-            objective = make_objective(data, settings, meter, callback.deadline)
-            here = work(study, objective, meter, callback, optuna_callback=pool)
+            here = work(study, job.objective(), job.meter, callback, optuna_callback=pool)
             pool.watch()
         except KeyboardInterrupt:
             pool.shut_down()
-            if persistent:
+            if job.persistent:
                 raise
             interrupted = True
             warnings.warn(INTERRUPTED_WARNING, UserWarning, stacklevel=3)

@@ -32,12 +32,6 @@ from greenauto.metrics import objective_metric
 from greenauto.pareto import non_dominated_mask
 from greenauto.results import SearchCallback, SearchProgress, TrialRecord
 from greenauto.search._budget import (
-    STOP_DEADLINE,
-    STOP_ENERGY,
-    STOP_INTERRUPTED,
-    STOP_N_TRIALS,
-    STOP_TIMEOUT,
-    STOP_WORKER_TRIALS,
     RunTally,
     StudyRun,
     budget_reason,
@@ -48,12 +42,6 @@ from greenauto.search._budget import (
 __all__ = [
     "GRACE_FACTOR",
     "HEARTBEAT_SECONDS",
-    "STOP_DEADLINE",
-    "STOP_ENERGY",
-    "STOP_INTERRUPTED",
-    "STOP_N_TRIALS",
-    "STOP_TIMEOUT",
-    "STOP_WORKER_TRIALS",
     "StopRule",
     "TrialCallback",
     "data_fingerprint",
@@ -354,6 +342,7 @@ class TrialCallback:
         self.counts = {"COMPLETE": 0, "FAIL": 0, "PRUNED": 0}
         self.values: list[list[float]] = []
         self.tally = RunTally((), 0, 0, 0.0, ())
+        self.known: dict[int, TrialRecord] = {}  # finished trials, decoded once
         self.optimized = 0  # trials Optuna ran here (not counting added variants)
         self.n_variants = 0
         self.stop_reason: str | None = None
@@ -375,7 +364,7 @@ class TrialCallback:
             current = read_run(study)
             if current is not None and current.run_id == self.run.run_id:
                 self.run = current
-        self.tally = RunTally.read(study, self.run.run_id)
+        self.tally = RunTally.read(study, self.run.run_id, known=self.known)
 
     def observe(self, record: TrialRecord) -> None:
         """Take in one finished trial: progress, stop rules and the user's callbacks."""

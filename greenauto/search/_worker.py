@@ -26,11 +26,13 @@ import optuna
 
 from greenauto.energy import EnergyMeter, EnergyMeterError, EnergyTally, Measurement
 from greenauto.results import SearchProgress, spent_attrs, worker_attrs
+from greenauto.search._budget import STOP_N_TRIALS, STOP_TIMEOUT
 from greenauto.search._data import SearchData
-from greenauto.search._study import STOP_N_TRIALS, STOP_TIMEOUT, TrialCallback
+from greenauto.search._study import TrialCallback
 
 __all__ = [
     "INTERRUPTED_WARNING",
+    "Job",
     "MakeObjective",
     "StudyOutcome",
     "WorkerObjective",
@@ -67,6 +69,25 @@ class StudyOutcome:
     trials_here: int = 0
     trials_run: int = 0  # the run's trials, over every worker (a retry counted once)
     progress: SearchProgress | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the calling process of a fit hands to whatever runs the trials (itself, or a
+    pool of workers): the study, the data, the settings, its meter, the run's callback, the
+    objective's builder, and whether the study is in the user's storage (``persistent``)."""
+
+    study: optuna.Study
+    data: SearchData
+    settings: Any
+    meter: EnergyMeter
+    callback: TrialCallback
+    make_objective: MakeObjective
+    persistent: bool
+
+    def objective(self) -> Callable[[optuna.Trial], Any]:
+        """This process's objective, built for the run's deadline."""
+        return self.make_objective(self.data, self.settings, self.meter, self.callback.deadline)
 
 
 def this_machine() -> tuple[str, str]:

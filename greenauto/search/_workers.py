@@ -28,12 +28,17 @@ from typing import Any
 import optuna
 
 from greenauto.energy import EnergyMeter
-from greenauto.search._budget import StudyRun, read_run, record_run, stop_run
+from greenauto.search._budget import (
+    STOP_INTERRUPTED,
+    STOP_TIMEOUT,
+    StudyRun,
+    read_run,
+    record_run,
+    stop_run,
+)
 from greenauto.search._data import SearchData
 from greenauto.search._pool import run_pool
 from greenauto.search._study import (
-    STOP_INTERRUPTED,
-    STOP_TIMEOUT,
     StopRule,
     TrialCallback,
     data_fingerprint,
@@ -42,6 +47,7 @@ from greenauto.search._study import (
     resolve_storage,
 )
 from greenauto.search._worker import (
+    Job,
     MakeObjective,
     StudyOutcome,
     interruptible,
@@ -154,19 +160,8 @@ def optimize_study(
         persistent = settings.storage is not None
         # when the fit's search ends, however it ends, workers still on its run stop
         stack.callback(_end_run, study, run, callback)
-        if settings.n_workers == 1:
-            outcome = _here(study, data, settings, meter, callback, make_objective, persistent)
-        else:
-            outcome = run_pool(
-                study,
-                storage,
-                data=data,
-                settings=replace(settings, callbacks=()),
-                meter=meter,
-                callback=callback,
-                make_objective=make_objective,
-                persistent=persistent,
-            )
+        job = Job(study, data, settings, meter, callback, make_objective, persistent)
+        outcome = _here(job) if settings.n_workers == 1 else run_pool(job, storage)
         callback.stop_reason = outcome.stop_reason
         if settings.storage is None and settings.n_workers > 1:  # the journal goes away
             outcome = replace(outcome, study=_in_memory(study.study_name, storage))
@@ -179,24 +174,16 @@ def _end_run(study: optuna.Study, run: StudyRun, callback: TrialCallback) -> Non
         stop_run(study, run, f"{STUDY_RUN_ENDED}: {callback.stop_reason or 'stopped by an error'}")
 
 
-def _here(
-    study: optuna.Study,
-    data: SearchData,
-    settings: Any,
-    meter: EnergyMeter,
-    callback: TrialCallback,
-    make_objective: MakeObjective,
-    persistent: bool,
-) -> StudyOutcome:
+def _here(job: Job) -> StudyOutcome:
     """Run the trials in this process (``n_workers=1``)."""
-    objective = make_objective(data, settings, meter, callback.deadline)
+    objective, callback = job.objective(), job.callback
     # the trials an objective adds itself (a candidate's cheaper variants), if it does
     callback.more_trials = getattr(objective, "take_added", callback.more_trials)
-    with interruptible(persistent) as interrupted:
-        stop = work(study, objective, meter, callback)
+    with interruptible(job.persistent) as interrupted:
+        stop = work(job.study, objective, job.meter, callback)
     if interrupted:
         stop = STOP_INTERRUPTED
-    return outcome_of(study, callback, stop, local={worker_id()})
+    return outcome_of(job.study, callback, stop, local={worker_id()})
 
 
 def _in_memory(name: str, storage: optuna.storages.BaseStorage) -> optuna.Study:
