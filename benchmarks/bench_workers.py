@@ -4,8 +4,9 @@ For each dataset, storage and worker count, ``GreenAutoClassifier(time_budget=B,
 n_workers=k, storage=...)`` runs on the whole dataset with the default (cpu-time, calibrated)
 meter, ``--repeats`` times with seeds 0, 1, ... In the same run, side by side:
 
-- trials per minute: finished trials of the search / the fit's time budget (so the start-up of
-  the worker processes and the refit count against the workers);
+- trials per minute: finished trials the search ran (not the cheaper variants a trial adds) /
+  the fit's time budget (so the start-up of the worker processes and the refit count against
+  the workers);
 - hypervolume of the front after that fixed time: (1 - validation score, log10 J per 1,000
   predictions), reference (1, 0.1 + the largest log10 front energy of any run on the dataset);
 - J per trial: median energy one trial spent by its own process's meter (parallel workers must
@@ -73,7 +74,8 @@ def one_run(X, y, *, storage: str, workers: int, budget: float, seed: int) -> di
         random_state=seed,
     ).fit(X, y)  # fmt: skip
     result = auto.search_result_
-    done = [r for r in result.trials if r.state in FINISHED]
+    # the trials the search ran, not the cheaper variants (prefixes) a trial adds
+    done = [r for r in result.trials if r.state in FINISHED and r.variant_of is None]
     front = np.array(
         [[1.0 - p["score"], np.log10(p["inference_energy_j_per_1k"])] for p in auto.pareto_front_]
     )

@@ -48,7 +48,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
     n_trials : int or None, default=None
         Number of trials to run (in this call, on top of a resumed study's).
     energy_budget : float or None, default=None
-        Joules the search itself may spend, as the trial meter measures them.
+        Joules the search's trials may spend (every worker's), as their meters measure them.
     n_iter_no_change : int or None, default=15
         Stop early when neither the best score nor the default pick's energy has improved
         for this many trials (the front stopped improving where it matters); ``None``: run
