@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 import optuna
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._metadata_requests import _routing_enabled
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from greenauto.energy import METER_KINDS, EnergyMeter
@@ -23,7 +25,14 @@ from greenauto.pareto import ParetoPoint
 from greenauto.preprocessing import TabularEncoder, encode_labels
 from greenauto.report import export_report as _export_report
 from greenauto.results import SearchCallback
-from greenauto.search import SearchOutcome, SearchSettings, fit_candidate, run_search
+from greenauto.search import (
+    Limits,
+    SearchOutcome,
+    SearchSettings,
+    fit_candidate,
+    is_splitter,
+    run_search,
+)
 
 __all__ = ["GreenAutoClassifier"]
 
@@ -53,6 +62,10 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         Stop early when neither the best score nor the default pick's energy has improved
         for this many trials (the front stopped improving where it matters); ``None``: run
         until a budget is spent. The report says how much energy the early stop saved.
+    constraints : dict or None, default=None
+        Hard limits no candidate may pass (Optuna constraints): ``"max_inference_energy"``
+        (J per 1,000 predictions), ``"max_latency"`` (s per row), ``"max_model_bytes"``.
+        A candidate above one is never on the front nor the pick.
     objectives : tuple of str, default=("score", "inference_energy")
         What the study optimises: ``"score"`` and one or more of ``"inference_energy"`` (J per
         1,000 predictions), ``"fit_energy"`` (J), ``"lifetime_energy"`` (fit J +
@@ -69,9 +82,10 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         None.
     max_members : int, default=3
         Largest ensemble (1 to 3).
-    validation : "auto", "holdout" or int, default="auto"
+    validation : "auto", "holdout", int or CV splitter, default="auto"
         ``"holdout"``: 25 % stratified validation split; an int k: stratified k-fold;
-        ``"auto"``: 3-fold below 1,000 rows, holdout above.
+        ``"auto"``: 3-fold below 1,000 rows, holdout above; or any scikit-learn splitter
+        (``GroupKFold(5)``, ``TimeSeriesSplit()``...), with ``groups`` given to ``fit``.
     sampler : {"tpe", "nsga2", "random"} or optuna sampler, default="tpe"
     storage : str, optuna storage or None, default=None
         A URL (``"sqlite:///s.db"``, ``"postgresql://..."``), a journal file path or an Optuna
@@ -144,6 +158,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         "n_trials": [Interval(Integral, 1, None, closed="left"), None],
         "energy_budget": [Interval(Real, 0, None, closed="neither"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "constraints": [dict, None],
         "objectives": [tuple, list],
         "expected_predictions": [Interval(Integral, 0, None, closed="left")],
         "scoring": [str, callable],
@@ -153,6 +168,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         "validation": [
             StrOptions({"auto", "holdout"}),
             Interval(Integral, 2, None, closed="left"),
+            HasMethods(["split", "get_n_splits"]),
         ],
         "sampler": [StrOptions({"tpe", "nsga2", "random"}), optuna.samplers.BaseSampler],
         "storage": [str, optuna.storages.BaseStorage, None],
@@ -176,6 +192,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         n_trials: int | None = None,
         energy_budget: float | None = None,
         n_iter_no_change: int | None = 15,
+        constraints: dict[str, float] | None = None,
         objectives: tuple[str, ...] = ("score", "inference_energy"),
         expected_predictions: int = 1_000_000,
         scoring: str | Any = "accuracy",
@@ -201,6 +218,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.n_trials = n_trials
         self.energy_budget = energy_budget
         self.n_iter_no_change = n_iter_no_change
+        self.constraints = constraints
         self.objectives = objectives
         self.expected_predictions = expected_predictions
         self.scoring = scoring
@@ -225,7 +243,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
     # members are built from search parameters: let them validate their own
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X: Any, y: Any) -> GreenAutoClassifier:
+    def fit(self, X: Any, y: Any, **params: Any) -> GreenAutoClassifier:
         """Search, build the Pareto front, refit the default pick on all the data.
 
         Parameters
@@ -234,16 +252,50 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
             Numeric, boolean, text or categorical columns; NaN allowed.
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
+        **params : dict
+            ``groups`` for a ``validation`` splitter that needs them (e.g. ``GroupKFold``);
+            with metadata routing enabled, whatever the splitter requests.
 
         Returns
         -------
         self : GreenAutoClassifier
         """
         settings = self._settings()
+        split_params = self._split_params(params)
         Xf, y_enc = self._encode_training_data(X, y)
         names = getattr(self, "feature_names_in_", None)
-        self._keep(run_search(Xf, y_enc, settings, labels=self.classes_, feature_names=names))
+        # raw/encode: inference energy is measured from the user's rows, as predict runs
+        encode = self._encoder.transform
+        outcome = run_search(Xf, y_enc, settings, labels=self.classes_, feature_names=names,
+                             split_params=split_params, raw=X, encode=encode)  # fmt: skip
+        self._keep(outcome)
         return self
+
+    def _split_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What the validation splitter's ``split`` gets (``groups``), routed the
+        scikit-learn way."""
+        if _routing_enabled():
+            return dict(process_routing(self, "fit", **params).splitter.split)
+        unknown = sorted(set(params) - {"groups"})
+        if unknown:
+            raise TypeError(f"GreenAutoClassifier.fit got unexpected arguments {unknown}.")
+        return {} if params.get("groups") is None else {"groups": params["groups"]}
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """Metadata routing: ``fit``'s ``groups`` go to the ``validation`` splitter's
+        ``split`` (see scikit-learn's metadata routing guide).
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        router = MetadataRouter(owner=self)
+        if is_splitter(self.validation):
+            router.add(
+                splitter=self.validation,
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+        return router
 
     def _settings(self) -> SearchSettings:
         """The search's settings: this estimator's parameters (all but ``handle_unknown``)."""
@@ -252,6 +304,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         params["objectives"] = tuple(self.objectives)
         params["learners"] = None if self.learners is None else tuple(self.learners)
         params["callbacks"] = tuple(self.callbacks or ())
+        params["limits"] = Limits.of(params.pop("constraints"))
         return SearchSettings(**params)
 
     def _keep(self, outcome: SearchOutcome) -> None:

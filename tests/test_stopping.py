@@ -87,3 +87,45 @@ def test_a_search_stops_when_flat_and_reports_the_energy_saved(tmp_path) -> None
     ).fit(X, y)  # fmt: skip
     assert without.search_result_.totals.stop_reason == "ran the n_trials asked for"
     assert without.search_result_.totals.energy_saved_j is None
+
+
+def test_constraints_exclude_violating_trials_from_the_front() -> None:
+    X, y = load_dataset("breast_cancer_wisconsin")
+    free = GreenAutoClassifier(n_trials=10, time_budget=None, energy_meter="model",
+                               random_state=0).fit(X, y)  # fmt: skip
+    sizes = sorted(r.metrics["model_bytes"] for r in free.search_result_.trials if r.complete)
+    limit = sizes[len(sizes) // 2]  # half the candidates are too big
+    capped = GreenAutoClassifier(
+        n_trials=10, time_budget=None, energy_meter="model", random_state=0,
+        constraints={"max_model_bytes": limit},
+    ).fit(X, y)  # fmt: skip
+    records = [r for r in capped.search_result_.trials if r.complete]
+    assert any(r.metrics["model_bytes"] > limit for r in records)  # some trials broke it
+    assert all(p["model_bytes"] <= limit for p in capped.pareto_front_)
+    assert capped.best_point_["model_bytes"] <= limit
+    # the sampler saw the violations as Optuna constraints
+    sampled = [t for t in capped.study_.trials if t.state.name == "COMPLETE"]
+    assert all(
+        (t.constraints["model_bytes"] > 0) == (t.user_attrs["metrics"]["model_bytes"] > limit)
+        for t in sampled
+    )
+
+
+@pytest.mark.parametrize(
+    ("constraints", "message"),
+    [
+        ({"max_speed": 1.0}, r"Unknown constraint 'max_speed'; choose from \['max_inference"),
+        ({"max_latency": 0}, r"Constraint 'max_latency' must be a number > 0; got 0"),
+    ],
+)
+def test_bad_constraints_are_named(constraints, message) -> None:
+    X, y = load_dataset("breast_cancer_wisconsin")
+    with pytest.raises(ValueError, match=message):
+        GreenAutoClassifier(n_trials=2, time_budget=None, constraints=constraints).fit(X, y)
+
+
+def test_no_candidate_within_the_limits_says_so() -> None:
+    X, y = load_dataset("breast_cancer_wisconsin")
+    with pytest.raises(RuntimeError, match=r"No candidate meets the limits \(model_bytes <= 1\)"):
+        GreenAutoClassifier(n_trials=3, time_budget=None, energy_meter="model",
+                            constraints={"max_model_bytes": 1}).fit(X, y)  # fmt: skip

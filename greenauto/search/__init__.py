@@ -2,7 +2,8 @@
 which runs a whole search and returns a typed `greenauto.results.SearchResult`."""
 
 from greenauto.search._candidate import Candidate, fit_candidate
-from greenauto.search._data import SearchData, make_search_data, stratified_folds
+from greenauto.search._data import SearchData, is_splitter, make_search_data, stratified_folds
+from greenauto.search._limits import Limits
 from greenauto.search._objective import TrialObjective, score_candidate
 from greenauto.search._run import SearchOutcome, SearchSettings, run_search, run_worker
 from greenauto.search._space import PipelineConfig, config_from_params, seed_params, suggest_config
@@ -11,6 +12,7 @@ from greenauto.search._worker import StudyOutcome
 
 __all__ = [
     "Candidate",
+    "Limits",
     "PipelineConfig",
     "SearchData",
     "SearchOutcome",
@@ -19,6 +21,7 @@ __all__ = [
     "TrialObjective",
     "config_from_params",
     "fit_candidate",
+    "is_splitter",
     "make_sampler",
     "make_search_data",
     "open_study",

@@ -31,10 +31,14 @@ from greenauto.results import (
 )
 from greenauto.search._candidate import SIZE_PARAM, Candidate, fit_candidate
 from greenauto.search._data import OPS_ROWS, SearchData
+from greenauto.search._limits import Limits
 from greenauto.search._space import PipelineConfig, suggest_config
 from greenauto.search._variants import pick_variants, prefix_sizes
 
-__all__ = ["TrialObjective", "score_candidate"]
+__all__ = ["LOW_FIDELITY_MIN_ROWS", "TrialObjective", "score_candidate"]
+
+#: Fewest rows a low-fidelity fit uses (else an eighth of the training rows).
+LOW_FIDELITY_MIN_ROWS = 1000
 
 
 class _ScoringView(ClassifierMixin, BaseEstimator):
@@ -92,11 +96,13 @@ class TrialObjective:
     random_state: int = 0
     expected_predictions: int = 1_000_000
     deadline: float = math.inf
-    fidelity_rows: int = 20_000
-    fidelity_margin: float = 0.03
+    fidelity_rows: int = 4_000
+    fidelity_margin: float = 0.01
+    fidelity_after: int = 0
+    limits: Limits = field(default_factory=Limits)
     variants: bool = True
-    best_full_score: float = -math.inf
     _added: list[optuna.trial.FrozenTrial] = field(default_factory=list)
+    _rung: list[tuple[float, float]] = field(default_factory=list)  # low-fidelity (score, ops)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         started = time.perf_counter()
@@ -112,7 +118,8 @@ class TrialObjective:
         description = config.describe(self.data.X.shape[1], cands[0].n_selected)
         for key, value in completed_attrs(metrics, description, source).items():
             trial.set_user_attr(key, value)
-        self.best_full_score = max(self.best_full_score, metrics["score"])
+        for key, value in (self.limits.as_constraints(metrics) or {}).items():
+            trial.set_constraint(key, value)  # the sampler learns where the limits bind
         if self.variants:
             self._add_variants(trial, cands, fits, metrics)
         return self._values(metrics)
@@ -134,7 +141,7 @@ class TrialObjective:
         config = suggest_config(trial, learners=self.learners, max_members=self.max_members)
         train, val = self.data.folds[0]
         seed = self.random_state + trial.number
-        if train.size > self.fidelity_rows:
+        if train.size >= self.fidelity_rows and trial.number >= self.fidelity_after:
             self._low_fidelity_check(trial, config, train, val, seed)
         scores, fits, cands = [], [], []
         for tr, va in self.data.folds:
@@ -212,6 +219,7 @@ class TrialObjective:
                     distributions=trial.distributions,
                     values=self._values(metrics),
                     user_attrs=attrs,
+                    constraints=self.limits.as_constraints(metrics),
                 )
             )
         if chosen:
@@ -222,16 +230,29 @@ class TrialObjective:
             ]
 
     def _low_fidelity_check(self, trial, config, train, val, seed) -> None:
-        """Fit on a subsample first; drop the trial early if it is clearly worse than the best
-        full-data score so far, or if the full fit would not end before the deadline."""
-        fraction = (self.fidelity_rows // 4) / train.size
-        sub = train[stratified_subset(self.data.y[train], fraction, seed=seed)]
+        """Multi-fidelity: fit on a stratified eighth of the training rows first (at least
+        ``LOW_FIDELITY_MIN_ROWS``) and go on to the full fit only if the candidate is near the
+        front of the trials seen at that same fidelity (asynchronous successive halving, on
+        two objectives): it is dropped when an earlier low-fidelity candidate at most 25 %
+        costlier (operations per row) scored ``fidelity_margin`` more. It is also dropped when
+        the full fit would end past the deadline, projected from the low-fidelity fit's time.
+        """
+        rows = max(LOW_FIDELITY_MIN_ROWS, train.size // 8)
+        sub = train[stratified_subset(self.data.y[train], rows / train.size, seed=seed)]
         t0 = time.perf_counter()
         cand = fit_candidate(config, self.data.X[sub], self.data.y[sub], random_state=seed)
         score = self._score(cand, val)
         elapsed = time.perf_counter() - t0
-        if score < self.best_full_score - self.fidelity_margin:
-            raise _Pruned(trial, f"low-fidelity score {score:.4f} below the best")
+        ops = cand.compiled.operations_per_row(self.data.X_ref[:OPS_ROWS])
+        margin = self.fidelity_margin
+        beaten = [s for s, o in self._rung if s >= score + margin and o <= 1.25 * ops]
+        self._rung.append((score, ops))
+        if beaten:
+            raise _Pruned(
+                trial,
+                f"low-fidelity score {score:.4f} on {sub.size} rows: a candidate as cheap "
+                f"scored {max(beaten):.4f} at that fidelity",
+            )
         projected = elapsed * train.size / sub.size * len(self.data.folds)
         if time.perf_counter() + projected > self.deadline:
             raise _Pruned(trial, "the full fit would overrun the time budget")
@@ -252,15 +273,20 @@ class TrialObjective:
         return measure_fit(fit, meter=self.meter), holder["c"]
 
     def _measured_predict(self, candidate: Candidate, ops_per_row: float) -> Measurement:
+        """Inference energy on the reference batch: from the user's rows through the encoder
+        and the compiled model when the search has them (what ``predict`` costs), else from
+        the encoded rows."""
         counter = self._counter()
+        encode = self.data.encode
+        batch = self.data.X_ref if encode is None else self.data.raw_ref
 
-        def predict(X: np.ndarray) -> object:
-            out = candidate.predict_codes(X)
-            if counter is not None:
-                counter.add(max(1, int(ops_per_row * X.shape[0])))
+        def predict(X: object) -> object:
+            out = candidate.predict_codes(X if encode is None else encode(X))
+            if counter is not None:  # the operation-count model counts the kernel's work
+                counter.add(max(1, int(ops_per_row * len(out))))
             return out
 
-        return measure_predict(predict, self.data.X_ref, meter=self.meter)
+        return measure_predict(predict, batch, meter=self.meter)
 
     def _score(self, candidate: Candidate, rows: np.ndarray) -> float:
         return score_candidate(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -38,6 +38,7 @@ from greenauto.results import (
 from greenauto.search._candidate import Candidate, fit_candidate
 from greenauto.search._confirm import confirm_points
 from greenauto.search._data import SearchData, make_search_data
+from greenauto.search._limits import Limits
 from greenauto.search._objective import TrialObjective, score_candidate
 from greenauto.search._space import config_from_params, seed_params
 from greenauto.search._stopping import FrontPlateau
@@ -74,6 +75,7 @@ class SearchSettings:
     n_trials: int | None = None
     energy_budget: float | None = None
     n_iter_no_change: int | None = 15
+    limits: Limits = field(default_factory=Limits)
     expected_predictions: int = 1_000_000
     n_jobs: int | None = None
     n_workers: int = 1
@@ -158,6 +160,9 @@ def run_search(
     *,
     labels: Sequence[object],
     feature_names: Sequence[str] | None = None,
+    split_params: dict[str, Any] | None = None,
+    raw: Any = None,
+    encode: Callable[[Any], np.ndarray] | None = None,
 ) -> SearchOutcome:
     """Search, assemble the front, confirm and refit the default pick.
 
@@ -171,6 +176,11 @@ def run_search(
     labels : sequence
         The class labels.
     feature_names : sequence of str, optional
+    split_params : dict, optional
+        What a ``validation`` splitter's ``split`` takes (``groups``).
+    raw, encode : optional
+        The data as the user gave it and the encoder's ``transform``: inference energy is
+        then measured end to end, as a user's ``predict`` runs.
 
     Returns
     -------
@@ -179,7 +189,14 @@ def run_search(
     started = time.perf_counter()
     deadline = math.inf if settings.time_budget is None else started + settings.time_budget
     data = make_search_data(
-        X, y, validation=settings.validation, seed=settings.seed, labels=labels
+        X,
+        y,
+        validation=settings.validation,
+        seed=settings.seed,
+        labels=labels,
+        split_params=split_params,
+        raw=raw,
+        encode=encode,
     )
     meter = make_meter(settings.energy_meter, watts_per_cpu=settings.watts_per_cpu)
     tracker = None
@@ -300,6 +317,7 @@ def _optimize(
                 settings.objectives,
                 patience=settings.n_iter_no_change,
                 max_score_drop=settings.max_score_drop,
+                allows=settings.limits.allows,
             )
         )
     outcome = optimize_study(
@@ -331,6 +349,9 @@ def _trial_objective(
         random_state=settings.seed,
         expected_predictions=settings.expected_predictions,
         deadline=deadline,
+        limits=settings.limits,
+        # the seeds (a new study's first trials) skip the low-fidelity check
+        fidelity_after=len(_first_trials(data, settings)),
     )
 
 
@@ -423,6 +444,7 @@ def run_worker(
 
 def _front(records: Sequence[TrialRecord], settings: SearchSettings) -> ParetoFront:
     """The front of the completed trials, each point carrying its configuration."""
+    done = [r for r in records if r.complete]
     several = len(machines_of(records)) > 1  # then each point names its machine
     points = [
         r.to_point(
@@ -431,9 +453,14 @@ def _front(records: Sequence[TrialRecord], settings: SearchSettings) -> ParetoFr
             ),
             with_machine=several,
         )
-        for r in records
-        if r.complete
+        for r in done
+        if settings.limits.allows(r.metrics)
     ]
+    if done and not points:
+        raise RuntimeError(
+            f"No candidate meets the limits ({settings.limits.describe()}): the "
+            f"{len(done)} completed trials all exceed one. Relax a limit or give more budget."
+        )
     if not points:
         failed = [f"trial {r.number}: {r.error or 'failed'}" for r in records if r.state == "FAIL"]
         budget = (

@@ -140,4 +140,5 @@ _LIGHTGBM_DEFAULTS = {
     "min_child_samples": 20,
     "colsample_bytree": 1.0,
     "reg_lambda": 1e-3,
+    "max_depth": -1,
 }

@@ -16,7 +16,7 @@ spambase; a hypervolume rule never stopped there.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from greenauto.metrics import objective_metric
 from greenauto.results import TrialRecord
@@ -44,6 +44,9 @@ class FrontPlateau:
         The default pick's tolerance (as ``GreenAutoClassifier.max_score_drop``).
     warmup : int
         Sampled trials before the rule may stop a search.
+    allows : callable, optional
+        Whether a completed trial's metrics meet the search's hard limits (others are not
+        candidates for the pick, so they do not count).
 
     Examples
     --------
@@ -53,7 +56,7 @@ class FrontPlateau:
     ...     rule.update(TrialRecord(i, "COMPLETE", {}, {"score": 0.8,
     ...                 "inference_energy_j_per_1k": 1.0}))
     >>> rule.reason()
-    'the front stopped improving: no better score nor cheaper pick in the last 3 trials'
+    'the front stopped improving: no better score nor cheaper pick in the last 4 trials'
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class FrontPlateau:
         patience: int,
         max_score_drop: float,
         warmup: int | None = None,
+        allows: Callable[[Mapping[str, float]], bool] = lambda metrics: True,
     ) -> None:
         self.energy = objective_metric(objectives[1]).name
         self.patience = int(patience)
@@ -72,12 +76,13 @@ class FrontPlateau:
         self.sampled = 0
         self.last_gain = 0  # sampled trial count at the last improvement
         self.state: tuple[float, float] | None = None  # (best score, pick energy)
+        self.allows = allows
 
     def update(self, record: TrialRecord) -> None:
         """Take in one more finished trial (variants count with their parent's trial)."""
         if record.variant_of is None:
             self.sampled += 1
-        if not record.complete:
+        if not record.complete or not self.allows(record.metrics):
             return
         self.points.append((float(record.metrics["score"]), float(record.metrics[self.energy])))
         best = max(s for s, _ in self.points)
