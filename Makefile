@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.greenauto-installed
 
-.PHONY: demo test install lint bench clean browser sanitize
+.PHONY: demo test install lint bench clean browser sanitize postgres
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# A PostgreSQL server on localhost for the storage tests (root: installs Debian's package);
+# without one, `make test` skips the PostgreSQL part and says so (CI never skips it).
+postgres:
+	bash .ci/postgres.sh
 
 test: $(STAMP) browser
 	$(VENV)/bin/pytest

@@ -58,7 +58,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
     n_trials : int or None, default=None
         Number of trials to run (in this call, on top of a resumed study's).
     energy_budget : float or None, default=None
-        Joules the search itself may spend, as the trial meter measures them.
+        Joules the search's trials may spend (every worker's), as their meters measure them.
     n_iter_no_change : int or None, default=15
         Stop early when neither the best score nor the default pick's energy has improved
         for this many trials (the front stopped improving where it matters); ``None``: run
@@ -89,9 +89,13 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         (``GroupKFold(5)``, ``TimeSeriesSplit()``...), with ``groups`` given to ``fit``.
     sampler : {"tpe", "nsga2", "random"} or optuna sampler, default="tpe"
     storage : str, optuna storage or None, default=None
-        Optuna storage (e.g. ``"sqlite:///search.db"``) to keep every trial; with
-        ``study_name`` a later ``fit`` on the same data resumes the study.
+        A URL (``"sqlite:///s.db"``, ``"postgresql://..."``), a journal file path or an Optuna
+        storage; with ``study_name`` a later ``fit`` resumes the study, and ``greenauto
+        worker`` processes on any machine can join it.
     study_name : str or None, default=None
+    n_workers : int, default=1
+        Processes running trials in parallel (one thread each, each measuring its own
+        energy); budgets hold for all together. Only this process refits.
     energy_meter : {"cpu-time", "rapl", "model"} or EnergyMeter, default="cpu-time"
         Per-trial meter. ``"cpu-time"``: process CPU time x calibrated watts (RAPL, else
         codecarbon's TDP estimate, else ``watts_per_cpu``). ``"model"``: counted operations x
@@ -171,6 +175,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         "sampler": [StrOptions({"tpe", "nsga2", "random"}), optuna.samplers.BaseSampler],
         "storage": [str, optuna.storages.BaseStorage, None],
         "study_name": [str, None],
+        "n_workers": [Interval(Integral, 1, None, closed="left")],
         "energy_meter": [StrOptions(set(METER_KINDS)), EnergyMeter],
         "watts_per_cpu": [Interval(Real, 0, None, closed="neither"), None],
         "country_iso_code": [str, None],
@@ -200,6 +205,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         sampler: str | optuna.samplers.BaseSampler = "tpe",
         storage: str | optuna.storages.BaseStorage | None = None,
         study_name: str | None = None,
+        n_workers: int = 1,
         energy_meter: str | EnergyMeter = "cpu-time",
         watts_per_cpu: float | None = None,
         country_iso_code: str | None = None,
@@ -225,6 +231,7 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.sampler = sampler
         self.storage = storage
         self.study_name = study_name
+        self.n_workers = n_workers
         self.energy_meter = energy_meter
         self.watts_per_cpu = watts_per_cpu
         self.country_iso_code = country_iso_code

@@ -1,4 +1,4 @@
-"""The ``greenauto`` command: ``fit``, ``report``, ``predict`` and ``datasets``.
+"""The ``greenauto`` command: ``fit``, ``worker``, ``report``, ``predict`` and ``datasets``.
 
 Bad input (a missing file, an unknown column or dataset, a non-numeric budget) ends with one
 line ``greenauto: error: ...`` on stderr and exit code 2, as argparse does for bad options;
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     _add_fit(commands)
+    _add_worker(commands)
     _add_report(commands)
     _add_predict(commands)
     sub = commands.add_parser("datasets", help="list the bundled datasets")
@@ -115,10 +116,7 @@ def _add_fit(commands: Any) -> None:
         "write the report(s) and the model.",
         epilog=PICKLE_NOTE,
     )
-    sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
-    sub.add_argument(
-        "--target", default="target", help="the class column of a CSV file (default: target)"
-    )
+    _add_data(sub)
     sub.add_argument(
         "--time-budget",
         type=_positive_float,
@@ -130,27 +128,13 @@ def _add_fit(commands: Any) -> None:
     sub.add_argument(
         "--energy-budget", type=_positive_float, metavar="J", help="joules the search may spend"
     )
-    sub.add_argument(
-        "--objectives",
-        nargs="+",
-        choices=OBJECTIVES,
-        default=["score", "inference_energy"],
-        metavar="OBJ",
-        help=f"what to optimise, 'score' and one or more costs from {', '.join(OBJECTIVES[1:])}"
-        " (default: score inference_energy)",
-    )
+    _add_search_settings(sub)
     sub.add_argument(
         "--max-score-drop",
         type=_fraction,
         default=DEFAULT_MAX_SCORE_DROP,
         metavar="D",
         help="the default pick may score this much below the best (default: %(default)s)",
-    )
-    sub.add_argument(
-        "--energy-meter",
-        choices=METER_KINDS,
-        default="cpu-time",
-        help="per-trial meter (default: cpu-time, calibrated)",
     )
     sub.add_argument(
         "--country", metavar="ISO3", help="grid country (e.g. FRA): track the search's CO2"
@@ -168,7 +152,14 @@ def _add_fit(commands: Any) -> None:
         metavar="PATH",
         help="save the fitted model (pickle-free; with the search's report inside)",
     )
-    sub.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    _add_study(sub, required=False)
+    sub.add_argument(
+        "--n-workers",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="worker processes running trials in parallel on this machine (default: 1)",
+    )
     sub.add_argument("--quiet", action="store_true", help="no progress and no summary")
     sub.set_defaults(func=_run_fit)
 
@@ -179,6 +170,73 @@ def _add_allow_pickle(sub: Any) -> None:
         action="store_true",
         help="also read a pickled model (runs code from the file: only for files you trust)",
     )
+
+
+def _add_data(sub: Any) -> None:
+    sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
+    sub.add_argument(
+        "--target", default="target", help="the class column of a CSV file (default: target)"
+    )
+
+
+def _add_search_settings(sub: Any) -> None:
+    """The settings a worker must share with the fit whose study it joins."""
+    sub.add_argument(
+        "--objectives",
+        nargs="+",
+        choices=OBJECTIVES,
+        default=["score", "inference_energy"],
+        metavar="OBJ",
+        help=f"what to optimise, 'score' and one or more costs from {', '.join(OBJECTIVES[1:])}"
+        " (default: score inference_energy)",
+    )
+    sub.add_argument(
+        "--energy-meter",
+        choices=METER_KINDS,
+        default="cpu-time",
+        help="per-trial meter (default: cpu-time, calibrated)",
+    )
+    sub.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+
+
+def _add_study(sub: Any, *, required: bool) -> None:
+    sub.add_argument(
+        "--storage",
+        required=required,
+        metavar="URL",
+        help="Optuna storage: a URL (sqlite:///search.db, postgresql://user:pw@host/db) or a "
+        "journal file path",
+    )
+    sub.add_argument("--study", required=required, metavar="NAME", help="the study's name")
+
+
+def _add_worker(commands: Any) -> None:
+    sub = commands.add_parser(
+        "worker",
+        help="join a study from any machine and run its trials",
+        description="Join the study NAME in the storage URL and run trials until the "
+        "study's search (the fit that records its budgets) is spent, or this worker's own "
+        "--time-budget / --n-trials. DATA, --target, --objectives, --energy-meter and "
+        "--seed must be the fit's: a study run on other data or settings is refused. The "
+        "worker refits nothing; the fit that started the study does.",
+    )
+    _add_data(sub)
+    _add_study(sub, required=True)
+    sub.add_argument(
+        "--time-budget", type=_positive_float, metavar="S", help="seconds this worker may run"
+    )
+    sub.add_argument("--n-trials", type=_positive_int, metavar="N", help="trials this worker runs")
+    _add_search_settings(sub)
+    sub.add_argument(
+        "--heartbeat",
+        type=_positive_int,
+        default=20,
+        metavar="S",
+        help="heartbeat interval of a URL storage: a trial of a worker silent for 3 "
+        "heartbeats is failed and retried once (default: 20)",
+    )
+    sub.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    sub.set_defaults(func=_run_worker)
 
 
 def _add_report(commands: Any) -> None:
@@ -269,6 +327,9 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
         country_iso_code=args.country,
         region=args.region,
         random_state=args.seed,
+        storage=args.storage,
+        study_name=args.study,
+        n_workers=args.n_workers,
         callbacks=None if progress is None else [progress],
     )
     try:
@@ -287,6 +348,49 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
         save_model(est.compiled_model().with_metadata(extra={"report": report}), args.model)
         _wrote(args.model, out, args.quiet)
     _write_reports(est, args.report, out, args.quiet, title=f"greenauto report: {label}")
+    return 0
+
+
+def _run_worker(args: argparse.Namespace, out: TextIO) -> int:
+    import numpy as np
+
+    from greenauto.preprocessing import TabularEncoder, encode_labels
+    from greenauto.search import SearchSettings, resolve_storage, run_worker
+
+    X, y, _ = _load_data(args.data, args.target)
+    # the encoding GreenAutoClassifier.fit applies: the study's data fingerprint is on it
+    Xf = TabularEncoder(handle_unknown="error").fit_transform(X)
+    labels = encode_labels(y)
+    y_enc = labels.transform(np.asarray(y).ravel()).astype(np.int64)
+    progress = None if args.quiet else Progress(sys.stderr, args.n_trials)
+    settings = SearchSettings(
+        objectives=tuple(args.objectives),
+        energy_meter=args.energy_meter,
+        random_state=args.seed,
+        storage=resolve_storage(args.storage, heartbeat_seconds=args.heartbeat),
+        study_name=args.study,
+        callbacks=() if progress is None else (progress,),
+    )
+    try:
+        outcome = run_worker(
+            Xf,
+            y_enc,
+            settings,
+            labels=labels.classes_,
+            time_budget=args.time_budget,
+            n_trials=args.n_trials,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    if not args.quiet:
+        states: dict[str, int] = {}
+        for t in outcome.study.get_trials(deepcopy=False):
+            states[t.state.name] = states.get(t.state.name, 0) + 1
+        out.write(
+            f"worker on study {args.study!r}: ran {outcome.trials_here} trial(s); stopped: "
+            f"{outcome.stop_reason}; the study holds {states}\n"
+        )
     return 0
 
 

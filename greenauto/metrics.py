@@ -141,6 +141,8 @@ METRICS: Mapping[str, Metric] = {
                source="wall clock of the fit, mean over folds"),
         Metric("trial_seconds", "s (wall clock)", False, "trial time", "Trial time (s)",
                source="wall clock of the whole trial"),
+        Metric("trial_energy_j", "J (the whole trial)", False, "trial energy",
+               "Trial energy (J)", kind="energy", saving="energy to search"),
     )
 }  # fmt: skip
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,14 +35,24 @@ __all__ = [
     "TrialRecord",
     "completed_attrs",
     "failed_attrs",
+    "machines_of",
     "pruned_attrs",
+    "records_of",
+    "spent_attrs",
     "variant_attrs",
     "variant_parent",
+    "worker_attrs",
 ]
 
 # The user_attrs a trial carries (the codec's only spelling of them).
 _METRICS, _DESCRIPTION, _SOURCE = "metrics", "description", "energy_source"
 _ERROR, _TRACEBACK, _PRUNED = "error", "traceback", "pruned_because"
+_WORKER, _SPENT = "worker", "trial_energy_j"
+#: Optuna's system attribute naming the trial a heartbeat retry repeats
+#: (``RetryHeartbeatStaleTrialCallback.retried_trial_number``).
+_RETRY_OF = "failed_trial"
+#: Why a trial failed when nothing recorded an error: its process stopped mid-trial.
+WORKER_LOST = "its worker stopped before the trial finished (killed, crashed or interrupted)"
 _VARIANT_OF = "variant_of"
 
 
@@ -84,6 +94,33 @@ def pruned_attrs(reason: str) -> dict[str, Any]:
     return {_PRUNED: str(reason)}
 
 
+def worker_attrs(*, host: str, cpu_model: str, worker: str, run: str) -> dict[str, Any]:
+    """The ``user_attrs`` a trial gets when it starts: where it is measured, and by whom.
+
+    Parameters
+    ----------
+    host : str
+        Host name of the machine running the trial.
+    cpu_model : str
+        Its CPU model (energy figures from different CPUs are not interchangeable).
+    worker : str
+        The process running it, ``"host:pid"``.
+    run : str
+        Id of the search run (one fit and the workers that join it) the trial belongs to.
+
+    Returns
+    -------
+    attrs : dict
+    """
+    return {_WORKER: {"host": str(host), "cpu": str(cpu_model), "id": str(worker), "run": run}}
+
+
+def spent_attrs(joules: float | None) -> dict[str, Any]:
+    """The ``user_attrs`` of the energy a whole trial spent (every stage, whatever its end),
+    by the trial meter; None when the meter cannot keep a running total."""
+    return {_SPENT: None if joules is None else float(joules)}
+
+
 def variant_attrs(parent: int) -> dict[str, Any]:
     """The extra ``user_attrs`` of a trial that is a cheaper variant of trial ``parent``
     (e.g. the first k trees of its model), added without a fit of its own."""
@@ -121,6 +158,19 @@ class TrialRecord:
         How the energy figures were obtained.
     error : str
         Why a trial failed (``"ValueError: ..."``) or was pruned (``"pruned: ..."``).
+    host : str
+        Host name of the machine that ran it ("" when not recorded).
+    cpu_model : str
+        That machine's CPU model.
+    worker : str
+        The process that ran it, ``"host:pid"``.
+    run : str
+        Id of the search run it belongs to (one fit and the workers that joined it).
+    spent_j : float or None
+        Energy the whole trial spent, whatever its end, by the trial meter (``energy_source``
+        when complete); None when not recorded (a trial whose worker was killed).
+    retry_of : int or None
+        The trial this one repeats, after that trial's worker died.
     variant_of : int or None
         The trial whose fit this one is a cheaper variant of (no fit of its own).
     """
@@ -132,6 +182,12 @@ class TrialRecord:
     description: str = ""
     energy_source: str = ""
     error: str = ""
+    host: str = ""
+    cpu_model: str = ""
+    worker: str = ""
+    run: str = ""
+    spent_j: float | None = None
+    retry_of: int | None = None
     variant_of: int | None = None
 
     @classmethod
@@ -150,14 +206,28 @@ class TrialRecord:
         error = attrs.get(_ERROR) or trial.system_attrs.get("fail_reason", "")
         if not error and attrs.get(_PRUNED):
             error = f"pruned: {attrs[_PRUNED]}"
+        if not error and trial.state.name == "FAIL":
+            error = WORKER_LOST
+        metrics = {k: float(v) for k, v in (attrs.get(_METRICS) or {}).items()}
+        spent = attrs.get(_SPENT)
+        if metrics and spent is not None:
+            metrics[_SPENT] = float(spent)
+        worker = attrs.get(_WORKER) or {}
+        retry_of = trial.system_attrs.get(_RETRY_OF)
         return cls(
             number=int(trial.number),
             state=trial.state.name,
             params={k: _plain(v) for k, v in trial.params.items()},
-            metrics={k: float(v) for k, v in (attrs.get(_METRICS) or {}).items()},
+            metrics=metrics,
             description=str(attrs.get(_DESCRIPTION, "")),
             energy_source=str(attrs.get(_SOURCE, "")),
             error=str(error),
+            host=str(worker.get("host", "")),
+            cpu_model=str(worker.get("cpu", "")),
+            worker=str(worker.get("id", "")),
+            run=str(worker.get("run", "")),
+            spent_j=None if spent is None else float(spent),
+            retry_of=None if retry_of is None else int(retry_of),
             variant_of=variant_parent(trial),
         )
 
@@ -166,16 +236,72 @@ class TrialRecord:
         """Whether the trial finished with its metrics recorded."""
         return self.state == "COMPLETE" and bool(self.metrics)
 
-    def to_point(self, config: Any = None) -> ParetoPoint:
-        """This (completed) trial as a candidate point, carrying its configuration."""
+    @property
+    def machine(self) -> str:
+        """Where the trial was measured: ``"host (CPU model)"`` ("" when not recorded)."""
+        if not self.host:
+            return ""
+        return f"{self.host} ({self.cpu_model or 'CPU not recorded'})"
+
+    def to_point(self, config: Any = None, *, with_machine: bool = False) -> ParetoPoint:
+        """This (completed) trial as a candidate point, carrying its configuration.
+
+        With ``with_machine`` (when several machines measured a study's trials) the point's
+        energy source names the machine: ``"... cpu-time on host-a (AMD EPYC 7B13)"``.
+        """
+        source = self.energy_source or "unknown"
+        if with_machine and self.machine:
+            source = f"{source} on {self.machine}"
         return ParetoPoint(
             trial=self.number,
             params=dict(self.params),
             metrics=dict(self.metrics),
             description=self.description,
-            energy_source=self.energy_source or "unknown",
+            energy_source=source,
             config=config,
         )
+
+
+def records_of(
+    trials: Sequence[Any], *, known: dict[int, TrialRecord] | None = None
+) -> tuple[TrialRecord, ...]:
+    """Decode a study's trials; a variant (added by its parent trial's process, see
+    `variant_attrs`) takes its parent's machine, process and run.
+
+    Parameters
+    ----------
+    trials : sequence of optuna.trial.FrozenTrial
+        Every trial of a study, in order.
+    known : dict, optional
+        Finished trials decoded before, by number (a finished trial never changes): used,
+        and completed with the newly finished ones.
+
+    Returns
+    -------
+    records : tuple of TrialRecord
+    """
+    records = []
+    for t in trials:
+        record = None if known is None else known.get(t.number)
+        if record is None:
+            record = TrialRecord.from_trial(t)
+            if known is not None and t.state.is_finished():
+                known[t.number] = record
+        records.append(record)
+    by_number = {r.number: r for r in records}
+    for i, r in enumerate(records):
+        parent = by_number.get(r.variant_of) if r.variant_of is not None else None
+        if parent is not None and not r.host:
+            records[i] = replace(
+                r, host=parent.host, cpu_model=parent.cpu_model, worker=parent.worker,
+                run=parent.run,
+            )  # fmt: skip
+    return tuple(records)
+
+
+def machines_of(records: Sequence[TrialRecord]) -> tuple[str, ...]:
+    """The distinct machines (``"host (CPU model)"``) that measured these trials, sorted."""
+    return tuple(sorted({r.machine for r in records if r.machine}))
 
 
 @dataclass(frozen=True)
@@ -313,6 +439,11 @@ class SearchResult:
     def has_study(self) -> bool:
         """Whether the trials come from a study (else only the front's points are known)."""
         return self.totals.trial_states is not None
+
+    @property
+    def machines(self) -> tuple[str, ...]:
+        """The machines (``"host (CPU model)"``) whose processes ran the trials."""
+        return machines_of(self.trials)
 
 
 #: A search callback: called after every finished trial with its record and the progress.

@@ -17,7 +17,13 @@ from typing import Any, NamedTuple
 
 from greenauto.metrics import get_metric
 from greenauto.pareto import ParetoFront, ParetoPoint
-from greenauto.results import DatasetSummary, SearchResult, SearchTotals, TrialRecord
+from greenauto.results import (
+    DatasetSummary,
+    SearchResult,
+    SearchTotals,
+    TrialRecord,
+    machines_of,
+)
 
 __all__ = [
     "DatasetSummary",
@@ -85,6 +91,17 @@ class ReportData:
     def energy_sources(self) -> tuple[str, ...]:
         """Distinct energy sources of the front's points."""
         return tuple(sorted({p.energy_source for p in self.front}))
+
+    @property
+    def machines_note(self) -> str:
+        """Which machines ran the trials ("" when not recorded); says so when several did."""
+        machines = machines_of(self.trials)
+        if len(machines) <= 1:
+            return "".join(machines)
+        return (
+            f"{len(machines)} machines: {'; '.join(machines)}. Their energy figures come "
+            "from different CPUs: each point's energy source names its machine."
+        )
 
 
 # --------------------------------------------------------------------------- building

@@ -69,6 +69,9 @@ def _trial(r: TrialRecord, settings: dict) -> dict[str, Any]:
         "description": r.description,
         "energy_source": r.energy_source,
         "error": r.error or None,
+        "machine": {"host": r.host, "cpu_model": r.cpu_model, "worker": r.worker, "run": r.run},
+        "spent_j": r.spent_j,
+        "retry_of": r.retry_of,
         "variant_of": r.variant_of,
     }
 
@@ -162,6 +165,7 @@ def _value(q: Any) -> Any:
 
 
 def _trial_from(t: dict[str, Any]) -> TrialRecord:
+    machine = t.get("machine") or {}
     return TrialRecord(
         number=int(t["number"]),
         state=str(t["state"]),
@@ -170,6 +174,12 @@ def _trial_from(t: dict[str, Any]) -> TrialRecord:
         description=str(t.get("description", "")),
         energy_source=str(t.get("energy_source", "")),
         error=str(t.get("error") or ""),
+        host=str(machine.get("host", "")),
+        cpu_model=str(machine.get("cpu_model", "")),
+        worker=str(machine.get("worker", "")),
+        run=str(machine.get("run", "")),
+        spent_j=None if t.get("spent_j") is None else float(t["spent_j"]),
+        retry_of=None if t.get("retry_of") is None else int(t["retry_of"]),
         variant_of=t.get("variant_of"),
     )
 

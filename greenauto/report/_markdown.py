@@ -71,6 +71,8 @@ def _totals(data: ReportData) -> list[str]:
         ["Per-trial energy", md_escape(", ".join(data.energy_sources))],
         ["Calibration", md_escape(t.energy_detail or "not recorded")],
     ]
+    if data.machines_note:
+        rows.append(["Machines", md_escape(data.machines_note)])
     return _table(["", ""], rows)
 
 

@@ -20,8 +20,6 @@ from sklearn.metrics import check_scoring
 from greenauto.energy import (
     CodecarbonMeter,
     EnergyMeter,
-    EnergyMeterError,
-    EnergyTally,
     Measurement,
     SearchEmissions,
     make_meter,
@@ -34,6 +32,8 @@ from greenauto.results import (
     SearchResult,
     SearchTotals,
     TrialRecord,
+    machines_of,
+    records_of,
 )
 from greenauto.search._candidate import Candidate, fit_candidate
 from greenauto.search._confirm import confirm_points
@@ -42,18 +42,11 @@ from greenauto.search._limits import Limits
 from greenauto.search._objective import TrialObjective, score_candidate
 from greenauto.search._space import config_from_params, seed_params
 from greenauto.search._stopping import FrontPlateau
-from greenauto.search._study import (
-    STOP_N_TRIALS,
-    STOP_TIMEOUT,
-    TrialCallback,
-    data_fingerprint,
-    make_sampler,
-    open_study,
-    quiet_optuna,
-    scoring_name,
-)
+from greenauto.search._study import quiet_optuna, scoring_name
+from greenauto.search._worker import StudyOutcome, measure_search, with_others
+from greenauto.search._workers import join_study, optimize_study
 
-__all__ = ["SearchOutcome", "SearchSettings", "run_search"]
+__all__ = ["SearchOutcome", "SearchSettings", "run_search", "run_worker"]
 
 #: Share of the time budget kept for confirming the pick by CV (holdout) and the refit.
 _RESERVE_HOLDOUT, _RESERVE_CV = 0.25, 0.1
@@ -85,6 +78,7 @@ class SearchSettings:
     limits: Limits = field(default_factory=Limits)
     expected_predictions: int = 1_000_000
     n_jobs: int | None = None
+    n_workers: int = 1
     random_state: int | None = None
     verbose: int = 0
     callbacks: Sequence[SearchCallback] = ()
@@ -109,6 +103,11 @@ class SearchSettings:
             raise ValueError(
                 "GreenAutoClassifier needs a budget: time_budget, n_trials or energy_budget."
             )
+        if self.n_workers > 1 and self.energy_meter == "rapl":
+            raise ValueError(
+                "energy_meter='rapl' reads the whole CPU package, which n_workers > 1 worker "
+                "processes share: their figures would mix. Use 'cpu-time' (per process)."
+            )
 
     @property
     def seed(self) -> int:
@@ -123,6 +122,10 @@ class SearchSettings:
             "max_members": self.max_members,
             "scoring": scoring_name(self.scoring),
             "validation": str(self.validation),
+            "seed": self.seed,  # it draws the validation split
+            "energy_meter": self.energy_meter
+            if isinstance(self.energy_meter, str)
+            else type(self.energy_meter).__name__,
         }
 
     def scorer(self) -> Callable[..., float]:
@@ -198,16 +201,23 @@ def run_search(
     meter = make_meter(settings.energy_meter, watts_per_cpu=settings.watts_per_cpu)
     tracker = None
     if settings.country_iso_code is not None:
-        tracker = CodecarbonMeter(settings.country_iso_code, settings.region)
+        # worker processes are not this process: then track the machine (their CPU too)
+        mode = "machine" if settings.n_workers > 1 else "process"
+        tracker = CodecarbonMeter(settings.country_iso_code, settings.region, tracking_mode=mode)
         tracker.start()
     holder: dict[str, Any] = {}
     try:
-        energy = meter.measure(lambda: holder.update(_search(data, settings, meter, deadline)))
+        energy = measure_search(
+            meter,
+            lambda: holder.update(_search(data, settings, meter, deadline)),
+            n_workers=settings.n_workers,
+        )
     finally:
         emissions = tracker.stop() if tracker is not None else None
-    study, front, records, model, stop, saved = (
-        holder[k] for k in ("study", "front", "records", "model", "stop", "saved")
+    study, front, records, model, outcome, saved = (
+        holder[k] for k in ("study", "front", "records", "model", "outcome", "saved")
     )
+    energy = with_others(energy, outcome)
     states: dict[str, int] = {}
     for r in records:
         states[r.state] = states.get(r.state, 0) + 1
@@ -222,7 +232,7 @@ def run_search(
         co2_region=None if emissions is None else emissions.region,
         co2_source=None if emissions is None else emissions.source.value,
         trial_states=states,
-        stop_reason=stop,
+        stop_reason=outcome.stop_reason,
         energy_saved_j=saved,
         variants=sum(r.variant_of is not None for r in records),
     )
@@ -237,10 +247,11 @@ def _search(
     """The measured part of a search: the study, the front, the confirmation and the refit."""
     previous = quiet_optuna(settings.verbose)
     try:
-        study, stop, saved = _optimize(data, settings, meter, deadline)
+        outcome, saved = _optimize(data, settings, meter, deadline)
     finally:
         optuna.logging.set_verbosity(previous)
-    records = tuple(TrialRecord.from_trial(t) for t in study.trials)
+    study = outcome.study
+    records = records_of(study.trials)
     front = _front(records, settings)
     seed = settings.seed
     if len(front) > 1:  # confirm the pick on fresh folds: the best scores rode on luck
@@ -253,7 +264,7 @@ def _search(
         "front": front,
         "records": records,
         "model": model,
-        "stop": stop,
+        "outcome": outcome,
         "saved": saved,
     }
 
@@ -290,42 +301,15 @@ def _confirmed(
 
 def _optimize(
     data: SearchData, settings: SearchSettings, meter: EnergyMeter, deadline: float
-) -> tuple[optuna.Study, str, float | None]:
-    """Open (or resume) the study and run the trials within the budgets."""
-    seed = settings.seed
-    study = open_study(
-        directions=["maximize" if o.maximize else "minimize" for o in settings.objective_list()],
-        sampler=make_sampler(settings.sampler, seed),
-        storage=settings.storage,
-        study_name=settings.study_name,
-        fingerprint=data_fingerprint(data.X, data.y),
-        settings=settings.study_settings(),
-    )
-    if not study.trials:
-        shape = (data.folds[0][0].size, data.X.shape[1])
-        for params in seed_params(
-            settings.learners, settings.max_members, shape=shape, n_classes=data.n_classes
-        ):
-            study.enqueue_trial(params, skip_if_exists=True)
+) -> tuple[StudyOutcome, float | None]:
+    """Open (or resume) the study and run the trials within the budgets (in this process or
+    in ``n_workers`` processes); also the energy an early stop saved, if it stopped so."""
     # keep part of the budget to confirm the pick by cross-validation (holdout only) and
     # to refit it on all the data
     search_deadline = deadline
     if math.isfinite(deadline):
         share = _RESERVE_HOLDOUT if len(data.folds) == 1 else _RESERVE_CV
         search_deadline = deadline - share * float(settings.time_budget or 0)
-    objective = TrialObjective(
-        data=data,
-        objectives=settings.objectives,
-        scorer=settings.scorer(),
-        meter=meter,
-        learners=settings.learners,
-        max_members=settings.max_members,
-        random_state=seed,
-        expected_predictions=settings.expected_predictions,
-        deadline=search_deadline,
-        limits=settings.limits,
-        fidelity_after=len(study.trials),  # the seeds (enqueued first) skip low fidelity
-    )
     rules = []
     if settings.n_iter_no_change is not None:
         rules.append(
@@ -336,74 +320,138 @@ def _optimize(
                 allows=settings.limits.allows,
             )
         )
-    callback = TrialCallback(
+    outcome = optimize_study(
+        data,
+        settings,
+        meter,
+        search_deadline,
+        make_objective=_trial_objective,
+        first_trials=_first_trials(data, settings),
         rules=rules,
-        more_trials=objective.take_added,
-        objectives=settings.objectives,
-        tally=_tally(meter, settings.energy_budget),
-        energy_budget=settings.energy_budget,
-        deadline=search_deadline,
-        callbacks=settings.callbacks,
     )
-    timeout = None
-    if math.isfinite(search_deadline):
-        timeout = max(search_deadline - time.perf_counter(), 0.0)
-    study.optimize(
-        objective,
-        n_trials=settings.n_trials,
-        timeout=timeout,
-        catch=(Exception,),
-        callbacks=[callback],
-        gc_after_trial=False,
-    )
-    stop = callback.stop_reason
     saved = None
-    if stop is None:
-        ran, limit = callback.optimized, settings.n_trials
-        stop = STOP_N_TRIALS if limit is not None and ran >= limit else STOP_TIMEOUT
-    elif rules and stop == rules[0].reason():
-        saved = _energy_saved(callback, settings, search_deadline)
-    return study, stop, saved
+    if rules and outcome.stop_reason == rules[0].reason():
+        saved = _energy_saved(outcome, settings, search_deadline)
+    return outcome, saved
+
+
+def _trial_objective(
+    data: SearchData, settings: SearchSettings, meter: EnergyMeter, deadline: float
+) -> TrialObjective:
+    """The objective of one trial (module-level: worker processes receive it by name)."""
+    return TrialObjective(
+        data=data,
+        objectives=settings.objectives,
+        scorer=settings.scorer(),
+        meter=meter,
+        learners=settings.learners,
+        max_members=settings.max_members,
+        random_state=settings.seed,
+        expected_predictions=settings.expected_predictions,
+        deadline=deadline,
+        limits=settings.limits,
+        # the seeds (a new study's first trials) skip the low-fidelity check
+        fidelity_after=len(_first_trials(data, settings)),
+    )
 
 
 def _energy_saved(
-    callback: TrialCallback, settings: SearchSettings, deadline: float
+    outcome: StudyOutcome, settings: SearchSettings, deadline: float
 ) -> float | None:
     """Joules an early stop saved, estimated from the trial rate: what the budget that would
     have stopped the search first would still have let it spend."""
-    progress = callback.progress()
-    if not math.isfinite(progress.joules) or callback.optimized == 0:
+    progress, ran = outcome.progress, outcome.trials_run
+    if progress is None or not math.isfinite(progress.joules) or ran == 0:
         return None
     estimates = []
     if math.isfinite(deadline) and progress.elapsed_seconds > 0:
         left = max(deadline - time.perf_counter(), 0.0)
         estimates.append(left * progress.joules / progress.elapsed_seconds)
     if settings.n_trials is not None:
-        left_trials = max(settings.n_trials - callback.optimized, 0)
-        estimates.append(left_trials * progress.joules / callback.optimized)
+        left_trials = max(settings.n_trials - ran, 0)
+        estimates.append(left_trials * progress.joules / ran)
     if settings.energy_budget is not None:
         estimates.append(max(settings.energy_budget - progress.joules, 0.0))
     return min(estimates) if estimates else None
 
 
-def _tally(meter: EnergyMeter, energy_budget: float | None) -> EnergyTally | None:
-    """The meter's running total (None if it cannot keep one and no budget needs it)."""
+def _first_trials(data: SearchData, settings: SearchSettings) -> list[dict[str, Any]]:
+    """The cheap, known-good candidates a new study evaluates first."""
+    shape = (data.folds[0][0].size, data.X.shape[1])
+    return seed_params(
+        settings.learners, settings.max_members, shape=shape, n_classes=data.n_classes
+    )
+
+
+def run_worker(
+    X: np.ndarray,
+    y: np.ndarray,
+    settings: SearchSettings,
+    *,
+    labels: Sequence[object],
+    time_budget: float | None = None,
+    n_trials: int | None = None,
+) -> StudyOutcome:
+    """Join the study ``settings.study_name`` in ``settings.storage`` as a worker.
+
+    The worker runs trials until the study's current run (recorded by the fit that started
+    it, with its budgets over every worker) is spent, or its own limits; it refits nothing.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64
+        Encoded features: the same data the study was started on.
+    y : ndarray of shape (n_samples,)
+        Class indices.
+    settings : SearchSettings
+        The same search settings as the study's (objectives, learners, scoring,
+        validation, seed, meter); its budgets are not used.
+    labels : sequence
+        The class labels.
+    time_budget : float, optional
+        Seconds this worker may run.
+    n_trials : int, optional
+        Trials this worker may run.
+
+    Returns
+    -------
+    outcome : StudyOutcome
+
+    Raises
+    ------
+    ValueError
+        When the study was started on other data or with other settings (the message names
+        what differs), or when it has no run to follow and the worker no own limit.
+    """
+    data = make_search_data(
+        X, y, validation=settings.validation, seed=settings.seed, labels=labels
+    )
+    meter = make_meter(settings.energy_meter, watts_per_cpu=settings.watts_per_cpu)
+    previous = quiet_optuna(settings.verbose)
     try:
-        return meter.tally()
-    except EnergyMeterError as exc:
-        if energy_budget is not None:
-            raise ValueError(f"energy_budget cannot be enforced: {exc}") from None
-        return None
+        return join_study(
+            data,
+            settings,
+            meter,
+            make_objective=_trial_objective,
+            first_trials=_first_trials(data, settings),
+            time_budget=time_budget,
+            n_trials=n_trials,
+        )
+    finally:
+        optuna.logging.set_verbosity(previous)
 
 
 def _front(records: Sequence[TrialRecord], settings: SearchSettings) -> ParetoFront:
     """The front of the completed trials, each point carrying its configuration."""
     done = [r for r in records if r.complete]
+    several = len(machines_of(records)) > 1  # then each point names its machine
     points = [
         r.to_point(
             config_from_params(
                 dict(r.params), learners=settings.learners, max_members=settings.max_members
-            )
+            ),
+            with_machine=several,
         )
         for r in done
         if settings.limits.allows(r.metrics)
