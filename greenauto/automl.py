@@ -257,8 +257,10 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         split_params = self._split_params(params)
         Xf, y_enc = self._encode_training_data(X, y)
         names = getattr(self, "feature_names_in_", None)
+        # raw/encode: inference energy is measured from the user's rows, as predict runs
+        encode = self._encoder.transform
         outcome = run_search(Xf, y_enc, settings, labels=self.classes_, feature_names=names,
-                             split_params=split_params)  # fmt: skip
+                             split_params=split_params, raw=X, encode=encode)  # fmt: skip
         self._keep(outcome)
         return self
 

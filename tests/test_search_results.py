@@ -174,3 +174,29 @@ def test_front_export_report_is_deprecated_but_works(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         export_report(front, tmp_path / "g.md")  # the supported path warns nothing
+
+
+def test_inference_energy_is_measured_from_the_users_rows(cancer) -> None:
+    """The reference batch goes through the encoder and the compiled model, as predict does."""
+    from greenauto.preprocessing import TabularEncoder
+    from greenauto.search import SearchSettings, run_search
+
+    X, y = cancer
+    encoder = TabularEncoder().fit(X)
+    seen: list[pd.DataFrame] = []
+
+    def encode(frame: pd.DataFrame) -> np.ndarray:
+        seen.append(frame)
+        return encoder.transform(frame)
+
+    y_enc = np.unique(np.asarray(y), return_inverse=True)[1]
+    settings = SearchSettings(time_budget=None, n_trials=2, energy_meter="model",
+                              learners=("decision_tree",), max_members=1)  # fmt: skip
+    run_search(encoder.transform(X), y_enc, settings, labels=["a", "b"], raw=X, encode=encode)
+    assert seen, "the measured predict calls encode the user's rows"
+    assert all(isinstance(f, pd.DataFrame) for f in seen)
+    rows = {tuple(f.index) for f in seen}
+    assert len(rows) == 1  # always the same reference batch, taken from the user's frame
+    index = next(iter(rows))
+    assert len(index) == min(1000, len(index))
+    assert set(index) <= set(X.index)

@@ -5,7 +5,7 @@ training only) and the fixed reference batch inference energy is measured on.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,10 @@ class SearchData:
     """Encoded data of a search: training folds, validation folds and the reference batch.
 
     ``folds`` holds ``(train_index, val_index)`` pairs: one for a holdout split, k for CV.
+    ``raw_ref`` is the reference batch as the user gave it (a DataFrame slice, say) and
+    ``encode`` turns such rows into ``X``'s columns: inference energy is measured on
+    ``encode`` then the compiled model, the path a user's ``predict`` takes. Without them it
+    is measured on the encoded ``X_ref``.
     """
 
     X: np.ndarray
@@ -45,6 +49,8 @@ class SearchData:
     folds: Folds
     X_ref: np.ndarray
     n_classes: int
+    raw_ref: Any = None
+    encode: Callable[[Any], np.ndarray] | None = None
 
 
 def stratified_folds(y: np.ndarray, n_splits: int | str, seed: int) -> tuple[Folds, np.ndarray]:
@@ -103,6 +109,8 @@ def make_search_data(
     seed: int,
     labels: Sequence[object],
     split_params: dict[str, Any] | None = None,
+    raw: Any = None,
+    encode: Callable[[Any], np.ndarray] | None = None,
 ) -> SearchData:
     """Split the encoded data for a search.
 
@@ -119,6 +127,9 @@ def make_search_data(
         Class labels, to name rare classes in the warning.
     split_params : dict, optional
         Passed to a splitter's ``split`` (``groups``).
+    raw, encode : optional
+        The data as the user gave it (rows aligned with ``X``) and the function that encodes
+        it: the reference batch is then measured end to end (see `SearchData`).
 
     Returns
     -------
@@ -127,10 +138,33 @@ def make_search_data(
     """
     if is_splitter(validation):
         folds = _splitter_folds(validation, X, y, labels, split_params or {})
-        ref = folds[0][1][:REFERENCE_ROWS]
-        return SearchData(X, y, folds, np.ascontiguousarray(X[ref]), len(labels))
+    else:
+        folds = _stratified(y, validation, seed, labels)
+    ref = folds[0][1][:REFERENCE_ROWS]
+    raw_ref = None if raw is None or encode is None else _rows(raw, ref)
+    return SearchData(
+        X,
+        y,
+        folds,
+        np.ascontiguousarray(X[ref]),
+        len(labels),
+        raw_ref,
+        encode if raw_ref is not None else None,
+    )
+
+
+def _rows(data: Any, rows: np.ndarray) -> Any:
+    """Rows of the user's data, in its own container (DataFrame rows by position)."""
+    if hasattr(data, "iloc"):
+        return data.iloc[rows]
+    return np.asarray(data)[rows] if not isinstance(data, np.ndarray) else data[rows]
+
+
+def _stratified(y: np.ndarray, validation: str | int, seed: int, labels: Sequence[object]
+                ) -> Folds:  # fmt: skip
+    """The search's own stratified folds (holdout or k-fold), rare classes named."""
     if validation == "auto":
-        validation = 3 if X.shape[0] < CV_BELOW_ROWS else "holdout"
+        validation = 3 if y.shape[0] < CV_BELOW_ROWS else "holdout"
     folds, rare = stratified_folds(y, validation, seed)
     if rare.size:
         names = ", ".join(_label(labels[c]) for c in rare[:5])
@@ -139,10 +173,9 @@ def make_search_data(
             f"Class(es) {names} have fewer than {k} rows: they are used for training only, "
             "never for validation.",
             UserWarning,
-            stacklevel=5,
+            stacklevel=6,
         )
-    ref = folds[0][1][:REFERENCE_ROWS]
-    return SearchData(X, y, folds, np.ascontiguousarray(X[ref]), len(labels))
+    return folds
 
 
 def is_splitter(validation: Any) -> bool:

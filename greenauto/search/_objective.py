@@ -273,15 +273,20 @@ class TrialObjective:
         return measure_fit(fit, meter=self.meter), holder["c"]
 
     def _measured_predict(self, candidate: Candidate, ops_per_row: float) -> Measurement:
+        """Inference energy on the reference batch: from the user's rows through the encoder
+        and the compiled model when the search has them (what ``predict`` costs), else from
+        the encoded rows."""
         counter = self._counter()
+        encode = self.data.encode
+        batch = self.data.X_ref if encode is None else self.data.raw_ref
 
-        def predict(X: np.ndarray) -> object:
-            out = candidate.predict_codes(X)
-            if counter is not None:
-                counter.add(max(1, int(ops_per_row * X.shape[0])))
+        def predict(X: object) -> object:
+            out = candidate.predict_codes(X if encode is None else encode(X))
+            if counter is not None:  # the operation-count model counts the kernel's work
+                counter.add(max(1, int(ops_per_row * len(out))))
             return out
 
-        return measure_predict(predict, self.data.X_ref, meter=self.meter)
+        return measure_predict(predict, batch, meter=self.meter)
 
     def _score(self, candidate: Candidate, rows: np.ndarray) -> float:
         return score_candidate(

@@ -158,6 +158,8 @@ def run_search(
     labels: Sequence[object],
     feature_names: Sequence[str] | None = None,
     split_params: dict[str, Any] | None = None,
+    raw: Any = None,
+    encode: Callable[[Any], np.ndarray] | None = None,
 ) -> SearchOutcome:
     """Search, assemble the front, confirm and refit the default pick.
 
@@ -173,6 +175,9 @@ def run_search(
     feature_names : sequence of str, optional
     split_params : dict, optional
         What a ``validation`` splitter's ``split`` takes (``groups``).
+    raw, encode : optional
+        The data as the user gave it and the encoder's ``transform``: inference energy is
+        then measured end to end, as a user's ``predict`` runs.
 
     Returns
     -------
@@ -187,6 +192,8 @@ def run_search(
         seed=settings.seed,
         labels=labels,
         split_params=split_params,
+        raw=raw,
+        encode=encode,
     )
     meter = make_meter(settings.energy_meter, watts_per_cpu=settings.watts_per_cpu)
     tracker = None
