@@ -8,6 +8,7 @@ it and anyone can rerun it.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import statistics
@@ -119,3 +120,24 @@ def write_results(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + body.rstrip() + "\n", encoding="utf-8")
     return path
+
+
+def save_raw(path: Path, meta: dict[str, object], runs: list[dict]) -> None:
+    """Write a benchmark's raw rows and run information as JSON (atomically: a run stopped
+    midway leaves the previous complete file)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1, default=float))
+    tmp.replace(path)
+
+
+def load_raw(path: Path) -> tuple[dict, list[dict]]:
+    """The run information and raw rows `save_raw` wrote."""
+    data = json.loads(Path(path).read_text())
+    return data["meta"], data["runs"]
+
+
+def write_from_raw(name: str, title: str, body: str, meta: dict, path: Path) -> Path:
+    """`write_results` with the header of the run that produced the raw rows (its date,
+    machine, versions, load and command), whenever the tables are written."""
+    info = {k: meta[k] for k in ("date", "machine", "versions", "load_average")}
+    return write_results(name, title, body, (), path=path, command=meta["command"], info=info)

@@ -37,7 +37,6 @@ writes benchmarks/results/bench_ensembles.md and the raw rows beside it (.json);
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import statistics
@@ -59,7 +58,7 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, run_info, write_results
+from _common import RESULTS, load_raw, run_info, save_raw, write_from_raw
 
 from greenauto.compiled import CompiledPipeline
 from greenauto.datasets import load_csv
@@ -406,8 +405,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     json_path = args.out.with_suffix(".json")
     if args.from_json:
-        data = json.loads(json_path.read_text())
-        meta, runs = data["meta"], data["runs"]
+        meta, runs = load_raw(json_path)
     else:
         meter = default_meter()
         meta = {
@@ -423,19 +421,11 @@ def main(argv: list[str] | None = None) -> None:
                 for name in args.datasets:
                     print(f"[{time.strftime('%H:%M:%S')}] {name}, seed {seed}", flush=True)
                     runs.append(run_dataset(name, seed, args.fraction))
-                    json_path.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+                    save_raw(json_path, meta, runs)
     body = render(meta, runs)
     print(body)
-    info = {k: meta[k] for k in ("date", "machine", "versions", "load_average")}
-    path = write_results(
-        "bench_ensembles",
-        "Ensembles of 2, 3 and 4 members (Omar et al. 2024)",
-        body,
-        PACKAGES,
-        path=args.out,
-        command=meta["command"],
-        info=info,
-    )
+    title = "Ensembles of 2, 3 and 4 members (Omar et al. 2024)"
+    path = write_from_raw("bench_ensembles", title, body, meta, args.out)
     print(f"written to {path} (raw rows: {json_path})")
 
 

@@ -27,7 +27,6 @@ written after every dataset; ``--resume`` skips the (dataset, seed) pairs it alr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import re
@@ -49,7 +48,7 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, run_info, write_results
+from _common import RESULTS, load_raw, run_info, save_raw, write_from_raw
 from _search_tables import render
 
 from greenauto import GreenAutoClassifier
@@ -331,12 +330,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def save(path: Path, meta: dict[str, Any], runs: list[dict]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1, default=float))
-    tmp.replace(path)
-
-
 def run_all(args: argparse.Namespace, json_path: Path) -> tuple[dict[str, Any], list[dict]]:
     """Run every (seed, dataset) pair (the whole benchmark once per seed)."""
     meter = default_meter()
@@ -349,9 +342,9 @@ def run_all(args: argparse.Namespace, json_path: Path) -> tuple[dict[str, Any], 
     }
     runs: list[dict] = []
     if args.resume and json_path.exists():
-        old = json.loads(json_path.read_text())
-        runs = [r for r in old["runs"] if r["budget"] == args.budget]
-        meta["command"] = old["meta"]["command"] + " (resumed: " + meta["command"] + ")"
+        old_meta, old_runs = load_raw(json_path)
+        runs = [r for r in old_runs if r["budget"] == args.budget]
+        meta["command"] = old_meta["command"] + " (resumed: " + meta["command"] + ")"
     done = {(r["dataset"], r["seed"]) for r in runs}
     warnings.simplefilter("ignore")
     with threadpool_limits(1):
@@ -361,10 +354,10 @@ def run_all(args: argparse.Namespace, json_path: Path) -> tuple[dict[str, Any], 
                     continue
                 print(f"[{time.strftime('%H:%M:%S')}] {name}, seed {seed}", flush=True)
                 runs.append(run_one(name, seed, args.budget, meter))
-                save(json_path, meta, runs)
+                save_raw(json_path, meta, runs)
     meta["finished"] = run_info(PACKAGES)["date"]
     meta["load_average_end"] = run_info(PACKAGES)["load_average"]
-    save(json_path, meta, runs)
+    save_raw(json_path, meta, runs)
     return meta, runs
 
 
@@ -374,22 +367,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.from_json is not None:
         if args.from_json is not True:
             json_path = Path(args.from_json)
-        data = json.loads(json_path.read_text())
-        meta, runs = data["meta"], data["runs"]
+        meta, runs = load_raw(json_path)
     else:
         meta, runs = run_all(args, json_path)
     body = render(meta, runs)
     print(body)
-    info = {k: meta[k] for k in ("date", "machine", "versions", "load_average")}
-    path = write_results(
-        "bench_search",
-        "Search: greenauto vs FLAML and plain baselines",
-        body,
-        PACKAGES,
-        path=args.out,
-        command=meta["command"],
-        info=info,
-    )
+    title = "Search: greenauto vs FLAML and plain baselines"
+    path = write_from_raw("bench_search", title, body, meta, args.out)
     print(f"written to {path} (raw rows: {json_path})")
 
 
