@@ -8,6 +8,7 @@ it and anyone can rerun it.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import statistics
@@ -61,21 +62,82 @@ def median_seconds(fn: Callable[[], object], *, repeat: int = 7, min_time: float
     return statistics.median(rounds)
 
 
-def write_results(name: str, title: str, body: str, packages: Iterable[str]) -> Path:
-    """Write ``benchmarks/results/NAME.md`` with the standard header and return its path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    vers = versions(packages)
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, e.g. ``"0.12 0.30 0.41"`` (``"unknown"`` if the
+    system does not say)."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def run_info(packages: Iterable[str]) -> dict[str, object]:
+    """When, where and with what a benchmark runs: date, machine, library versions and load.
+
+    Kept beside raw results (JSON), so that tables regenerated later still say where the
+    figures were taken.
+    """
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{cpu_model()}, {os.cpu_count()} logical cores, {platform.system()} "
+        f"{platform.release()}",
+        "versions": versions(packages),
+        "load_average": load_average(),
+    }
+
+
+def write_results(
+    name: str,
+    title: str,
+    body: str,
+    packages: Iterable[str],
+    *,
+    path: Path | None = None,
+    command: str | None = None,
+    info: dict[str, object] | None = None,
+) -> Path:
+    """Write ``benchmarks/results/NAME.md`` (or ``path``) with the standard header and return
+    its path.
+
+    ``info`` (from `run_info`) says when and where the figures were taken; by default, now and
+    here. ``command`` is the command line that produced them (default ``python
+    benchmarks/NAME.py``).
+    """
+    info = run_info(packages) if info is None else info
+    vers = dict(info["versions"])  # type: ignore[call-overload]
     header = [
         f"# {title}",
         "",
-        f"- date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {cpu_model()}, {os.cpu_count()} logical cores, {platform.system()} "
-        f"{platform.release()}",
+        f"- date: {info['date']}",
+        f"- machine: {info['machine']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
-        f"- command: `python benchmarks/{name}.py`",
+        f"- load average (1, 5, 15 min) when written: {info['load_average']}",
+        f"- command: `{command or f'python benchmarks/{name}.py'}`",
         "",
         "",
     ]
-    path = RESULTS / f"{name}.md"
+    path = RESULTS / f"{name}.md" if path is None else Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header) + body.rstrip() + "\n", encoding="utf-8")
     return path
+
+
+def save_raw(path: Path, meta: dict[str, object], runs: list[dict]) -> None:
+    """Write a benchmark's raw rows and run information as JSON (atomically: a run stopped
+    midway leaves the previous complete file)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1, default=float))
+    tmp.replace(path)
+
+
+def load_raw(path: Path) -> tuple[dict, list[dict]]:
+    """The run information and raw rows `save_raw` wrote."""
+    data = json.loads(Path(path).read_text())
+    return data["meta"], data["runs"]
+
+
+def write_from_raw(name: str, title: str, body: str, meta: dict, path: Path) -> Path:
+    """`write_results` with the header of the run that produced the raw rows (its date,
+    machine, versions, load and command), whenever the tables are written."""
+    info = {k: meta[k] for k in ("date", "machine", "versions", "load_average")}
+    return write_results(name, title, body, (), path=path, command=meta["command"], info=info)
