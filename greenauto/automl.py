@@ -7,9 +7,7 @@ the refitted pick through the compiled kernels.
 
 from __future__ import annotations
 
-import os
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,19 +16,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._metadata_requests import _routing_enabled
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from greenauto.compiled import CompiledPipeline
+from greenauto._fitted import FittedSearchMixin
 from greenauto.energy import METER_KINDS, EnergyMeter
-from greenauto.pareto import ParetoPoint
 from greenauto.preprocessing import TabularEncoder, encode_labels
-from greenauto.report import export_report as _export_report
 from greenauto.results import SearchCallback
 from greenauto.search import (
     Limits,
     SearchOutcome,
     SearchSettings,
-    fit_candidate,
     is_splitter,
     run_search,
 )
@@ -41,7 +36,7 @@ __all__ = ["GreenAutoClassifier"]
 DEFAULT_MAX_SCORE_DROP = 0.005
 
 
-class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
+class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
     """Find accurate classifiers that spend little energy: a multi-objective AutoML search.
 
     ``fit`` runs an Optuna study over binning x feature selection x small voting ensembles
@@ -321,138 +316,6 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self.search_emissions_ = outcome.emissions
         self.search_seconds_ = outcome.result.totals.wall_seconds
 
-    def use_point(self, point: ParetoPoint, X: Any, y: Any) -> GreenAutoClassifier:
-        """Switch to another point of the front: refit its pipeline on ``X, y`` and predict
-        with it from now on.
-
-        Parameters
-        ----------
-        point : ParetoPoint
-            A point of ``pareto_front_``, e.g. ``pareto_front_.select(rule="knee")``.
-        X, y : the data to refit on (same columns as in :meth:`fit`).
-
-        Returns
-        -------
-        self : GreenAutoClassifier
-        """
-        check_is_fitted(self)
-        if point not in self.pareto_front_:
-            raise ValueError(f"Trial {point.trial} is not a point of this estimator's front.")
-        config = self.pareto_front_[self.pareto_front_.points.index(point)].config
-        Xf = self._encode(X)
-        y_enc = self._label_encoder.transform(column_or_1d(y))
-        seed = self._settings().seed
-        self.model_ = fit_candidate(config, Xf, y_enc, random_state=seed, n_threads=self.n_jobs)
-        self.best_point_ = point
-        self._compiled = self._compile_pick()
-        return self
-
-    def export_report(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
-        """Write the Pareto report of the search; the format follows the suffix.
-
-        Parameters
-        ----------
-        path : str or path-like
-            ``.html`` (one self-contained file), ``.json`` (versioned, units and sources),
-            ``.csv`` (one row per trial) or ``.md``.
-        title : str, optional
-            Heading of the report.
-
-        Returns
-        -------
-        path : pathlib.Path
-            The file written. See :func:`greenauto.report.export_report`.
-        """
-        check_is_fitted(self)
-        return _export_report(self.search_result_, path, title=title)
-
-    # ------------------------------------------------------------------ predict
-    def compiled_model(self) -> CompiledPipeline:
-        """The pick as one compiled model: what :meth:`predict` runs and ``save_model`` saves.
-
-        Its arrays carry the class labels, the training-column schema (names, categories) and
-        the pick's Pareto-point metrics with their energy source.
-
-        Returns
-        -------
-        model : CompiledPipeline
-        """
-        check_is_fitted(self)
-        return self._compiled
-
-    def _compile_pick(self) -> CompiledPipeline:
-        point = self.best_point_
-        return self.model_.compiled.with_metadata(
-            labels=self.classes_,
-            encoder=self._encoder,
-            metrics={**point.metrics, "trial": point.trial, "description": point.description},
-            energy_source=point.energy_source,
-        )
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict class labels with the default pick, through the compiled kernels.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-            Same columns as in fit.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
-        compiled = self.compiled_model()
-        return compiled.predict(self._encode(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities of the pick, from the same kernel call as :meth:`predict`.
-
-        One member: its own probabilities (a forest's mean of leaf distributions, LightGBM's
-        sigmoid or softmax, NB posteriors, KNN neighbour shares); a soft vote: their average;
-        a hard vote: vote shares refined by the members' probabilities (see
-        :class:`~greenauto.ensemble.MajorityVoteClassifier`). ``classes_[argmax]`` equals
-        :meth:`predict`.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        compiled = self.compiled_model()
-        return compiled.predict_proba(self._encode(X))
-
-    def to_sklearn(self) -> Any:
-        """The pick as a fitted scikit-learn ``Pipeline`` that needs no greenauto import.
-
-        Categorical columns are encoded by an ``OrdinalEncoder`` with the training categories;
-        see :meth:`CompiledPipeline.to_sklearn` for what can be exported.
-
-        Returns
-        -------
-        pipeline : sklearn.pipeline.Pipeline
-        """
-        return self.compiled_model().to_sklearn()
-
-    def to_onnx(self) -> Any:
-        """The pick as an ONNX model (extra ``greenauto[onnx]``); input: the encoded numeric
-        columns as double. See :meth:`CompiledPipeline.to_onnx`.
-
-        Returns
-        -------
-        model : onnx.ModelProto
-        """
-        return self.compiled_model().to_onnx()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle the compiled model's arrays, not the fitted library objects behind them."""
-        state = super().__getstate__()
-        if "model_" in state:
-            state["model_"] = None  # the search's Candidate: Binner, the vote's members
-        return state
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -474,6 +337,3 @@ class GreenAutoClassifier(ClassifierMixin, BaseEstimator):
         self._label_encoder = encode_labels(y)
         self.classes_ = self._label_encoder.classes_
         return Xf, self._label_encoder.transform(column_or_1d(y)).astype(np.int64)
-
-    def _encode(self, X: Any) -> np.ndarray:
-        return self._encoder.transform(X)
