@@ -35,7 +35,7 @@ class FittedSearchMixin:
     ``_compiled``; and has ``_settings()`` and ``n_jobs``.
     """
 
-    def use_point(self, point: ParetoPoint, X: Any, y: Any) -> Self:
+    def use_point(self, point: ParetoPoint, X: Any, y: Any, sample_weight: Any = None) -> Self:
         """Switch to another point of the front: refit its pipeline on ``X, y`` and predict
         with it from now on.
 
@@ -44,6 +44,8 @@ class FittedSearchMixin:
         point : ParetoPoint
             A point of ``pareto_front_``, e.g. ``pareto_front_.select(rule="knee")``.
         X, y : the data to refit on (same columns as in :meth:`fit`).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights for the refit.
 
         Returns
         -------
@@ -56,7 +58,10 @@ class FittedSearchMixin:
         Xf = self._encode(X)
         y_enc = self._label_encoder.transform(column_or_1d(y))
         seed = self._settings().seed
-        self.model_ = fit_candidate(config, Xf, y_enc, random_state=seed, n_threads=self.n_jobs)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.model_ = fit_candidate(
+            config, Xf, y_enc, random_state=seed, n_threads=self.n_jobs, sample_weight=w
+        )
         self.best_point_ = point
         self._compiled = self._compile_pick()
         return self

@@ -240,7 +240,7 @@ class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
     # members are built from search parameters: let them validate their own
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X: Any, y: Any, **params: Any) -> GreenAutoClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **params: Any) -> GreenAutoClassifier:
         """Search, build the Pareto front, refit the default pick on all the data.
 
         Parameters
@@ -249,6 +249,9 @@ class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
             Numeric, boolean, text or categorical columns; NaN allowed.
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights: they weight the members' training and every validation score (KNN,
+            which cannot take them, leaves the search).
         **params : dict
             ``groups`` for a ``validation`` splitter that needs them (e.g. ``GroupKFold``);
             with metadata routing enabled, whatever the splitter requests.
@@ -264,7 +267,8 @@ class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
         # raw/encode: inference energy is measured from the user's rows, as predict runs
         encode = self._encoder.transform
         outcome = run_search(Xf, y_enc, settings, labels=self.classes_, feature_names=names,
-                             split_params=split_params, raw=X, encode=encode)  # fmt: skip
+                             split_params=split_params, raw=X, encode=encode,
+                             sample_weight=sample_weight)  # fmt: skip
         self._keep(outcome)
         return self
 

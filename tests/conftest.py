@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,6 +21,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "greenauto"))
+
+
+@pytest.fixture
+def ruff_sorted():
+    """Sorts names in ruff's isort-style ``__all__`` order (RUF022): CONSTANTS, Classes,
+    functions (a fixture: test modules cannot import conftest in importlib mode)."""
+    return lambda names: sorted(
+        names, key=lambda n: (0 if n.isupper() else 1 if n[0].isupper() else 2, n)
+    )
 
 
 def shared_datasets_dir() -> Path | None:

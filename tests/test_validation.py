@@ -72,3 +72,22 @@ def test_bad_splits_and_arguments_are_named(subjects) -> None:
         GreenAutoClassifier(validation=KFold(2), **FAST).fit(Xs, ys)
     with pytest.raises(TypeError, match=r"unexpected arguments \['weights'\]"):
         GreenAutoClassifier(**FAST).fit(X, y, weights=groups)
+
+
+def test_sample_weights_weight_members_and_scores() -> None:
+    """Weighting one class up moves the search toward recall on it, through fit and score."""
+    X, y = load_dataset("spambase")
+    rows = np.random.default_rng(0).permutation(len(y))[:1200]  # the file is sorted by class
+    X, y = X.iloc[rows], y.iloc[rows]
+    spam = (np.asarray(y) == 1).astype(float)
+    w = np.where(spam == 1, 5.0, 1.0)  # missing a spam costs 5 times more
+    plain = GreenAutoClassifier(**{**FAST, "n_trials": 6}).fit(X, y)
+    weighted = GreenAutoClassifier(**{**FAST, "n_trials": 6}).fit(X, y, sample_weight=w)
+    recall = [(m.predict(X)[spam == 1] == 1).mean() for m in (plain, weighted)]
+    assert recall[1] > recall[0]
+    with pytest.raises(ValueError, match=r"learners include 'knn', which cannot take"):
+        GreenAutoClassifier(**{**FAST, "learners": ["knn"]}).fit(X, y, sample_weight=w)
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(1200,\)"):
+        GreenAutoClassifier(**FAST).fit(X, y, sample_weight=w[:10])
+    auto = GreenAutoClassifier(**{**FAST, "learners": None}).fit(X, y, sample_weight=w)
+    assert "knn" not in auto.search_result_.settings["learners"]

@@ -17,15 +17,19 @@ from greenauto.ensemble._spec import (
     ensemble_trial_params,
     make_ensemble,
     suggest_ensemble,
+    suggest_vote,
 )
 from greenauto.ensemble._voting import (
+    SUBSETS,
     CompiledParts,
     MajorityVoteClassifier,
+    member_rows,
     stratified_subset,
     subset_size,
 )
 
 __all__ = [
+    "SUBSETS",
     "Choice",
     "CompiledParts",
     "FloatRange",
@@ -38,9 +42,11 @@ __all__ = [
     "get_learner",
     "learner_names",
     "make_ensemble",
+    "member_rows",
     "register_learner",
     "stratified_subset",
     "subset_size",
     "suggest_ensemble",
+    "suggest_vote",
     "unregister_learner",
 ]

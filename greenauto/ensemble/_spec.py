@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from greenauto.ensemble._learners import Learner, get_learner, learner_names
-from greenauto.ensemble._voting import MAX_MEMBERS, MajorityVoteClassifier, subset_size
+from greenauto.ensemble._voting import MAX_MEMBERS, SUBSETS, MajorityVoteClassifier, subset_size
 
 if TYPE_CHECKING:
     import optuna
@@ -34,6 +34,7 @@ __all__ = [
     "ensemble_trial_params",
     "make_ensemble",
     "suggest_ensemble",
+    "suggest_vote",
 ]
 
 # Log scale: accuracy grows roughly linearly in log(rows) (learning curves), and Omar et al.
@@ -202,7 +203,46 @@ def suggest_ensemble(
     return specs
 
 
-def ensemble_trial_params(specs: Sequence[MemberSpec], *, prefix: str = "") -> dict[str, Any]:
+def suggest_vote(
+    trial: optuna.trial.BaseTrial, n_members: int, *, prefix: str = ""
+) -> tuple[str, str]:
+    """Suggest how several members vote and how their rows are drawn.
+
+    Parameters
+    ----------
+    trial : optuna.trial.BaseTrial
+        A live ``Trial`` or a ``FixedTrial``.
+    n_members : int
+        The ensemble's size; one member has nothing to choose (``("hard", "stratified")``).
+    prefix : str, default=""
+        Prepended to the parameter names ``voting`` and ``subsets``.
+
+    Returns
+    -------
+    voting, subsets : str
+        ``"hard"`` or ``"soft"``; one of ``SUBSETS``.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from greenauto.ensemble import suggest_vote
+    >>> suggest_vote(optuna.trial.FixedTrial({"voting": "soft", "subsets": "disjoint"}), 2)
+    ('soft', 'disjoint')
+    """
+    if n_members < 2:
+        return "hard", "stratified"
+    voting = trial.suggest_categorical(f"{prefix}voting", ["hard", "soft"])
+    subsets = trial.suggest_categorical(f"{prefix}subsets", list(SUBSETS))
+    return str(voting), str(subsets)
+
+
+def ensemble_trial_params(
+    specs: Sequence[MemberSpec],
+    *,
+    prefix: str = "",
+    voting: str | None = None,
+    subsets: str | None = None,
+) -> dict[str, Any]:
     """The trial parameters under which :func:`suggest_ensemble` returns ``specs``.
 
     Feed them to ``study.enqueue_trial`` to seed a study (e.g. with every learner's
@@ -214,6 +254,8 @@ def ensemble_trial_params(specs: Sequence[MemberSpec], *, prefix: str = "") -> d
         1 to 3 members.
     prefix : str, default=""
         As given to :func:`suggest_ensemble`.
+    voting, subsets : str, optional
+        As :func:`suggest_vote` gives them: recorded when given, for 2 or more members.
 
     Returns
     -------
@@ -235,6 +277,8 @@ def ensemble_trial_params(specs: Sequence[MemberSpec], *, prefix: str = "") -> d
         out[f"{member}learner"] = spec.learner
         out.update({f"{member}{spec.learner}_{k}": v for k, v in spec.params.items()})
         out[f"{member}row_fraction"] = spec.row_fraction
+    if len(specs) >= 2 and voting is not None and subsets is not None:  # see suggest_vote
+        out[f"{prefix}voting"], out[f"{prefix}subsets"] = voting, subsets
     return out
 
 
@@ -244,6 +288,8 @@ def make_ensemble(
     n_codes: int | None = None,
     random_state: int | None = None,
     class_counts: Sequence[int] | None = None,
+    voting: str = "hard",
+    subsets: str = "stratified",
 ) -> MajorityVoteClassifier:
     """An unfitted :class:`MajorityVoteClassifier` with one member per spec.
 
@@ -259,6 +305,8 @@ def make_ensemble(
     class_counts : sequence of int or None, default=None
         Rows per class of the training data, when known: each member then learns the exact
         size of its subset (KNN caps ``n_neighbors`` to it).
+    voting, subsets : str
+        See :class:`MajorityVoteClassifier`.
 
     Returns
     -------
@@ -277,7 +325,12 @@ def make_ensemble(
         raise ValueError(f"An ensemble has 1 to {MAX_MEMBERS} members; got {len(specs)}.")
     members = []
     for i, spec in enumerate(specs):
-        rows = None if class_counts is None else subset_size(class_counts, spec.row_fraction)
+        share = (
+            min(spec.row_fraction, 1.0 / len(specs))
+            if subsets == "disjoint"
+            else (spec.row_fraction)
+        )
+        rows = None if class_counts is None else subset_size(class_counts, share)
         seed = None if random_state is None else random_state + i
         members.append(
             (f"m{i}_{spec.learner}", spec.build(n_codes=n_codes, random_state=seed, n_rows=rows))
@@ -285,6 +338,8 @@ def make_ensemble(
     return MajorityVoteClassifier(
         members,
         row_fractions=[spec.row_fraction for spec in specs],
+        voting=voting,
+        subsets=subsets,
         random_state=random_state,
     )
 

@@ -15,17 +15,22 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 __all__ = [
     "MAX_MEMBERS",
+    "SUBSETS",
     "CompiledParts",
     "MajorityVoteClassifier",
+    "member_rows",
     "stratified_subset",
     "subset_size",
 ]
 
 MAX_MEMBERS = 3
+#: How members' rows are drawn: each its own stratified subset, disjoint stratified parts, or
+#: stratified bootstrap samples (with replacement).
+SUBSETS = ("stratified", "disjoint", "bootstrap")
 _SEED_BOUND = np.iinfo(np.int32).max
 
 
@@ -87,6 +92,9 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         One fraction in ``(0, 1]`` per member: the share of the rows it is trained on,
         stratified by class (each class contributes ``round(fraction * n_class_rows)`` rows,
         at least one). ``None`` trains every member on all rows.
+    subsets : {"stratified", "disjoint", "bootstrap"}, default="stratified"
+        How the members' rows are drawn (see :func:`member_rows`): each its own stratified
+        subset, disjoint parts (no row serves two members), or bootstrap samples.
     random_state : int, RandomState instance or None, default=None
         Seeds the row subsets and the members without a seed of their own. Member ``i``'s
         subset depends only on ``random_state`` and ``i``.
@@ -140,6 +148,7 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         "estimators": [list, None],
         "row_fractions": ["array-like", None],
         "voting": [StrOptions({"hard", "soft"})],
+        "subsets": [StrOptions(set(SUBSETS))],
         "random_state": ["random_state"],
     }
 
@@ -149,11 +158,13 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         *,
         row_fractions: Sequence[float] | None = None,
         voting: str = "hard",
+        subsets: str = "stratified",
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.estimators = estimators
         self.row_fractions = row_fractions
         self.voting = voting
+        self.subsets = subsets
         self.random_state = random_state
 
     # ------------------------------------------------------------------ params (nested)
@@ -192,8 +203,8 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
     # ------------------------------------------------------------------ fit / predict
 
     @_fit_context(prefer_skip_nested_validation=False)  # members validate their own params
-    def fit(self, X: Any, y: Any) -> MajorityVoteClassifier:
-        """Fit every member on its own stratified row subset.
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MajorityVoteClassifier:
+        """Fit every member on its own row subset (see ``subsets``).
 
         Parameters
         ----------
@@ -203,6 +214,9 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
             on to the members, which may or may not accept it.
         y : array-like of shape (n_samples,)
             Class labels, at least two distinct ones.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, given to every member with its rows; every member must accept
+            ``sample_weight`` in its ``fit`` (KNN does not).
 
         Returns
         -------
@@ -221,16 +235,19 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
                 f"{encoder.classes_.tolist()}."
             )
         y_enc = encoder.transform(y)
+        weights = _checked_weights(sample_weight, y_enc.size, members)
         base_seed = int(check_random_state(self.random_state).randint(_SEED_BOUND))
+        subsets = member_rows(y_enc, fractions, self.subsets, seed=base_seed)
 
         fitted, rows = [], []
-        for i, ((name, member), fraction) in enumerate(zip(members, fractions, strict=True)):
-            idx = stratified_subset(y_enc, fraction, seed=(base_seed, i))
+        for i, ((name, member), idx) in enumerate(zip(members, subsets, strict=True)):
             est = _seeded_clone(member, (base_seed, i))
-            if idx.size == y_enc.size:  # all rows: no copy
-                est.fit(X, y_enc)
+            fit_kw = {} if weights is None else {"sample_weight": weights[idx]}
+            if idx.size == y_enc.size and self.subsets != "bootstrap":  # all rows: no copy
+                fit_kw = {} if weights is None else {"sample_weight": weights}
+                est.fit(X, y_enc, **fit_kw)
             else:
-                est.fit(X[idx], y_enc[idx])
+                est.fit(X[idx], y_enc[idx], **fit_kw)
             if not np.array_equal(getattr(est, "classes_", None), np.arange(n_classes)):
                 raise ValueError(
                     f"Member {name!r} of MajorityVoteClassifier must expose classes_ equal to "
@@ -411,6 +428,83 @@ def _vote_counts(votes: np.ndarray, n_classes: int) -> np.ndarray:
     cells = np.arange(n_rows) * n_classes + votes  # (row, class) -> flat cell, per member
     counts = np.bincount(cells.ravel(), minlength=n_rows * n_classes)
     return counts.reshape(n_rows, n_classes)
+
+
+def member_rows(
+    y_encoded: np.ndarray, fractions: Sequence[float], mode: str, *, seed: int
+) -> list[np.ndarray]:
+    """The rows each member is trained on.
+
+    Parameters
+    ----------
+    y_encoded : ndarray of int
+        Class indices.
+    fractions : sequence of float
+        Each member's share of the rows, in ``(0, 1]``.
+    mode : {"stratified", "disjoint", "bootstrap"}
+        ``"stratified"``: member ``i`` draws its own stratified subset (members may overlap);
+        ``"disjoint"``: each class's rows are shuffled once and dealt out, so no row serves
+        two members (a share is capped at ``1 / n_members``); ``"bootstrap"``: each member
+        draws ``round(fraction * n_c)`` rows of each class with replacement (repeats kept).
+        Every member gets at least one row of every class.
+    seed : int
+
+    Returns
+    -------
+    rows : list of ndarray of int64
+        Sorted row indices per member.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([0] * 6 + [1] * 4)
+    >>> a, b = member_rows(y, [0.5, 0.5], "disjoint", seed=0)
+    >>> len(set(a) & set(b)), np.bincount(y[a]).tolist(), np.bincount(y[b]).tolist()
+    (0, [3, 2], [3, 2])
+    """
+    if mode not in SUBSETS:
+        raise ValueError(f"subsets must be one of {SUBSETS}; got {mode!r}.")
+    if mode == "stratified":
+        return [stratified_subset(y_encoded, f, seed=(seed, i)) for i, f in enumerate(fractions)]
+    rng = np.random.default_rng((seed, len(fractions)))
+    n = len(fractions)
+    parts: list[list[np.ndarray]] = [[] for _ in range(n)]
+    for c in np.unique(y_encoded):
+        rows_c = np.flatnonzero(y_encoded == c)
+        if mode == "bootstrap":
+            for i, f in enumerate(fractions):
+                take = max(1, round(f * rows_c.size))
+                parts[i].append(rng.choice(rows_c, size=take, replace=True))
+            continue
+        order = rng.permutation(rows_c)
+        start = 0
+        for i, f in enumerate(fractions):
+            take = max(1, min(round(min(f, 1.0 / n) * rows_c.size), rows_c.size - start))
+            if start >= rows_c.size:  # fewer rows than members: reuse the first
+                parts[i].append(order[:1])
+                continue
+            parts[i].append(order[start : start + take])
+            start += take
+    return [np.sort(np.concatenate(p)).astype(np.int64) for p in parts]
+
+
+def _checked_weights(sample_weight: Any, n_rows: int, members: list[tuple[str, Any]]
+                     ) -> np.ndarray | None:  # fmt: skip
+    """Row weights as float64, after checking their shape and that every member takes them."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n_rows,):
+        raise ValueError(f"sample_weight must have shape ({n_rows},) like y; got {weights.shape}.")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("sample_weight must hold finite values >= 0.")
+    for name, member in members:
+        if not has_fit_parameter(member, "sample_weight"):
+            raise ValueError(
+                f"Member {name!r} ({type(member).__name__}) of MajorityVoteClassifier cannot "
+                "take sample weights in its fit."
+            )
+    return weights
 
 
 def stratified_subset(

@@ -14,6 +14,7 @@ from greenauto.compiled import CompiledPipeline
 from greenauto.ensemble import MajorityVoteClassifier, make_ensemble
 from greenauto.exceptions import ConstantFeatureWarning
 from greenauto.preprocessing import Binner, FeatureSelector
+from greenauto.search._distill import soft_label_rows
 from greenauto.search._space import PipelineConfig
 
 __all__ = ["SIZE_PARAM", "Candidate", "fit_candidate", "prefix_size"]
@@ -104,8 +105,20 @@ def fit_candidate(
     *,
     random_state: int,
     n_threads: int = 1,
+    sample_weight: np.ndarray | None = None,
 ) -> Candidate:
-    """Fit and compile one candidate on float features ``X`` and class indices ``y``."""
+    """Fit and compile one candidate on float features ``X`` and class indices ``y``.
+
+    ``sample_weight`` weights the members' training (the bin edges and the column selection
+    are learned unweighted). A ``config.teacher`` is fitted first, and the members then learn
+    its class probabilities on ``X`` (soft labels, see ``greenauto.search._distill``).
+    """
+    teacher_proba = None
+    if config.teacher is not None:
+        teacher = fit_candidate(
+            config.teacher, X, y, random_state=random_state, sample_weight=sample_weight
+        )
+        teacher_proba = teacher.predict_proba(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantFeatureWarning)
         binner = Binner(
@@ -125,7 +138,17 @@ def fit_candidate(
         n_codes=n_codes,
         random_state=random_state,
         class_counts=np.bincount(y).tolist(),
-    ).fit(member_input(codes[:, columns]), y)
+        voting=config.voting,
+        subsets=config.subsets,
+    )
+    inputs = member_input(codes[:, columns])
+    if teacher_proba is None:
+        ensemble.fit(inputs, y, sample_weight=sample_weight)
+    else:
+        rows, classes, weights = soft_label_rows(teacher_proba)
+        if sample_weight is not None:
+            weights = weights * sample_weight[rows]
+        ensemble.fit(inputs[rows], classes, sample_weight=weights)
     parts = ensemble.compiled_parts()
     compiled = CompiledPipeline(
         parts.members,

@@ -34,6 +34,7 @@ def confirm_points(
     n_splits: int = 3,
     n_repeats: int = 1,
     window: float | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> list[ParetoPoint]:
     """Points with ``metrics["confirmed_score"]`` added for those re-scored by fresh CV.
 
@@ -44,7 +45,8 @@ def confirm_points(
     on). Prefixes of one fit (points that differ only in ``n_estimators``) share one fit per
     fold: the largest is fitted and the others are its prefixes, which are exactly the same
     models. A family is skipped once its projected cost (its largest trial's fit time x folds)
-    would pass ``deadline``. ``score(candidate, X_val, y_val)`` scores a fitted candidate.
+    would pass ``deadline``. ``score(candidate, X_val, y_val, w_val)`` scores a fitted
+    candidate (``w_val`` None when ``sample_weight`` is).
     """
     best = max(p["score"] for p in points)
     window = 2 * max_score_drop if window is None else window
@@ -64,11 +66,17 @@ def confirm_points(
             continue
         scores: dict[int, list[float]] = {p.trial: [] for p in family}
         for train, val in folds:
-            cand = fit_candidate(largest.config, X[train], y[train], random_state=random_state)
+            w_train, w_val = (
+                (None, None)
+                if sample_weight is None
+                else (sample_weight[train], sample_weight[val])
+            )
+            cand = fit_candidate(largest.config, X[train], y[train], random_state=random_state,
+                                 sample_weight=w_train)  # fmt: skip
             for p in family:
                 size = prefix_size(p.config)
                 member = cand if p is largest or size is None else cand.prefix(size)
-                scores[p.trial].append(score(member, X[val], y[val]))
+                scores[p.trial].append(score(member, X[val], y[val], w_val))
         confirmed.update({trial: float(np.mean(s)) for trial, s in scores.items()})
     return [
         dataclasses.replace(p, metrics={**p.metrics, CONFIRMED_SCORE: confirmed[p.trial]})

@@ -41,7 +41,8 @@ class SearchData:
     ``raw_ref`` is the reference batch as the user gave it (a DataFrame slice, say) and
     ``encode`` turns such rows into ``X``'s columns: inference energy is measured on
     ``encode`` then the compiled model, the path a user's ``predict`` takes. Without them it
-    is measured on the encoded ``X_ref``.
+    is measured on the encoded ``X_ref``. ``sample_weight`` weights the members' training
+    and the scores.
     """
 
     X: np.ndarray
@@ -51,6 +52,11 @@ class SearchData:
     n_classes: int
     raw_ref: Any = None
     encode: Callable[[Any], np.ndarray] | None = None
+    sample_weight: np.ndarray | None = None
+
+    def weights(self, rows: np.ndarray) -> np.ndarray | None:
+        """The weights of these rows (None when the search is unweighted)."""
+        return None if self.sample_weight is None else self.sample_weight[rows]
 
 
 def stratified_folds(y: np.ndarray, n_splits: int | str, seed: int) -> tuple[Folds, np.ndarray]:
@@ -111,6 +117,7 @@ def make_search_data(
     split_params: dict[str, Any] | None = None,
     raw: Any = None,
     encode: Callable[[Any], np.ndarray] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> SearchData:
     """Split the encoded data for a search.
 
@@ -130,6 +137,8 @@ def make_search_data(
     raw, encode : optional
         The data as the user gave it (rows aligned with ``X``) and the function that encodes
         it: the reference batch is then measured end to end (see `SearchData`).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Row weights (checked here: finite, >= 0, not all zero).
 
     Returns
     -------
@@ -150,7 +159,19 @@ def make_search_data(
         len(labels),
         raw_ref,
         encode if raw_ref is not None else None,
+        _checked_weights(sample_weight, y.shape[0]),
     )
+
+
+def _checked_weights(sample_weight: Any, n_rows: int) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n_rows,):
+        raise ValueError(f"sample_weight must have shape ({n_rows},) like y; got {w.shape}.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("sample_weight must hold finite values >= 0, not all zero.")
+    return w
 
 
 def _rows(data: Any, rows: np.ndarray) -> Any:

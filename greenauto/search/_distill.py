@@ -36,7 +36,8 @@ def soft_label_rows(proba: np.ndarray, min_weight: float = MIN_WEIGHT
     proba : ndarray of shape (n_rows, n_classes)
         The teacher's probabilities.
     min_weight : float
-        Smaller probabilities are dropped (each row keeps at least its top class).
+        Smaller probabilities are dropped; each row keeps at least its top class, and each
+        class at least its most probable row (so the student knows every class).
 
     Returns
     -------
@@ -52,8 +53,9 @@ def soft_label_rows(proba: np.ndarray, min_weight: float = MIN_WEIGHT
     proba = np.asarray(proba, dtype=np.float64)
     keep = proba >= min_weight
     keep[np.arange(proba.shape[0]), np.argmax(proba, axis=1)] = True
+    keep[np.argmax(proba, axis=0), np.arange(proba.shape[1])] = True
     rows, classes = np.nonzero(keep)
-    return rows, classes, proba[rows, classes]
+    return rows, classes, np.maximum(proba[rows, classes], 1e-9)
 
 
 def student_configs(teacher: PipelineConfig) -> list[PipelineConfig]:

@@ -65,9 +65,12 @@ def score_candidate(
     X: np.ndarray,
     y: np.ndarray,
     n_classes: int,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
-    """A scikit-learn scorer applied to a fitted candidate (class indices in ``y``)."""
-    return float(scorer(_ScoringView(candidate, n_classes), X, y))
+    """A scikit-learn scorer applied to a fitted candidate (class indices in ``y``), with the
+    rows' weights when given."""
+    kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+    return float(scorer(_ScoringView(candidate, n_classes), X, y, **kwargs))
 
 
 class _Pruned(optuna.TrialPruned):
@@ -240,7 +243,8 @@ class TrialObjective:
         rows = max(LOW_FIDELITY_MIN_ROWS, train.size // 8)
         sub = train[stratified_subset(self.data.y[train], rows / train.size, seed=seed)]
         t0 = time.perf_counter()
-        cand = fit_candidate(config, self.data.X[sub], self.data.y[sub], random_state=seed)
+        cand = fit_candidate(config, self.data.X[sub], self.data.y[sub], random_state=seed,
+                             sample_weight=self.data.weights(sub))  # fmt: skip
         score = self._score(cand, val)
         elapsed = time.perf_counter() - t0
         ops = cand.compiled.operations_per_row(self.data.X_ref[:OPS_ROWS])
@@ -262,11 +266,11 @@ class TrialObjective:
 
     def _measured_fit(self, config, rows: np.ndarray, seed: int) -> tuple[Measurement, Candidate]:
         holder: dict[str, Candidate] = {}
-        X, y = self.data.X[rows], self.data.y[rows]
+        X, y, w = self.data.X[rows], self.data.y[rows], self.data.weights(rows)
         counter = self._counter()
 
         def fit() -> None:
-            holder["c"] = fit_candidate(config, X, y, random_state=seed)
+            holder["c"] = fit_candidate(config, X, y, random_state=seed, sample_weight=w)
             if counter is not None:
                 counter.add(_fit_ops(holder["c"], X.shape))
 
@@ -290,7 +294,12 @@ class TrialObjective:
 
     def _score(self, candidate: Candidate, rows: np.ndarray) -> float:
         return score_candidate(
-            self.scorer, candidate, self.data.X[rows], self.data.y[rows], self.data.n_classes
+            self.scorer,
+            candidate,
+            self.data.X[rows],
+            self.data.y[rows],
+            self.data.n_classes,
+            self.data.weights(rows),
         )
 
 

@@ -7,6 +7,7 @@ confirmation and refit, when to validate by cross-validation, how the study is s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from greenauto.energy import (
     SearchEmissions,
     make_meter,
 )
+from greenauto.ensemble import learner_names
 from greenauto.metrics import OBJECTIVES, objective_metric
 from greenauto.pareto import Objective, ParetoFront
 from greenauto.results import (
@@ -163,6 +165,7 @@ def run_search(
     split_params: dict[str, Any] | None = None,
     raw: Any = None,
     encode: Callable[[Any], np.ndarray] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> SearchOutcome:
     """Search, assemble the front, confirm and refit the default pick.
 
@@ -181,6 +184,9 @@ def run_search(
     raw, encode : optional
         The data as the user gave it and the encoder's ``transform``: inference energy is
         then measured end to end, as a user's ``predict`` runs.
+    sample_weight : ndarray, optional
+        Row weights: they weight the members' training and every score. KNN cannot take
+        them: it leaves the learners (an error if the learners were named with it).
 
     Returns
     -------
@@ -197,7 +203,10 @@ def run_search(
         split_params=split_params,
         raw=raw,
         encode=encode,
+        sample_weight=sample_weight,
     )
+    if sample_weight is not None:
+        settings = _without_unweighted_learners(settings)
     meter = make_meter(settings.energy_meter, watts_per_cpu=settings.watts_per_cpu)
     tracker = None
     if settings.country_iso_code is not None:
@@ -241,6 +250,18 @@ def run_search(
     return SearchOutcome(result, model, study, energy, emissions)
 
 
+def _without_unweighted_learners(settings: SearchSettings) -> SearchSettings:
+    """Settings whose learners all take sample weights (KNN does not)."""
+    if settings.learners is not None and "knn" in settings.learners:
+        raise ValueError(
+            "learners include 'knn', which cannot take sample weights: drop it or the weights."
+        )
+    if settings.learners is not None:
+        return settings
+    learners = tuple(name for name in learner_names() if name != "knn")
+    return dataclasses.replace(settings, learners=learners)
+
+
 def _search(
     data: SearchData, settings: SearchSettings, meter: EnergyMeter, deadline: float
 ) -> dict[str, Any]:
@@ -257,7 +278,12 @@ def _search(
     if len(front) > 1:  # confirm the pick on fresh folds: the best scores rode on luck
         front = _confirmed(front, data, settings, deadline)
     model = fit_candidate(
-        front.default.config, data.X, data.y, random_state=seed, n_threads=settings.n_jobs
+        front.default.config,
+        data.X,
+        data.y,
+        random_state=seed,
+        n_threads=settings.n_jobs,
+        sample_weight=data.sample_weight,
     )
     return {
         "study": study,
@@ -288,7 +314,8 @@ def _confirmed(
         front.points,
         X=data.X,
         y=data.y,
-        score=lambda c, X, y: score_candidate(scorer, c, X, y, data.n_classes),
+        score=lambda c, X, y, w: score_candidate(scorer, c, X, y, data.n_classes, w),
+        sample_weight=data.sample_weight,
         max_score_drop=settings.max_score_drop,
         deadline=deadline - 0.05 * float(settings.time_budget or 0),
         random_state=settings.seed,

@@ -21,6 +21,7 @@ from greenauto.ensemble import (
     get_learner,
     learner_names,
     suggest_ensemble,
+    suggest_vote,
 )
 
 __all__ = ["SELECTORS", "PipelineConfig", "config_from_params", "seed_params", "suggest_config"]
@@ -31,13 +32,21 @@ MIN_BINS, MAX_BINS = 4, 255
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Everything needed to build one candidate pipeline (Binner -> selection -> vote)."""
+    """Everything needed to build one candidate pipeline (Binner -> selection -> vote).
+
+    ``voting`` and ``subsets`` say how several members vote and how their rows are drawn
+    (see ``MajorityVoteClassifier``). A ``teacher`` makes this a distilled student: its
+    members learn the teacher's class probabilities, not the labels.
+    """
 
     n_bins: int
     bin_strategy: str
     selector: str
     feature_fraction: float
     members: tuple[MemberSpec, ...]
+    voting: str = "hard"
+    subsets: str = "stratified"
+    teacher: PipelineConfig | None = None
 
     def trial_params(self) -> dict[str, Any]:
         """The trial parameters under which `suggest_config` returns this configuration (the
@@ -49,7 +58,8 @@ class PipelineConfig:
         }
         if self.selector != "none":
             params["feature_fraction"] = self.feature_fraction
-        return {**params, **ensemble_trial_params(self.members)}
+        vote = {"voting": self.voting, "subsets": self.subsets}
+        return {**params, **ensemble_trial_params(self.members, **vote)}
 
     def to_sklearn(self, X: Any, y: Any, *, random_state: int = 0) -> Any:
         """This candidate fitted on ``X, y`` (encoded as ``GreenAutoClassifier`` encodes them),
@@ -84,7 +94,11 @@ class PipelineConfig:
             if n_selected == n_features
             else (f"{n_selected} of {n_features} columns ({self.selector})")
         )
-        return f"{describe_ensemble(self.members)} on {cols}, {self.n_bins} bins"
+        vote = ""
+        if len(self.members) > 1:
+            rows = "" if self.subsets == "stratified" else f", {self.subsets} rows"
+            vote = f" ({self.voting} vote{rows})"
+        return f"{describe_ensemble(self.members)}{vote} on {cols}, {self.n_bins} bins"
 
 
 def suggest_config(
@@ -101,7 +115,8 @@ def suggest_config(
     if selector != "none":
         fraction = trial.suggest_float("feature_fraction", 0.1, 1.0)
     members = suggest_ensemble(trial, learners=learners, max_members=max_members)
-    return PipelineConfig(n_bins, strategy, selector, fraction, tuple(members))
+    voting, subsets = suggest_vote(trial, len(members))
+    return PipelineConfig(n_bins, strategy, selector, fraction, tuple(members), voting, subsets)
 
 
 def config_from_params(

@@ -95,12 +95,16 @@ def make_sampler(
     raise ValueError(f"sampler must be one of {SAMPLERS} or an Optuna sampler; got {sampler!r}.")
 
 
-def data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
-    """Short hash of the encoded data, stored on the study so a resume uses the same data."""
+def data_fingerprint(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> str:
+    """Short hash of the encoded data (and row weights), stored on the study so a resume uses
+    the same data."""
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(X).tobytes())
     h.update(np.ascontiguousarray(y).tobytes())
     h.update(str(X.shape).encode())
+    if sample_weight is not None:
+        h.update(b"weights")
+        h.update(np.ascontiguousarray(sample_weight, dtype=np.float64).tobytes())
     return h.hexdigest()[:16]
 
 

@@ -81,7 +81,7 @@ def _open(
         sampler=sampler,
         storage=storage,
         study_name=study_name,
-        fingerprint=data_fingerprint(data.X, data.y),
+        fingerprint=data_fingerprint(data.X, data.y, data.sample_weight),
         settings=settings.study_settings(),
     )
     if not study.trials:

@@ -24,14 +24,10 @@ def test_examples_run(name: str) -> None:
     assert result.failed == 0
 
 
-def test_public_names_are_sorted_and_exported() -> None:
+def test_public_names_are_sorted_and_exported(ruff_sorted) -> None:
     import greenauto.energy as energy
 
-    # ruff's isort-style order (RUF022): CONSTANTS, then Classes, then functions
-    def style(name: str) -> tuple[int, str]:
-        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
-
-    assert energy.__all__ == sorted(energy.__all__, key=style)
+    assert energy.__all__ == ruff_sorted(energy.__all__)
     assert all(hasattr(energy, name) for name in energy.__all__)
     documented = [n for n in energy.__all__ if getattr(energy, n).__doc__]
     assert documented == energy.__all__

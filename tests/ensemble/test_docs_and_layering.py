@@ -40,7 +40,7 @@ def test_ensemble_imports_no_higher_layer() -> None:
     assert not [m for m in imported if m.startswith(FORBIDDEN)]
 
 
-def test_public_names_are_sorted_and_importable() -> None:
+def test_public_names_are_sorted_and_importable(ruff_sorted) -> None:
     names = greenauto.ensemble.__all__
-    assert names == sorted(names)
+    assert names == ruff_sorted(names)
     assert all(hasattr(greenauto.ensemble, n) for n in names)

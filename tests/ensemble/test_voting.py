@@ -335,3 +335,42 @@ def test_nan_goes_to_members_that_accept_it() -> None:
     assert vote.__sklearn_tags__().input_tags.allow_nan is True
     nb_vote = MajorityVoteClassifier([("t", DecisionTreeClassifier()), ("nb", GaussianNB())])
     assert nb_vote.__sklearn_tags__().input_tags.allow_nan is False
+
+
+def test_sample_weights_reach_every_member_and_knn_is_refused(binned) -> None:
+    X_tr, X_te, y_tr, _, _n_codes = binned
+    w = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y_tr))
+    trees = [("tree", DecisionTreeClassifier(random_state=0)), ("nb", GaussianNB())]
+    weighted = MajorityVoteClassifier(trees, random_state=0).fit(X_tr, y_tr, sample_weight=w)
+    # each member saw its rows' weights: refitting it by hand with them gives the same model
+    tree = DecisionTreeClassifier(random_state=weighted.estimators_[0].random_state)
+    tree.fit(np.asarray(X_tr, dtype=np.float64), weighted.estimators_[0].classes_.take(
+        np.unique(np.asarray(y_tr), return_inverse=True)[1]), sample_weight=w)  # fmt: skip
+    np.testing.assert_array_equal(
+        tree.predict(np.asarray(X_te, dtype=np.float64)),
+        weighted.estimators_[0].predict(np.asarray(X_te, np.float64)),
+    )
+    unweighted = MajorityVoteClassifier(trees, random_state=0).fit(X_tr, y_tr)
+    assert not np.array_equal(weighted.estimators_[1].theta_, unweighted.estimators_[1].theta_)
+    with pytest.raises(ValueError, match=r"Member 'knn' \(KNeighborsClassifier\) .* cannot take"):
+        MajorityVoteClassifier([("knn", KNeighborsClassifier())]).fit(X_tr, y_tr, sample_weight=w)
+
+
+@pytest.mark.parametrize("mode", ["stratified", "disjoint", "bootstrap"])
+def test_member_subsets(mode) -> None:
+    from greenauto.ensemble import member_rows
+
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    rows = member_rows(y, [0.5, 0.3, 0.5], mode, seed=7)
+    assert len(rows) == 3
+    for r, f in zip(rows, [0.5, 0.3, 0.5], strict=True):
+        counts = np.bincount(y[r], minlength=3)
+        assert (counts >= 1).all()  # every member sees every class
+        share = min(f, 1 / 3) if mode == "disjoint" else f
+        np.testing.assert_allclose(counts, np.maximum(1, np.round(share * np.array([50, 30, 20]))),
+                                   atol=1)  # fmt: skip
+    if mode == "disjoint":
+        assert not set(rows[0]) & set(rows[1])
+        assert not set(rows[1]) & set(rows[2])
+        assert not set(rows[0]) & set(rows[2])
+    assert member_rows(y, [0.5, 0.3, 0.5], mode, seed=7)[0].tolist() == rows[0].tolist()
