@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from greenauto._fitted import FittedSearchMixin
 from greenauto.energy import METER_KINDS, EnergyMeter
-from greenauto.preprocessing import TabularEncoder, encode_labels
+from greenauto.preprocessing import TabularEncoder, check_scoring_target, encode_labels
 from greenauto.results import SearchCallback
 from greenauto.search import (
     Limits,
@@ -111,6 +111,10 @@ class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
         trial's `greenauto.results.TrialRecord` and the search's
         `greenauto.results.SearchProgress` (trials so far, best score, front size, joules
         spent). A callback may stop the search by raising an exception.
+    trial_timeout : float or None, default=None
+        Seconds one trial may run; a trial past it is stopped and recorded failed
+        (`greenauto.exceptions.TrialTimeoutError`), and the search goes on. A member stuck
+        in one compiled call stops when that call returns (see ``search/_timeout.py``).
     random_state : int or None, default=None
     verbose : int, default=0
 
@@ -178,6 +182,7 @@ class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
         "handle_unknown": [StrOptions({"error", "missing"})],
         "n_jobs": [Integral, None],
         "callbacks": [list, tuple, None],
+        "trial_timeout": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -208,6 +213,7 @@ class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
         handle_unknown: str = "error",
         n_jobs: int | None = None,
         callbacks: list[SearchCallback] | None = None,
+        trial_timeout: float | None = None,
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -234,6 +240,7 @@ class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
         self.handle_unknown = handle_unknown
         self.n_jobs = n_jobs
         self.callbacks = callbacks
+        self.trial_timeout = trial_timeout
         self.random_state = random_state
         self.verbose = verbose
 
@@ -263,6 +270,7 @@ class GreenAutoClassifier(FittedSearchMixin, ClassifierMixin, BaseEstimator):
         settings = self._settings()
         split_params = self._split_params(params)
         Xf, y_enc = self._encode_training_data(X, y)
+        check_scoring_target(settings.scorer(), y_enc, self.scoring)
         names = getattr(self, "feature_names_in_", None)
         # raw/encode: inference energy is measured from the user's rows, as predict runs
         encode = self._encoder.transform

@@ -1,8 +1,11 @@
 """The ``greenauto`` command: ``fit``, ``worker``, ``report``, ``predict`` and ``datasets``.
 
-Bad input (a missing file, an unknown column or dataset, a non-numeric budget) ends with one
-line ``greenauto: error: ...`` on stderr and exit code 2, as argparse does for bad options;
-any other failure with one such line and exit code 1. No traceback is shown.
+Bad input (a missing file, an unknown column or dataset, a non-numeric budget, an output
+folder that is missing or not writable: checked before any search) ends with one line
+``greenauto: error: ...`` on stderr and exit code 2, as argparse does for bad options; any
+other failure with one such line and exit code 1; Ctrl-C with exit code 130 (a ``fit``
+without ``--storage`` first writes its outputs from the trials finished so far). No
+traceback is shown.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import math
 import pickle
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -141,6 +145,19 @@ def _add_fit(commands: Any) -> None:
     )
     sub.add_argument("--region", help="region within the country, where data exists")
     sub.add_argument(
+        "--handle-unknown",
+        choices=("error", "missing"),
+        default="error",
+        help="a category 'predict' meets that fit never saw: an error, or a missing value "
+        "(kept in the model; default: error)",
+    )
+    sub.add_argument(
+        "--trial-timeout",
+        type=_positive_float,
+        metavar="S",
+        help="seconds one trial may run; a slower trial is stopped and recorded failed",
+    )
+    sub.add_argument(
         "--report",
         action="append",
         default=[],
@@ -176,6 +193,16 @@ def _add_data(sub: Any) -> None:
     sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
     sub.add_argument(
         "--target", default="target", help="the class column of a CSV file (default: target)"
+    )
+    _add_encoding(sub)
+
+
+def _add_encoding(sub: Any) -> None:
+    sub.add_argument(
+        "--encoding",
+        default="utf-8",
+        metavar="NAME",
+        help="text encoding of the CSV file (default: utf-8; e.g. latin-1, cp1252)",
     )
 
 
@@ -274,6 +301,7 @@ def _add_predict(commands: Any) -> None:
     sub.add_argument("model", metavar="MODEL", help="model file saved by 'greenauto fit'")
     _add_allow_pickle(sub)
     sub.add_argument("data", metavar="DATA", help="CSV file with the training columns")
+    _add_encoding(sub)
     sub.add_argument("--out", required=True, metavar="PATH", help="CSV file to write")
     sub.set_defaults(func=_run_predict)
 
@@ -288,13 +316,13 @@ def _run_datasets(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _load_data(spec: str, target: str) -> tuple[Any, Any, str]:
+def _load_data(spec: str, target: str, encoding: str = "utf-8") -> tuple[Any, Any, str]:
     """X, y and a label from a CSV path or a bundled dataset's name."""
     from greenauto.datasets import list_datasets, load_csv, load_dataset
 
     path = Path(spec)
     if path.is_file():
-        return (*load_csv(path, target=target), str(path))
+        return (*load_csv(path, target=target, encoding=encoding), str(path))
     names = list(list_datasets().index)
     if spec in names:
         return (*load_dataset(spec), spec)
@@ -312,7 +340,8 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError(
                 f"--report {report!r}: the suffix must be one of {', '.join(FORMATS)}."
             )
-    X, y, label = _load_data(args.data, args.target)
+    _check_outputs(("--report", args.report), ("--model", [args.model] if args.model else []))
+    X, y, label = _load_data(args.data, args.target, args.encoding)
     time_budget = args.time_budget
     if time_budget is None and args.n_trials is None and args.energy_budget is None:
         time_budget = 60.0
@@ -330,10 +359,14 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
         storage=args.storage,
         study_name=args.study,
         n_workers=args.n_workers,
+        handle_unknown=args.handle_unknown,
+        trial_timeout=args.trial_timeout,
         callbacks=None if progress is None else [progress],
     )
     try:
-        est.fit(X, y)
+        with warnings.catch_warnings():  # Ctrl-C is said below, in one line
+            warnings.filterwarnings("ignore", message="The search was interrupted")
+            est.fit(X, y)
     finally:
         if progress is not None:
             progress.close()
@@ -348,6 +381,12 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
         save_model(est.compiled_model().with_metadata(extra={"report": report}), args.model)
         _wrote(args.model, out, args.quiet)
     _write_reports(est, args.report, out, args.quiet, title=f"greenauto report: {label}")
+    if est.search_result_.totals.stop_reason.startswith("interrupted"):
+        sys.stderr.write(
+            "greenauto: interrupted (Ctrl-C): the outputs hold the trials finished before it "
+            "(give --storage and --study to resume an interrupted search)\n"
+        )
+        return 130
     return 0
 
 
@@ -357,7 +396,7 @@ def _run_worker(args: argparse.Namespace, out: TextIO) -> int:
     from greenauto.preprocessing import TabularEncoder, encode_labels
     from greenauto.search import SearchSettings, resolve_storage, run_worker
 
-    X, y, _ = _load_data(args.data, args.target)
+    X, y, _ = _load_data(args.data, args.target, args.encoding)
     # the encoding GreenAutoClassifier.fit applies: the study's data fingerprint is on it
     Xf = TabularEncoder(handle_unknown="error").fit_transform(X)
     labels = encode_labels(y)
@@ -404,6 +443,19 @@ def _fit_summary(est: Any, label: str, shape: tuple[int, int]) -> str:
         f" {e} {pick[e]:.4g} ({pick.description}); search {totals.wall_seconds:.1f} s, "
         f"{totals.energy_j:.4g} J ({totals.energy_source}); stopped: {totals.stop_reason}"
     )
+
+
+def _check_outputs(*options: tuple[str, Sequence[str]]) -> None:
+    """Every output path writable, before any work (a search's result is never lost to a
+    missing folder)."""
+    from greenauto._files import check_writable
+
+    for option, paths in options:
+        for path in paths:
+            try:
+                check_writable(path, option)
+            except OSError as exc:
+                raise UsageError(str(exc)) from None
 
 
 def _wrote(path: str, out: TextIO, quiet: bool) -> None:
@@ -477,6 +529,7 @@ def _load_json(path: str) -> Any:
 
 
 def _run_report(args: argparse.Namespace, out: TextIO) -> int:
+    _check_outputs(("--out", args.out))
     if not Path(args.input).is_file():
         raise UsageError(f"No such file: {args.input!r}.")
     is_json = Path(args.input).suffix.lower() == ".json"
@@ -491,10 +544,12 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
 def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
     import pandas as pd
 
+    from greenauto._files import atomic_write
+    from greenauto.datasets import load_csv
+
+    _check_outputs(("--out", [args.out]))
     model = _load_model(args.model, args.allow_pickle)
-    if not Path(args.data).is_file():
-        raise UsageError(f"No such data file: {args.data!r}.")
-    X = pd.read_csv(args.data)
+    X, _ = load_csv(args.data, target=None, encoding=args.encoding)
     schema = getattr(getattr(model, "ir", None), "schema", None)
     names = getattr(model, "feature_names_in_", None)
     if schema is not None and schema["named"]:
@@ -505,7 +560,14 @@ def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
             shown = ", ".join(map(repr, missing[:10]))
             raise UsageError(f"{args.data!r} lacks the model's column(s) {shown}.")
         X = X[list(names)]
-    pd.DataFrame({"prediction": model.predict(X)}).to_csv(args.out, index=False)
+    try:
+        labels = model.predict(X)
+    except ValueError as exc:  # the library's hint, in the command line's words
+        hint = "Fit the model with --handle-unknown missing"
+        raise UsageError(str(exc).replace("Pass handle_unknown='missing'", hint)) from None
+    predictions = pd.DataFrame({"prediction": labels})
+    with atomic_write(args.out, "w", encoding="utf-8", newline="") as fh:
+        predictions.to_csv(fh, index=False)
     _wrote(args.out, out, False)
     return 0
 
@@ -582,7 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, sys.stdout))
-    except (UsageError, FileNotFoundError, ValueError) as exc:
+    except (UsageError, FileNotFoundError, PermissionError, IsADirectoryError,
+            NotADirectoryError, ValueError) as exc:  # fmt: skip
         _fail(str(exc), 2)
     except KeyboardInterrupt:
         _fail("interrupted", 130)

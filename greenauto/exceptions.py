@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConstantFeatureWarning"]
+__all__ = ["ConstantFeatureWarning", "TrialTimeoutError"]
 
 
 class ConstantFeatureWarning(UserWarning):
@@ -10,3 +10,8 @@ class ConstantFeatureWarning(UserWarning):
 
     Such a feature gets one bin; it carries no information for the models downstream.
     """
+
+
+class TrialTimeoutError(Exception):
+    """A trial of the search ran past ``trial_timeout``: it is recorded failed, with this
+    error, and the search goes on."""

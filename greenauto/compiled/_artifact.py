@@ -31,7 +31,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 from math import prod
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from greenauto._files import atomic_write, check_writable
 from greenauto.compiled._codec import check_header, ir_from_parts, ir_to_parts
 from greenauto.compiled._ir import InvalidModelError
 from greenauto.compiled._pipeline import CompiledPipeline
@@ -79,19 +79,13 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
         name: {"file": f"arrays/{name}.npy", "dtype": a.dtype.str, "shape": list(a.shape)}
         for name, a in arrays.items()
     }
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
-            for name, a in arrays.items():
-                buf = io.BytesIO()
-                np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
-                zf.writestr(f"arrays/{name}.npy", buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = check_writable(path, "model file")
+    with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
+        for name, a in arrays.items():
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+            zf.writestr(f"arrays/{name}.npy", buf.getvalue())
     return path
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_regressor
+from sklearn.utils.validation import check_is_fitted
 
 from greenauto._native import CompiledPipelineKernel
 from greenauto.compiled._flatten import (
@@ -29,8 +31,16 @@ _SKLEARN_TREES = ("DecisionTreeClassifier", "RandomForestClassifier", "ExtraTree
 
 
 def member_kind(model: Any) -> str:
-    """What the compiler does with a fitted member: ``"trees"``, ``"nb"`` or ``"knn"``."""
+    """What the compiler does with a fitted member: ``"trees"``, ``"nb"`` or ``"knn"``.
+
+    A regressor is refused (``TypeError``), and a supported model that is not fitted gets
+    scikit-learn's ``NotFittedError``, both naming the model.
+    """
     name = type(model).__name__
+    if is_regressor(model) or name.endswith("Regressor"):
+        raise TypeError(f"{name} is a regressor; greenauto compiles classifiers only.")
+    if name in _NB + _KNN + _SKLEARN_TREES + ("LGBMClassifier",):
+        check_is_fitted(model)
     if name in _NB:
         return "nb"
     if name in _KNN:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from greenauto._native import BinningKernel, CompiledPipelineKernel
 from greenauto._threading import effective_n_threads
@@ -23,6 +24,8 @@ BIN_OPS_PER_FEATURE = 2
 
 def _inner_edges(binner: Any) -> tuple[np.ndarray, ...]:
     """Inner edges of every feature, from a fitted Binner or a sequence of full edges."""
+    if hasattr(binner, "fit"):  # a Binner (else a sequence of edges)
+        check_is_fitted(binner, "bin_edges_")
     full = binner.bin_edges_ if hasattr(binner, "bin_edges_") else binner
     return tuple(np.ascontiguousarray(np.asarray(e, dtype=np.float64)[1:-1]) for e in full)
 
@@ -430,6 +433,11 @@ def _compile_members(
         if n_in is None:
             raise ValueError("Give n_features_in: it cannot be read from the first member.")
     cols = np.arange(n_in) if columns is None else np.asarray(columns, dtype=np.int64)
+    bad = cols[(cols < 0) | (cols >= n_in)] if cols.ndim == 1 else cols.ravel()
+    if bad.size:
+        raise ValueError(
+            f"columns must be a 1-D list of input columns in [0, {n_in}); got {bad[0]}."
+        )
     n_codes = None if edges is None else np.array([edges[c].size + 2 for c in cols])
     irs = []
     for model, member_cols in pairs:

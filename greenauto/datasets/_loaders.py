@@ -41,16 +41,18 @@ def list_datasets() -> pd.DataFrame:
 
 
 def load_csv(
-    path: str | PathLike[str], *, target: str = "target"
-) -> tuple[pd.DataFrame, pd.Series]:
+    path: str | PathLike[str], *, target: str | None = "target", encoding: str = "utf-8"
+) -> tuple[pd.DataFrame, pd.Series | None]:
     """Read a CSV file (plain or compressed) and split off its target column.
 
     Parameters
     ----------
     path : str or path-like
         The file; compression is inferred from the suffix (``.gz``, ``.zip``, ...).
-    target : str, default="target"
-        Name of the column holding the class labels.
+    target : str or None, default="target"
+        Name of the column holding the class labels; None: the file has none (``y`` is None).
+    encoding : str, default="utf-8"
+        The file's text encoding (``"latin-1"``, ``"cp1252"``, ...).
 
     Returns
     -------
@@ -64,15 +66,28 @@ def load_csv(
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file has no rows, no feature column, or no column named ``target``.
+        If the file has no rows, no feature column, or no column named ``target``, or is
+        not text in ``encoding`` (the message names the byte and the option).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such data file: {str(path)!r}.")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, encoding=encoding)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{str(path)!r} is empty: no header and no rows.") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        raise ValueError(
+            f"{str(path)!r} is not {encoding} text (byte 0x{byte} at position {exc.start}); "
+            "give its encoding: encoding='latin-1' (on the command line --encoding latin-1)."
+        ) from None
+    except LookupError:
+        raise ValueError(f"Unknown text encoding {encoding!r}.") from None
+    if target is None:
+        if frame.shape[0] == 0:
+            raise ValueError(f"{str(path)!r} has a header but no rows.")
+        return frame, None
     if target not in frame.columns:
         shown = ", ".join(map(repr, frame.columns[:20]))
         more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""

@@ -7,6 +7,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from greenauto._files import atomic_write, check_writable
 from greenauto.report._csv import render_csv
 from greenauto.report._data import ReportData, build_report_data
 from greenauto.report._html import render_html
@@ -59,6 +60,9 @@ def export_report(
     ValueError
         If the suffix is not one of ``.html``, ``.json``, ``.csv``, ``.md``, or the front is
         empty.
+    OSError
+        If the file's folder is missing or not writable (checked before anything is
+        rendered). The file is replaced atomically: it is never left half-written.
     TypeError
         If ``obj`` is none of those.
 
@@ -85,6 +89,8 @@ def export_report(
             f"Cannot tell the report format of {str(path)!r}: the suffix must be one of "
             f"{', '.join(FORMATS)}; got {path.suffix or 'none'!r}."
         )
+    check_writable(path, "report")  # before the work
     text = render(build_report_data(obj, study=study, title=title))
-    path.write_text(text, encoding="utf-8")
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:  # never half-written
+        fh.write(text)
     return path

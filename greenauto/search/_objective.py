@@ -33,6 +33,7 @@ from greenauto.search._candidate import SIZE_PARAM, Candidate, fit_candidate
 from greenauto.search._data import OPS_ROWS, SearchData
 from greenauto.search._limits import Limits
 from greenauto.search._space import PipelineConfig, suggest_config
+from greenauto.search._timeout import time_limit
 from greenauto.search._variants import pick_variants, prefix_sizes
 
 __all__ = ["LOW_FIDELITY_MIN_ROWS", "TrialObjective", "score_candidate"]
@@ -104,13 +105,16 @@ class TrialObjective:
     fidelity_after: int = 0
     limits: Limits = field(default_factory=Limits)
     variants: bool = True
+    trial_timeout: float | None = None
     _added: list[optuna.trial.FrozenTrial] = field(default_factory=list)
     _rung: list[tuple[float, float]] = field(default_factory=list)  # low-fidelity (score, ops)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         started = time.perf_counter()
         try:
-            config, cands, fits, metrics, source = self._run(trial)
+            with time_limit(self.trial_timeout):
+                config, cands, fits, metrics, source = self._run(trial)
+            values = self._values(metrics)
         except optuna.TrialPruned:
             raise
         except Exception as exc:  # recorded on the trial; Optuna marks it failed
@@ -125,7 +129,7 @@ class TrialObjective:
             trial.set_constraint(key, value)  # the sampler learns where the limits bind
         if self.variants:
             self._add_variants(trial, cands, fits, metrics)
-        return self._values(metrics)
+        return values
 
     def take_added(self) -> list[optuna.trial.FrozenTrial]:
         """The variant trials the last call added to the study (then forgets them)."""
@@ -133,7 +137,11 @@ class TrialObjective:
         return added
 
     def _values(self, metrics: dict[str, float]) -> tuple[float, ...]:
-        return tuple(metrics[objective_metric(o).name] for o in self.objectives)
+        values = tuple(metrics[objective_metric(o).name] for o in self.objectives)
+        bad = [(o, v) for o, v in zip(self.objectives, values, strict=True) if math.isnan(v)]
+        if bad:  # Optuna would fail the trial without saying which objective
+            raise ValueError(f"the trial's {bad[0][0]} is NaN (check the scoring function)")
+        return values
 
     # ------------------------------------------------------------------ stages
     def _run(

@@ -84,6 +84,7 @@ class SearchSettings:
     random_state: int | None = None
     verbose: int = 0
     callbacks: Sequence[SearchCallback] = ()
+    trial_timeout: float | None = None
 
     def __post_init__(self) -> None:
         objectives = list(self.objectives)
@@ -377,6 +378,7 @@ def _trial_objective(
         expected_predictions=settings.expected_predictions,
         deadline=deadline,
         limits=settings.limits,
+        trial_timeout=settings.trial_timeout,
         # the seeds (a new study's first trials) skip the low-fidelity check
         fidelity_after=len(_first_trials(data, settings)),
     )

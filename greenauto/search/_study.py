@@ -426,7 +426,12 @@ class TrialCallback:
 
 
 def quiet_optuna(verbose: int) -> int:
-    """Set Optuna's log level for a fit; returns the previous level to restore."""
+    """Set Optuna's log level for a fit; returns the previous level to restore.
+
+    ``verbose=0`` shows errors only: a failed trial is recorded with its error (the search's
+    records, the report, the message when no trial completed), not printed with its traceback.
+    """
     previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(logging.INFO if verbose > 1 else logging.WARNING)
+    level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.INFO)
+    optuna.logging.set_verbosity(level)
     return previous
