@@ -53,9 +53,15 @@ def check_writable(path: str | os.PathLike[str], what: str = "output file") -> P
         )
     if not folder.is_dir():
         raise NotADirectoryError(f"{what} {str(path)!r}: {str(folder)!r} is not a folder.")
-    writable = os.access(folder, os.W_OK | os.X_OK)
-    if not writable or (path.exists() and not os.access(path, os.W_OK)):
-        raise PermissionError(f"{what} {str(path)!r}: {str(folder)!r} is not writable.")
+    try:  # a real probe: permissions, root, read-only file systems and quotas all show
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise PermissionError(
+            f"{what} {str(path)!r}: {str(folder)!r} is not writable ({exc.strerror})."
+        ) from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(f"{what} {str(path)!r} is not writable.")
     return path
 
 

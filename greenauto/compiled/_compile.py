@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from greenauto.compiled._members import member_kind, n_features_of
 from greenauto.compiled._pipeline import CompiledPipeline
@@ -68,6 +69,9 @@ def compile_model(fitted: Any, *, n_threads: int | None = None) -> CompiledPipel
     steps = getattr(fitted, "steps", None)
     if not isinstance(steps, list):
         steps = [("model", fitted)]
+    for _, step in steps:
+        if hasattr(step, "fit") and hasattr(step, "get_params"):  # an estimator: fitted?
+            check_is_fitted(step)
     *transforms, (final_name, final) = steps
     n_in = n_features_of(final) if not transforms else _first_width(transforms)
     if n_in is None:
