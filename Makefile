@@ -50,7 +50,8 @@ bench: $(STAMP)
 
 # The compiled kernels under AddressSanitizer + UndefinedBehaviorSanitizer: a separate build of
 # the extension (build/sanitize, nothing replaced in $(VENV)) runs the kernel, model-file and
-# compile tests, the hostile files included. The Python host is not instrumented, so libasan is
+# compile tests, the hostile files and the Hypothesis fuzz (tests/compiled/test_fuzz.py: random
+# trees, random rows, random corrupt model arrays) included. .ci/run runs it. The Python host is not instrumented, so libasan is
 # preloaded; detect_leaks=0 because CPython's own allocations at exit are not ours to judge.
 # Any ASan or UBSan report fails the run (halt_on_error).
 SAN_DIR   = build/sanitize
