@@ -37,7 +37,7 @@ def member_kind(model: Any) -> str:
     scikit-learn's ``NotFittedError``, both naming the model.
     """
     name = type(model).__name__
-    if is_regressor(model) or name.endswith("Regressor"):
+    if name.endswith("Regressor") or (hasattr(model, "get_params") and is_regressor(model)):
         raise TypeError(f"{name} is a regressor; greenauto compiles classifiers only.")
     if name in _NB + _KNN + _SKLEARN_TREES + ("LGBMClassifier",):
         check_is_fitted(model)
