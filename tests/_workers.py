@@ -184,3 +184,31 @@ def front_from_storage(found: list[TrialRecord], objectives: list[tuple[str, boo
         if not dominated:
             front.add(r.number)
     return front
+
+
+def ctrl_c_after(
+    command: list[str], marker: str, *, cwd: Path, stream: str = "stdout"
+) -> tuple[int, str, str]:
+    """Run ``command`` in its own process group and, once a line of ``stream`` starts with
+    ``marker``, send the group SIGINT (what a terminal's Ctrl-C does); wait for the end.
+
+    Returns the exit code, stdout and stderr (the lines read before the signal included).
+    """
+    pipe = subprocess.PIPE
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=pipe, stderr=pipe, text=True, start_new_session=True
+    )
+    watched = process.stdout if stream == "stdout" else process.stderr
+    assert watched is not None
+    seen = []
+    for line in watched:
+        seen.append(line)
+        if line.startswith(marker):
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    if stream == "stdout":
+        out = "".join(seen) + out
+    else:
+        err = "".join(seen) + err
+    return process.returncode, out, err

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -45,6 +44,7 @@ from greenauto.search._workers import STUDY_RUN_ENDED
 
 from ._workers import (
     QUIET_MODEL,
+    ctrl_c_after,
     finish,
     front_from_storage,
     kill_mid_trial,
@@ -347,21 +347,8 @@ def test_ctrl_c_in_a_fit_with_workers_keeps_the_partial_front(tmp_path) -> None:
         print("WARNED", any("interrupted" in str(w.message) for w in caught))
         """
     )
-    fit = subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: a terminal's Ctrl-C reaches all
-    )
-    assert fit.stdout is not None
-    for line in fit.stdout:
-        if line.startswith("trial 3"):
-            break
-    os.killpg(fit.pid, signal.SIGINT)
-    out, err = fit.communicate(timeout=300)
-    assert fit.returncode == 0, err
+    code, out, err = ctrl_c_after([sys.executable, "-c", script], "trial 3", cwd=tmp_path)
+    assert code == 0, err
     lines = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
     assert lines["STOP"].strip() == STOP_INTERRUPTED
     assert int(lines["DONE"]) >= 3

@@ -9,7 +9,6 @@ storages, the CLI in a subprocess).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -31,6 +30,8 @@ from greenauto._files import atomic_write
 from greenauto.datasets import load_dataset
 from greenauto.ensemble import IntRange, Learner, register_learner, unregister_learner
 from greenauto.search._timeout import time_limit
+
+from .._workers import ctrl_c_after
 
 #: The fault of trial n is FAULTS[n % 6] (the member's seed is the search's seed + n).
 FAULTS = ("none", "value_error", "memory_error", "sleep", "none", "spin")
@@ -214,35 +215,10 @@ def test_ctrl_c_inside_a_member_fit_with_a_storage_resumes(faulty, cancer, tmp_p
 def test_sigint_to_the_command_line_writes_the_partial_outputs(tmp_path):
     """A real Ctrl-C (SIGINT) during ``greenauto fit``: the report and the model hold the
     trials finished before it, and the exit code is 130."""
-    fit = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "greenauto",
-            "fit",
-            "spambase",
-            "--n-trials",
-            "400",
-            "--energy-meter",
-            "model",
-            "--report",
-            "r.json",
-            "--model",
-            "m.gam",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    assert fit.stderr is not None
-    for line in fit.stderr:
-        if line.startswith("trial 4/"):
-            break
-    os.killpg(fit.pid, signal.SIGINT)
-    _, err = fit.communicate(timeout=300)
-    assert fit.returncode == 130, err
+    command = [sys.executable, "-m", "greenauto", "fit", "spambase", "--n-trials", "400",
+               "--energy-meter", "model", "--report", "r.json", "--model", "m.gam"]  # fmt: skip
+    code, _, err = ctrl_c_after(command, "trial 4/", cwd=tmp_path, stream="stderr")
+    assert code == 130, err
     assert "interrupted (Ctrl-C): the outputs hold the trials finished before it" in err
     report = pd.read_json(tmp_path / "r.json", typ="series")
     assert report["totals"]["stop_reason"].startswith("interrupted")
