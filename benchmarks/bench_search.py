@@ -238,7 +238,7 @@ def search_summary(auto) -> dict[str, Any]:
     totals = result.totals
     complete = [r for r in result.trials if r.complete]
     return {
-        "trials_sampled": sum(r.variant_of is None for r in result.trials),
+        "trials_sampled": sum(r.sampled for r in result.trials),
         "variants": totals.variants,
         "states": dict(totals.trial_states or {}),
         "stop_reason": totals.stop_reason,

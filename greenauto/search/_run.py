@@ -42,7 +42,7 @@ from greenauto.search._confirm import confirm_points
 from greenauto.search._data import SearchData, make_search_data
 from greenauto.search._limits import Limits
 from greenauto.search._objective import TrialObjective, score_candidate
-from greenauto.search._space import config_from_params, seed_params
+from greenauto.search._space import PipelineConfig, config_from_params, seed_params
 from greenauto.search._stopping import FrontPlateau
 from greenauto.search._study import quiet_optuna, scoring_name
 from greenauto.search._worker import StudyOutcome, measure_search, with_others
@@ -244,6 +244,7 @@ def run_search(
         stop_reason=outcome.stop_reason,
         energy_saved_j=saved,
         variants=sum(r.variant_of is not None for r in records),
+        students=sum(r.student_of is not None for r in records),
     )
     dataset = DatasetSummary.of(X.shape, labels, feature_names)
     result = SearchResult(front, records, totals, dataset, settings.study_settings())
@@ -469,17 +470,23 @@ def run_worker(
         optuna.logging.set_verbosity(previous)
 
 
+def record_config(record: TrialRecord, settings: SearchSettings) -> PipelineConfig:
+    """A finished trial's configuration, rebuilt from its parameters (a distilled student's
+    with its teacher's)."""
+    kw = {"learners": settings.learners, "max_members": settings.max_members}
+    config = config_from_params(dict(record.params), **kw)
+    if record.teacher_params is not None:
+        teacher = config_from_params(dict(record.teacher_params), **kw)
+        config = dataclasses.replace(config, teacher=teacher)
+    return config
+
+
 def _front(records: Sequence[TrialRecord], settings: SearchSettings) -> ParetoFront:
     """The front of the completed trials, each point carrying its configuration."""
     done = [r for r in records if r.complete]
     several = len(machines_of(records)) > 1  # then each point names its machine
     points = [
-        r.to_point(
-            config_from_params(
-                dict(r.params), learners=settings.learners, max_members=settings.max_members
-            ),
-            with_machine=several,
-        )
+        r.to_point(record_config(r, settings), with_machine=several)
         for r in done
         if settings.limits.allows(r.metrics)
     ]
