@@ -54,6 +54,8 @@ __all__ = ["SearchOutcome", "SearchSettings", "run_search", "run_worker"]
 _RESERVE_HOLDOUT, _RESERVE_CV = 0.25, 0.1
 #: Below this many rows the pick is confirmed by 2 x 5-fold CV (else 3-fold).
 SMALL_ROWS = 2000
+#: A family of points is re-scored only if that costs at most this share of the search's time.
+CONFIRM_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -268,16 +270,18 @@ def _search(
 ) -> dict[str, Any]:
     """The measured part of a search: the study, the front, the confirmation and the refit."""
     previous = quiet_optuna(settings.verbose)
+    started = time.perf_counter()
     try:
         outcome, saved = _optimize(data, settings, meter, deadline)
     finally:
         optuna.logging.set_verbosity(previous)
+    searched = time.perf_counter() - started
     study = outcome.study
     records = records_of(study.trials)
     front = _front(records, settings)
     seed = settings.seed
     if len(front) > 1:  # confirm the pick on fresh folds: the best scores rode on luck
-        front = _confirmed(front, data, settings, deadline)
+        front = _confirmed(front, data, settings, deadline, searched)
     model = fit_candidate(
         front.default.config,
         data.X,
@@ -297,14 +301,20 @@ def _search(
 
 
 def _confirmed(
-    front: ParetoFront, data: SearchData, settings: SearchSettings, deadline: float
+    front: ParetoFront,
+    data: SearchData,
+    settings: SearchSettings,
+    deadline: float,
+    searched: float,
 ) -> ParetoFront:
     """The front with the points near the best re-scored by cross-validation on fresh folds.
 
     Below ``SMALL_ROWS`` rows, 2 x 5-fold (validation noise is largest there); else 3-fold.
     The points re-scored are those within twice the default pick's tolerance of the best, or
     within two standard errors of an accuracy measured on the search's validation rows,
-    whichever is wider.
+    whichever is wider. A family whose re-scoring would cost more than
+    ``CONFIRM_SHARE`` of the ``searched`` seconds (at least 2 s) keeps its search scores: on
+    large, many-class data its fits would cost more than the search that found it.
     """
     n_val = sum(val.size for _, val in data.folds)
     best = front.best[front.score_metric]
@@ -323,6 +333,7 @@ def _confirmed(
         n_splits=5 if small else 3,
         n_repeats=2 if small else 1,
         window=max(2 * settings.max_score_drop, 2 * noise),
+        max_seconds=max(2.0, CONFIRM_SHARE * searched),
     )
     return ParetoFront(tuple(points), front.objectives, front.max_score_drop)
 
