@@ -47,8 +47,9 @@ def confirm_points(
     fold: the largest is fitted and the others are its prefixes, which are exactly the same
     models. A family is skipped when its projected cost (its largest trial's fit time x folds)
     would pass ``deadline`` or exceed ``max_seconds``; when that is the most accurate family,
-    no point is re-scored (the pick is then made on the search's scores alone). ``score(candidate, X_val, y_val,
-    w_val)`` scores a fitted candidate (``w_val`` None when ``sample_weight`` is).
+    no point is re-scored (the pick is then made on the search's scores alone).
+    ``score(candidate, X_val, y_val, w_val)`` scores a fitted candidate (``w_val`` None when
+    ``sample_weight`` is).
     """
     best = max(p["score"] for p in points)
     window = 2 * max_score_drop if window is None else window
