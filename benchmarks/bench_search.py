@@ -1,10 +1,10 @@
 """greenauto's default search against the models a user would pick instead, on real datasets.
 
-For every dataset and seed (on one stratified 75/25 split, drawn with ``--split-seed``,
-the same for every seed: the seeds measure how much the search itself varies from run to run;
-one thread), in ONE run: ``GreenAutoClassifier(random_state=seed, handle_unknown="missing")`` with its default
-settings (time budget 60 s, and its own early stop), FLAML with the same time budget, and
-plain baselines: LightGBM defaults, RandomForest defaults and scikit-learn's hard
+For every dataset and seed (on one stratified 75/25 split drawn with ``--split-seed``, the
+same for every seed, so that the seeds measure how much the search varies from run to run;
+one thread), in ONE run: ``GreenAutoClassifier(random_state=seed, handle_unknown="missing")``
+with its default settings (time budget 60 s, and its own early stop), FLAML with the same time
+budget, and plain baselines: LightGBM defaults, RandomForest defaults and scikit-learn's hard
 VotingClassifier of DT + GaussianNB + KNN. Every model is measured with the same meter
 (``greenauto.energy.default_meter``: process CPU time x calibrated watts, labelled with its
 source): test accuracy; fit energy (one fit on the training split); inference energy per
