@@ -8,10 +8,10 @@
 //
 // Search: a 16-ary search in at most two stages. Each feature's (at most 254) inner edges are
 // laid out as 16 "splitters" (every 16th edge) and 16 blocks of 15 edges, padded with NaN. A
-// stage compares x with 16 slots at once (four SSE compares) and, since the slots are sorted
-// with the NaN padding last, the number of slots <= x is the length of the run of ones at the
-// bottom of the compare mask. Features with at most 16 bins need one stage. All reads stay
-// inside the feature's own 16 or 16 + 256 slots, whatever the edges are.
+// stage compares x with 16 slots at once (one AVX-512, two AVX2 or four SSE compares; see
+// kernels_impl.hpp) and, since the slots are sorted with the NaN padding last, the number of
+// slots <= x is the number of set bits of the compare mask. Features with at most 16 bins need
+// one stage. All reads stay inside the feature's own 16 or 16 + 256 slots, whatever the edges.
 #pragma once
 
 #include <cmath>
@@ -21,57 +21,12 @@
 #include <string>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
+#include "kernels.hpp"
 #include "parallel.hpp"
 
 namespace greenauto {
 
 inline constexpr int kMaxBins = 255;
-
-namespace detail {
-
-// Number of the 16 sorted slots e[0..15] (NaN padding last) with e[k] <= x, in [0, 16].
-inline unsigned count_le16(float x, const float* e) {
-#if defined(__SSE2__)
-    const __m128 v = _mm_set1_ps(x);
-    const __m128i c0 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e), v));
-    const __m128i c1 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 4), v));
-    const __m128i c2 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 8), v));
-    const __m128i c3 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 12), v));
-    const __m128i packed =
-        _mm_packs_epi16(_mm_packs_epi32(c0, c1), _mm_packs_epi32(c2, c3));
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(packed));
-    return static_cast<unsigned>(__builtin_ctz(~mask));  // bit 16 of ~mask is always set
-#else
-    unsigned c = 0;
-    for (int k = 0; k < 16; ++k) c += (e[k] <= x) ? 1u : 0u;
-    return c;
-#endif
-}
-
-inline unsigned count_le16(double x, const double* e) {
-#if defined(__SSE2__)
-    const __m128d v = _mm_set1_pd(x);
-    auto half = [&](const double* h) {  // 8 doubles -> 16-bit mask, two bits per slot
-        const __m128i a = _mm_packs_epi32(_mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h), v)),
-                                          _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 2), v)));
-        const __m128i b = _mm_packs_epi32(_mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 4), v)),
-                                          _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 6), v)));
-        return static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(a, b)));
-    };
-    const unsigned mask = half(e) | (half(e + 8) << 16);
-    return (mask == 0xFFFFFFFFu) ? 16u : static_cast<unsigned>(__builtin_ctz(~mask)) / 2;
-#else
-    unsigned c = 0;
-    for (int k = 0; k < 16; ++k) c += (e[k] <= x) ? 1u : 0u;
-    return c;
-#endif
-}
-
-}  // namespace detail
 
 class BinningKernel {
    public:
@@ -139,23 +94,14 @@ class BinningKernel {
     template <typename T>
     void column(const T* x, std::int64_t row_stride, std::int64_t c, std::int64_t r0,
                 std::int64_t r1, std::uint8_t* out, std::int64_t out_stride) const {
-        const T* table = edge_data<T>() + offsets_[c];
-        const std::uint8_t nan_bin = n_bins_[c];
-        if (nan_bin <= 16) {
-            for (std::int64_t r = r0; r < r1; ++r) {
-                const T v = x[r * row_stride];
-                const unsigned b = detail::count_le16(v, table);
-                out[r * out_stride] = (v != v) ? nan_bin : static_cast<std::uint8_t>(b);
-            }
-            return;
-        }
-        const T* blocks = table + 16;
-        for (std::int64_t r = r0; r < r1; ++r) {
-            const T v = x[r * row_stride];
-            const unsigned a = detail::count_le16(v, table) & 15u;
-            const unsigned b = detail::count_le16(v, blocks + 16 * a);
-            out[r * out_stride] = (v != v) ? nan_bin : static_cast<std::uint8_t>(16 * a + b);
-        }
+        const KernelTable& k = active_kernels();
+        const int two_stage = n_bins_[c] > 16;
+        if constexpr (sizeof(T) == 4)
+            k.bin_f32(edges32_.data() + offsets_[c], two_stage, n_bins_[c], x + r0 * row_stride,
+                      row_stride, r1 - r0, out + r0 * out_stride, out_stride);
+        else
+            k.bin_f64(edges64_.data() + offsets_[c], two_stage, n_bins_[c], x + r0 * row_stride,
+                      row_stride, r1 - r0, out + r0 * out_stride, out_stride);
     }
 
    private:
@@ -181,12 +127,6 @@ class BinningKernel {
         float f = static_cast<float>(e);
         if (static_cast<double>(f) < e) f = std::nextafter(f, std::numeric_limits<float>::infinity());
         return f;
-    }
-
-    template <typename T>
-    const T* edge_data() const {
-        if constexpr (sizeof(T) == 4) return edges32_.data();
-        else return edges64_.data();
     }
 
     std::int64_t n_features_;

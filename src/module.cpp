@@ -8,6 +8,7 @@ NB_MODULE(_kernels, m) {
 #else
     m.attr("openmp") = false;
 #endif
+    greenauto::bind_cpu(m);
     greenauto::bind_binning(m);
     greenauto::bind_compiled(m);
 }

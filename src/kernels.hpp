@@ -1,0 +1,137 @@
+// Plain views of validated model data, and the table of hot loops compiled once per
+// instruction-set level (kernels_impl.hpp, instantiated by kernels_<level>.cpp).
+//
+// The models (compiled_trees.hpp, binning.hpp, compiled_nb_knn.hpp) validate their input, build
+// these layouts once, and hand the kernels raw pointers only: a kernel never allocates, never
+// throws and reads nothing outside the arrays described here. Every level computes exactly the
+// same numbers (same comparisons, same additions in the same order); only the speed differs.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu.hpp"
+
+namespace greenauto {
+
+// Rows a tree kernel handles together: a call takes up to kMaxBlocks blocks of kBlockRows rows,
+// block b feature-major (feature f of its row r at cols[(b * n_features + f) * kBlockRows + r]),
+// and runs every tree over all its blocks before the next tree (the tree stays in L1).
+inline constexpr std::int64_t kBlockRows = 64;
+inline constexpr std::int64_t kMaxBlocks = 8;
+
+// --- tree ensembles --------------------------------------------------------------------------
+// Walk layout: the two children of a node are adjacent (right = left + 1) and a leaf points to
+// itself and never goes right, so every row steps a tree exactly `depth` times, branch-free.
+// Features are those the model uses, renumbered from 0.
+struct WalkNodeU8 {        // binned model
+    std::uint32_t left;    // first child (absolute index); a leaf: itself
+    std::uint8_t threshold;  // go right when code > threshold (a leaf: 255, never)
+    std::uint8_t unused;
+    std::uint16_t feature;
+};
+struct WalkNodeF {         // raw model (float32 features, compared in float64)
+    std::uint32_t left;
+    std::uint32_t word;    // feature << 1 | nan_goes_right
+    double threshold;      // go right when !(x <= threshold) for x not NaN (leaf: +inf)
+};
+
+// Quickscorer layout (binned trees with at most 64 leaves, leaves numbered left to right): a
+// node whose test is false (code > threshold) removes the leaves of its left subtree from the
+// row's bitvector; the exit leaf is the lowest bit left set.
+struct TreeInfo {
+    std::int32_t root;         // walk layout: root node
+    std::int32_t depth;        // walk layout: steps from the root to the deepest leaf
+    std::int32_t out;          // first output this tree's leaf values add to
+    std::int32_t leaf_begin;   // global id of its leftmost leaf (leaf ids of a tree: consecutive)
+    std::int32_t qs_leaves;    // 0: walk only; else 16, 32 or 64: leaf slots of its QS layout
+    std::int32_t qs_nodes;     // QS nodes (internal nodes that can be false)
+    std::int64_t qs_begin;     // first QS node
+};
+
+struct ForestView {
+    const TreeInfo* trees;
+    std::int64_t n_trees;
+    std::int64_t n_features;      // features used (row width of cols and of rows)
+    std::int64_t n_outputs;
+    const WalkNodeU8* nodes_u8;   // binned models
+    const WalkNodeF* nodes_f;     // raw models
+    const std::int32_t* leaf_of;  // walk node -> global leaf id (leaves only)
+    // QS nodes: column offset (feature * kBlockRows), threshold, bitvector
+    const std::uint32_t* qs_offset;
+    const std::uint8_t* qs_threshold;
+    const std::uint64_t* qs_mask;
+    // leaf values: value[leaf * width + w] (a QS tree's leaf slots padded to qs_leaves)
+    std::int64_t width;
+    const double* value;
+};
+
+// Leaf rows wider than this are added to row-major accumulators (one vector add per row);
+// narrower ones to output-major accumulators.
+inline constexpr std::int64_t kNarrowWidth = 4;
+inline bool rows_major(std::int64_t width) { return width > kNarrowWidth; }
+
+// n rows (at most kMaxBlocks * kBlockRows) in blocks: cols as above (bytes or float64), acc per
+// block kBlockRows x n_outputs float64 at acc + b * n_outputs * kBlockRows, output-major
+// (acc[o * kBlockRows + r]) or, when rows_major(width), row-major (acc[r * n_outputs + o]);
+// leaf values added in tree order for every row.
+using TreesU8Fn = void (*)(const ForestView& f, const std::uint8_t* cols, std::int64_t n,
+                           double* acc);
+using TreesF64Fn = void (*)(const ForestView& f, const double* cols, std::int64_t n,
+                            double* acc);
+// A few rows, row-major (row stride in elements), trees interleaved: the latency path.
+using TreeRowsU8Fn = void (*)(const ForestView& f, const std::uint8_t* x, std::int64_t stride,
+                              std::int64_t n, double* acc);
+using TreeRowsF64Fn = void (*)(const ForestView& f, const double* x, std::int64_t stride,
+                               std::int64_t n, double* acc);
+
+// --- binning -----------------------------------------------------------------------------
+// One feature: `table` holds its 16 splitters, then (more than 16 bins) 16 blocks of 16 sorted
+// edges, NaN-padded; the bin of v is the number of edges <= v, NaN -> nan_bin.
+using BinColumnF32Fn = void (*)(const float* table, int two_stage, std::uint8_t nan_bin,
+                                const float* x, std::int64_t row_stride, std::int64_t n,
+                                std::uint8_t* out, std::int64_t out_stride);
+using BinColumnF64Fn = void (*)(const double* table, int two_stage, std::uint8_t nan_bin,
+                                const double* x, std::int64_t row_stride, std::int64_t n,
+                                std::uint8_t* out, std::int64_t out_stride);
+
+// --- KNN on codes ------------------------------------------------------------------------
+// Training rows in chunks of kKnnChunk rows; a chunk holds `groups` groups of 8 features, row
+// by row inside a group: byte k of row i of group g is chunk[(g * kKnnChunk + i) * 8 + k]
+// (features past the last are 0 in the training rows and in the queries).
+inline constexpr std::int64_t kKnnChunk = 32;
+inline constexpr std::int64_t kKnnQueries = 4;  // queries compared with a chunk together
+// For nq <= kKnnQueries queries (query q: groups * 8 bytes at queries + q * groups * 8):
+// dist[q * kKnnChunk + i] = sum over features of |q - y| (p = 1) or (q - y)^2 (p = 2) for
+// row i of the chunk, and bit i of below[q] set when that distance is < top[q].
+using KnnChunkFn = void (*)(const std::uint8_t* queries, std::int64_t nq,
+                            const std::uint8_t* chunk, std::int64_t groups, int p,
+                            const std::uint32_t* top, std::uint32_t* dist,
+                            std::uint32_t* below);
+
+struct KernelTable {
+    Isa isa;
+    TreesU8Fn trees_u8;
+    TreesF64Fn trees_f64;
+    TreeRowsU8Fn tree_rows_u8;
+    TreeRowsF64Fn tree_rows_f64;
+    BinColumnF32Fn bin_f32;
+    BinColumnF64Fn bin_f64;
+    KnnChunkFn knn_chunk;
+};
+
+// The table of one level (scalar always exists; others only in x86 builds).
+const KernelTable& kernel_table(Isa isa);
+// The table of the level in use.
+inline const KernelTable& active_kernels() { return kernel_table(active_isa()); }
+
+namespace kern_scalar {
+extern const KernelTable table;
+}
+namespace kern_avx2 {
+extern const KernelTable table;
+}
+namespace kern_avx512 {
+extern const KernelTable table;
+}
+
+}  // namespace greenauto
