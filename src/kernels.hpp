@@ -68,7 +68,8 @@ struct ForestView {
 // Leaf rows wider than this are added to row-major accumulators (one vector add per row);
 // narrower ones to output-major accumulators.
 inline constexpr std::int64_t kNarrowWidth = 4;
-inline bool rows_major(std::int64_t width) { return width > kNarrowWidth; }
+// static: every instruction-set file keeps its own copy (no shared out-of-line code).
+static inline bool rows_major(std::int64_t width) { return width > kNarrowWidth; }
 
 // n rows (at most kMaxBlocks * kBlockRows) in blocks: cols as above (bytes or float64), acc per
 // block kBlockRows x n_outputs float64 at acc + b * n_outputs * kBlockRows, output-major
@@ -95,18 +96,32 @@ using BinColumnF64Fn = void (*)(const double* table, int two_stage, std::uint8_t
                                 std::uint8_t* out, std::int64_t out_stride);
 
 // --- KNN on codes ------------------------------------------------------------------------
-// Training rows in chunks of kKnnChunk rows; a chunk holds `groups` groups of 8 features, row
-// by row inside a group: byte k of row i of group g is chunk[(g * kKnnChunk + i) * 8 + k]
-// (features past the last are 0 in the training rows and in the queries).
+// Training rows in chunks of kKnnChunk rows and features in groups of 8, group-major: byte k of
+// row i of chunk c in group g is train[((g * n_chunks + c) * kKnnChunk + i) * 8 + k] (features
+// past the last and rows past the last are 0). Group 0 of every row is read first and is small.
 inline constexpr std::int64_t kKnnChunk = 32;
-inline constexpr std::int64_t kKnnQueries = 4;  // queries compared with a chunk together
-// For nq <= kKnnQueries queries (query q: groups * 8 bytes at queries + q * groups * 8):
-// dist[q * kKnnChunk + i] = sum over features of |q - y| (p = 1) or (q - y)^2 (p = 2) for
-// row i of the chunk, and bit i of below[q] set when that distance is < top[q].
-using KnnChunkFn = void (*)(const std::uint8_t* queries, std::int64_t nq,
-                            const std::uint8_t* chunk, std::int64_t groups, int p,
-                            const std::uint32_t* top, std::uint32_t* dist,
-                            std::uint32_t* below);
+struct KnnView {
+    const std::uint8_t* train;
+    // p = 2 and every training code below 128: per row (n_chunks * kKnnChunk) the sum of its
+    // squared codes over the first groups; otherwise null
+    const std::uint32_t* yy;
+    std::int64_t n_train, n_chunks, groups;
+    std::int64_t k;
+    int p;  // 1: L1, 2: squared L2
+};
+// The k nearest training rows of nq <= kKnnQueries queries (query q: groups * 8 bytes at
+// queries + q * groups * 8, in the training layout's feature order; all kKnnQueries slots
+// readable): scikit-learn's max-heap (sklearn/utils/_heap.pyx) fed the rows in index order, so
+// the heap of query q (k float64 distances at dist + q * k, +inf on entry, and as many indices
+// at index + q * k) ends as scikit-learn's would. Rows are compared 32 at a time over their
+// first min(groups, kKnnFirstGroups) feature groups; a row whose partial distance already
+// reaches the heap top is skipped (its full distance could only be larger: it would not enter),
+// the others are completed and offered to the heap. Distances are integers below 2^32, exact in
+// float64 (scikit-learn's type for them).
+inline constexpr std::int64_t kKnnQueries = 4;
+inline constexpr std::int64_t kKnnFirstGroups = 2;
+using KnnSearchFn = void (*)(const KnnView& v, const std::uint8_t* queries, std::int64_t nq,
+                             double* dist, double* index);
 
 struct KernelTable {
     Isa isa;
@@ -116,13 +131,13 @@ struct KernelTable {
     TreeRowsF64Fn tree_rows_f64;
     BinColumnF32Fn bin_f32;
     BinColumnF64Fn bin_f64;
-    KnnChunkFn knn_chunk;
+    KnnSearchFn knn_search;
 };
 
 // The table of one level (scalar always exists; others only in x86 builds).
 const KernelTable& kernel_table(Isa isa);
 // The table of the level in use.
-inline const KernelTable& active_kernels() { return kernel_table(active_isa()); }
+static inline const KernelTable& active_kernels() { return kernel_table(active_isa()); }
 
 namespace kern_scalar {
 extern const KernelTable table;

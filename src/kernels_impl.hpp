@@ -9,7 +9,8 @@
 // Trees: Quickscorer (Lucchese et al., SIGIR 2015) vectorised over 64 rows as in RapidScorer
 // (Ye et al., KDD 2018), with byte compares since binned thresholds are bytes, for trees of at
 // most 64 leaves (AVX2 / AVX-512); a branch-free walk of 16 interleaved rows for deeper trees
-// and for the scalar level. KNN: byte SAD (L1) and 16-bit multiply-add (L2) distances.
+// and for the scalar level. KNN: byte SAD (L1) and 16-bit multiply-add (L2) distances, 32
+// training rows at a time, with an exact early exit (partial distances only grow).
 #include <cstdint>
 #include <cstring>
 
@@ -436,92 +437,283 @@ void bin_f64(const double* table, int two_stage, uint8_t nan_bin, const double* 
 }
 
 // ================================================================================== KNN
-void knn_chunk(const uint8_t* queries, int64_t nq, const uint8_t* chunk, int64_t groups, int p,
-               const uint32_t* top, uint32_t* dist, uint32_t* below) {
-    for (int64_t q = 0; q < nq; ++q) {
-        const uint8_t* qr = queries + q * groups * 8;
-        uint32_t* d = dist + q * kKnnChunk;
+// scikit-learn's sklearn/utils/_heap.pyx heap_push, for a full max-heap of size k.
+inline void heap_push(double* values, double* indices, int64_t size, double val, double idx) {
+    if (val >= values[0]) return;
+    int64_t cur = 0;
+    while (true) {
+        const int64_t l = 2 * cur + 1, rr = l + 1;
+        int64_t swap;
+        if (l >= size) break;
+        if (rr >= size) {
+            if (values[l] > val) swap = l;
+            else break;
+        } else if (values[l] >= values[rr]) {
+            if (val < values[l]) swap = l;
+            else break;
+        } else {
+            if (val < values[rr]) swap = rr;
+            else break;
+        }
+        values[cur] = values[swap];
+        indices[cur] = indices[swap];
+        cur = swap;
+    }
+    values[cur] = val;
+    indices[cur] = idx;
+}
+
+// Distance over one group of 8 features of one row.
+inline uint32_t group_dist(const uint8_t* y, const uint8_t* q, int p) {
+#if defined(__SSE2__)
+    const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(y));
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+    if (p == 1) return static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_sad_epu8(a, b)));
+    const __m128i z = _mm_setzero_si128();
+    const __m128i d = _mm_sub_epi16(_mm_unpacklo_epi8(a, z), _mm_unpacklo_epi8(b, z));
+    __m128i s = _mm_madd_epi16(d, d);  // 4 x 32-bit
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return static_cast<uint32_t>(_mm_cvtsi128_si32(s));
+#else
+    uint32_t sum = 0;
+    for (int b = 0; b < 8; ++b) {
+        const int32_t diff = static_cast<int32_t>(y[b]) - q[b];
+        sum += static_cast<uint32_t>(p == 1 ? (diff < 0 ? -diff : diff) : diff * diff);
+    }
+    return sum;
+#endif
+}
+
+// Partial distances over the first `first` groups of the 32 rows of chunk c to the
+// kKnnQueries queries: bit i of below[q] set when that of row i is under top[q], and then (only
+// then) part[q * kKnnChunk + i] the distances of the chunk's rows to query q.
 #if defined(GREENAUTO_LEVEL_AVX512)
-        __m512i acc[4];
-        for (int j = 0; j < 4; ++j) acc[j] = _mm512_setzero_si512();
-        for (int64_t g = 0; g < groups; ++g) {
-            uint64_t qg;
-            std::memcpy(&qg, qr + 8 * g, 8);
-            const __m512i qb = _mm512_set1_epi64(static_cast<long long>(qg));
-            const uint8_t* y = chunk + g * kKnnChunk * 8;
-            for (int j = 0; j < 4; ++j) {
-                const __m512i t = _mm512_loadu_si512(y + 64 * j);
-                if (p == 1) {
-                    acc[j] = _mm512_add_epi64(acc[j], _mm512_sad_epu8(t, qb));
-                } else {
-                    const __m512i a = _mm512_sub_epi8(_mm512_max_epu8(t, qb), _mm512_min_epu8(t, qb));
-                    const __m512i z = _mm512_setzero_si512();
-                    const __m512i lo = _mm512_unpacklo_epi8(a, z), hi = _mm512_unpackhi_epi8(a, z);
-                    const __m512i sl = _mm512_madd_epi16(lo, lo), sh = _mm512_madd_epi16(hi, hi);
-                    // per 64-bit lane (one row): two 32-bit partial sums
-                    acc[j] = _mm512_add_epi32(acc[j], _mm512_add_epi32(_mm512_unpacklo_epi64(sl, sh),
-                                                                       _mm512_unpackhi_epi64(sl, sh)));
-                }
+inline __m512i knn_part(__m512i t, __m512i qb, int p) {
+    if (p == 1) return _mm512_sad_epu8(t, qb);
+    const __m512i a = _mm512_sub_epi8(_mm512_max_epu8(t, qb), _mm512_min_epu8(t, qb));
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i lo = _mm512_unpacklo_epi8(a, z), hi = _mm512_unpackhi_epi8(a, z);
+    const __m512i sl = _mm512_madd_epi16(lo, lo), sh = _mm512_madd_epi16(hi, hi);
+    // per 64-bit lane (one row): two 32-bit partial sums, folded in knn_chunk
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(sl, sh), _mm512_unpackhi_epi64(sl, sh));
+}
+
+// Mode 0: L1 (SAD), 1: L2 (absolute differences squared), 2: L2 on codes below 128 (dot).
+template <int Mode, int First>
+inline void knn_chunk(const KnnView& v, int64_t c, const __m512i (*qb)[kKnnFirstGroups],
+                      const uint32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 8;
+    const __m512i ones = _mm512_set1_epi16(1);
+    __m512i acc[kKnnQueries][4];
+    for (int q = 0; q < kKnnQueries; ++q)
+        for (int j = 0; j < 4; ++j) acc[q][j] = _mm512_setzero_si512();
+    for (int g = 0; g < First; ++g) {
+        const uint8_t* y = v.train + g * gstep + c * kKnnChunk * 8;
+        for (int j = 0; j < 4; ++j) {
+            const __m512i t = _mm512_loadu_si512(y + 64 * j);
+            for (int q = 0; q < kKnnQueries; ++q) {
+                if constexpr (Mode == 0)
+                    acc[q][j] = _mm512_add_epi64(acc[q][j], _mm512_sad_epu8(t, qb[q][g]));
+                else if constexpr (Mode == 1)
+                    acc[q][j] = _mm512_add_epi32(acc[q][j], knn_part(t, qb[q][g], 2));
+                else
+                    acc[q][j] = _mm512_add_epi32(
+                        acc[q][j], _mm512_madd_epi16(_mm512_maddubs_epi16(t, qb[q][g]), ones));
             }
         }
+    }
+    for (int q = 0; q < kKnnQueries; ++q) {
+        const __m512i tq = _mm512_set1_epi64(static_cast<long long>(top[q]));
         uint32_t bits = 0;
-        const __m512i tp = _mm512_set1_epi64(static_cast<long long>(top[q]));
         for (int j = 0; j < 4; ++j) {
-            __m512i s = acc[j];
-            if (p != 1)
+            __m512i s = acc[q][j];
+            if constexpr (Mode != 0)
                 s = _mm512_add_epi64(_mm512_and_si512(s, _mm512_set1_epi64(0xFFFFFFFFll)),
                                      _mm512_srli_epi64(s, 32));
-            bits |= static_cast<uint32_t>(_mm512_cmplt_epu64_mask(s, tp)) << (8 * j);
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 8 * j), _mm512_cvtepi64_epi32(s));
+            if constexpr (Mode == 2) {  // |q - y|^2 = |q|^2 + |y|^2 - 2 q.y
+                const __m512i yy = _mm512_cvtepu32_epi64(_mm256_loadu_si256(
+                    reinterpret_cast<const __m256i*>(v.yy + c * kKnnChunk + 8 * j)));
+                s = _mm512_sub_epi64(_mm512_add_epi64(_mm512_set1_epi64(qq[q]), yy),
+                                     _mm512_add_epi64(s, s));
+            }
+            acc[q][j] = s;
+            bits |= static_cast<uint32_t>(_mm512_cmplt_epu64_mask(s, tq)) << (8 * j);
         }
         below[q] = bits;
+        if (bits)
+            for (int j = 0; j < 4; ++j)
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(part + q * kKnnChunk + 8 * j),
+                                    _mm512_cvtepi64_epi32(acc[q][j]));
+    }
+}
+
+using KnnQuery = __m512i[kKnnFirstGroups];
+inline void knn_broadcast(const uint8_t* queries, int64_t qstep, int64_t first, KnnQuery* qb) {
+    for (int q = 0; q < kKnnQueries; ++q)
+        for (int64_t g = 0; g < kKnnFirstGroups; ++g) {
+            uint64_t qg = 0;
+            if (g < first) std::memcpy(&qg, queries + q * qstep + 8 * g, 8);
+            qb[q][g] = _mm512_set1_epi64(static_cast<long long>(qg));
+        }
+}
+
 #elif defined(GREENAUTO_LEVEL_AVX2)
+inline __m256i knn_part(__m256i t, __m256i qb, int p) {
+    if (p == 1) return _mm256_sad_epu8(t, qb);
+    const __m256i a = _mm256_sub_epi8(_mm256_max_epu8(t, qb), _mm256_min_epu8(t, qb));
+    const __m256i z = _mm256_setzero_si256();
+    const __m256i lo = _mm256_unpacklo_epi8(a, z), hi = _mm256_unpackhi_epi8(a, z);
+    const __m256i sl = _mm256_madd_epi16(lo, lo), sh = _mm256_madd_epi16(hi, hi);
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(sl, sh), _mm256_unpackhi_epi64(sl, sh));
+}
+
+template <int Mode, int First>
+inline void knn_chunk(const KnnView& v, int64_t c, const __m256i (*qb)[kKnnFirstGroups],
+                      const uint32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 8;
+    const __m256i ones = _mm256_set1_epi16(1);
+    // 32-bit lanes 0, 2, 4, 6 -> 4 consecutive rows
+    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    for (int q = 0; q < kKnnQueries; ++q) {
         __m256i acc[8];
         for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_si256();
-        for (int64_t g = 0; g < groups; ++g) {
-            uint64_t qg;
-            std::memcpy(&qg, qr + 8 * g, 8);
-            const __m256i qb = _mm256_set1_epi64x(static_cast<long long>(qg));
-            const uint8_t* y = chunk + g * kKnnChunk * 8;
+        for (int g = 0; g < First; ++g) {
+            const uint8_t* y = v.train + g * gstep + c * kKnnChunk * 8;
             for (int j = 0; j < 8; ++j) {
                 const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32 * j));
-                if (p == 1) {
-                    acc[j] = _mm256_add_epi64(acc[j], _mm256_sad_epu8(t, qb));
-                } else {
-                    const __m256i a = _mm256_sub_epi8(_mm256_max_epu8(t, qb), _mm256_min_epu8(t, qb));
-                    const __m256i z = _mm256_setzero_si256();
-                    const __m256i lo = _mm256_unpacklo_epi8(a, z), hi = _mm256_unpackhi_epi8(a, z);
-                    const __m256i sl = _mm256_madd_epi16(lo, lo), sh = _mm256_madd_epi16(hi, hi);
-                    acc[j] = _mm256_add_epi32(acc[j], _mm256_add_epi32(_mm256_unpacklo_epi64(sl, sh),
-                                                                       _mm256_unpackhi_epi64(sl, sh)));
-                }
+                if constexpr (Mode == 0)
+                    acc[j] = _mm256_add_epi64(acc[j], _mm256_sad_epu8(t, qb[q][g]));
+                else if constexpr (Mode == 1)
+                    acc[j] = _mm256_add_epi32(acc[j], knn_part(t, qb[q][g], 2));
+                else
+                    acc[j] = _mm256_add_epi32(
+                        acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(t, qb[q][g]), ones));
             }
         }
-        alignas(32) uint64_t s[kKnnChunk];
-        for (int j = 0; j < 8; ++j) _mm256_store_si256(reinterpret_cast<__m256i*>(s + 4 * j), acc[j]);
+        // signed 64-bit compares: every sum stays far below 2^63
+        const __m256i tq = _mm256_set1_epi64x(static_cast<long long>(top[q]));
         uint32_t bits = 0;
-        for (int i = 0; i < kKnnChunk; ++i) {
-            const uint64_t v = (p == 1) ? s[i] : (s[i] & 0xFFFFFFFFu) + (s[i] >> 32);
-            d[i] = static_cast<uint32_t>(v);
-            bits |= static_cast<uint32_t>(v < top[q]) << i;
+        for (int j = 0; j < 8; ++j) {
+            __m256i s = acc[j];
+            if constexpr (Mode != 0)
+                s = _mm256_add_epi64(_mm256_and_si256(s, _mm256_set1_epi64x(0xFFFFFFFFll)),
+                                     _mm256_srli_epi64(s, 32));
+            if constexpr (Mode == 2) {  // |q - y|^2 = |q|^2 + |y|^2 - 2 q.y
+                const __m256i yy = _mm256_cvtepu32_epi64(_mm_loadu_si128(
+                    reinterpret_cast<const __m128i*>(v.yy + c * kKnnChunk + 4 * j)));
+                s = _mm256_sub_epi64(_mm256_add_epi64(_mm256_set1_epi64x(qq[q]), yy),
+                                     _mm256_add_epi64(s, s));
+            }
+            acc[j] = s;
+            bits |= static_cast<uint32_t>(_mm256_movemask_pd(
+                        _mm256_castsi256_pd(_mm256_cmpgt_epi64(tq, s))))
+                    << (4 * j);
         }
         below[q] = bits;
+        if (bits)
+            for (int j = 0; j < 8; ++j)
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(part + q * kKnnChunk + 4 * j),
+                                 _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(acc[j], pick)));
+    }
+}
+
+using KnnQuery = __m256i[kKnnFirstGroups];
+inline void knn_broadcast(const uint8_t* queries, int64_t qstep, int64_t first, KnnQuery* qb) {
+    for (int q = 0; q < kKnnQueries; ++q)
+        for (int64_t g = 0; g < kKnnFirstGroups; ++g) {
+            uint64_t qg = 0;
+            if (g < first) std::memcpy(&qg, queries + q * qstep + 8 * g, 8);
+            qb[q][g] = _mm256_set1_epi64x(static_cast<long long>(qg));
+        }
+}
+
 #else
+struct KnnQuery {
+    const uint8_t* bytes;
+};
+inline void knn_broadcast(const uint8_t* queries, int64_t qstep, int64_t, KnnQuery* qb) {
+    for (int q = 0; q < kKnnQueries; ++q) qb[q].bytes = queries + q * qstep;
+}
+
+template <int Mode, int First>
+inline void knn_chunk(const KnnView& v, int64_t c, const KnnQuery* qb, const uint32_t*,
+                      const uint64_t* top, uint32_t* part, uint32_t* below) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 8;
+    for (int q = 0; q < kKnnQueries; ++q) {
         uint32_t bits = 0;
         for (int i = 0; i < kKnnChunk; ++i) {
             uint32_t sum = 0;
-            for (int64_t g = 0; g < groups; ++g) {
-                const uint8_t* y = chunk + (g * kKnnChunk + i) * 8;
-                for (int b = 0; b < 8; ++b) {
-                    const int32_t diff = static_cast<int32_t>(y[b]) - qr[8 * g + b];
-                    sum += static_cast<uint32_t>(p == 1 ? (diff < 0 ? -diff : diff) : diff * diff);
-                }
-            }
-            d[i] = sum;
+            for (int g = 0; g < First; ++g)
+                sum += group_dist(v.train + g * gstep + (c * kKnnChunk + i) * 8,
+                                  qb[q].bytes + 8 * g, Mode == 0 ? 1 : 2);
+            part[q * kKnnChunk + i] = sum;
             bits |= static_cast<uint32_t>(sum < top[q]) << i;
         }
         below[q] = bits;
+    }
+}
 #endif
+
+// Chunk by chunk in index order: each query's rows whose partial distance is under its heap top
+// are completed (stopping once they reach it) and offered to its heap.
+template <int Mode, int First>
+void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
+              double* index) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 8;
+    const int64_t qstep = v.groups * 8;
+    const int p = Mode == 0 ? 1 : 2;
+    alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
+    uint64_t top[kKnnQueries];
+    uint32_t below[kKnnQueries];
+    uint32_t qq[kKnnQueries] = {0, 0, 0, 0};
+    for (int64_t q = 0; q < kKnnQueries; ++q)
+        for (int64_t j = 0; j < 8 * First; ++j) qq[q] += uint32_t{queries[q * qstep + j]} * queries[q * qstep + j];
+    KnnQuery qb[kKnnQueries];
+    knn_broadcast(queries, qstep, First, qb);
+    for (int64_t c = 0; c < v.n_chunks; ++c) {
+        for (int64_t q = 0; q < kKnnQueries; ++q) {  // every distance is below 2^32
+            const double t = dist[(q < nq ? q : 0) * v.k];
+            top[q] = t >= 4294967296.0 ? 4294967296ull : static_cast<uint64_t>(t);
+        }
+        knn_chunk<Mode, First>(v, c, qb, qq, top, part, below);
+        const int64_t base = c * kKnnChunk;
+        const int64_t rows = min64(kKnnChunk, v.n_train - base);
+        const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        for (int64_t q = 0; q < nq; ++q) {
+            uint32_t m = below[q] & valid;
+            if (!m) continue;
+            double* dq = dist + q * v.k;
+            double* iq = index + q * v.k;
+            const uint8_t* query = queries + q * qstep;
+            for (; m; m &= m - 1) {
+                const int i = __builtin_ctz(m);
+                const double t = dq[0];
+                double d = part[q * kKnnChunk + i];
+                for (int64_t g = First; g < v.groups && d < t; ++g)
+                    d += group_dist(v.train + g * gstep + (base + i) * 8, query + 8 * g, p);
+                heap_push(dq, iq, v.k, d, static_cast<double>(base + i));
+            }
+        }
+    }
+}
+
+void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
+                double* index) {
+    // L2 on codes below 128: distances from a dot product (one multiply-add per byte)
+    bool dot = v.p == 2 && v.yy != nullptr;
+    const int64_t first = min64(v.groups, kKnnFirstGroups);
+    for (int64_t q = 0; q < kKnnQueries && dot; ++q)
+        for (int64_t j = 0; j < 8 * first; ++j) dot = dot && queries[q * v.groups * 8 + j] < 128;
+    const int mode = v.p == 1 ? 0 : (dot ? 2 : 1);
+    if (first == 1) {
+        if (mode == 0) knn_scan<0, 1>(v, queries, nq, dist, index);
+        else if (mode == 1) knn_scan<1, 1>(v, queries, nq, dist, index);
+        else knn_scan<2, 1>(v, queries, nq, dist, index);
+    } else {
+        if (mode == 0) knn_scan<0, 2>(v, queries, nq, dist, index);
+        else if (mode == 1) knn_scan<1, 2>(v, queries, nq, dist, index);
+        else knn_scan<2, 2>(v, queries, nq, dist, index);
     }
 }
 
@@ -536,7 +728,7 @@ const KernelTable table = {
 #else
     Isa::kScalar,
 #endif
-    trees_u8, trees_f64, tree_rows_u8, tree_rows_f64, bin_f32, bin_f64, knn_chunk,
+    trees_u8, trees_f64, tree_rows_u8, tree_rows_f64, bin_f32, bin_f64, knn_search,
 };
 
 }  // namespace GREENAUTO_KNS
