@@ -79,15 +79,19 @@ class TreeEnsemble {
         for (std::int64_t t = 0; t < a.n_trees; ++t)
             for (std::int64_t i = a.tree_starts[t]; i < a.tree_starts[t + 1]; ++i)
                 check_node(a, t, i, a.tree_starts[t + 1], parents);
-        // the kernels read only the features some split uses, renumbered 0, 1, ...
+        // the kernels read only the features some split uses, renumbered 0, 1, ... (all of
+        // them, in place, when at least half are used: rows are then transposed as they are)
         compact_.assign(static_cast<std::size_t>(a.n_features), -1);
         for (std::int64_t i = 0; i < a.n_nodes; ++i)
             if (!is_leaf(a, i)) compact_[a.feature[i]] = 0;
+        std::int64_t n_used = 0;
+        for (std::int64_t f = 0; f < a.n_features; ++f) n_used += compact_[f] == 0;
         for (std::int64_t f = 0; f < a.n_features; ++f)
-            if (compact_[f] == 0) {
+            if (compact_[f] == 0 || 2 * n_used >= a.n_features) {
                 compact_[f] = static_cast<std::int32_t>(used_.size());
                 used_.push_back(f);
             }
+        identity_ = static_cast<std::int64_t>(used_.size()) == a.n_features;
         for (std::int64_t t = 0; t < a.n_trees; ++t) build_tree(a, t);
         for (const TreeInfo& t : trees_) max_depth_ = std::max<std::int64_t>(max_depth_, t.depth);
     }
@@ -131,7 +135,8 @@ class TreeEnsemble {
             if constexpr (Node::kBinned) {
                 // bytes of a float64 buffer, written and read through unsigned char only
                 auto* c = reinterpret_cast<std::uint8_t*>(cols);
-                gather(xb, stride, m, c, by_row);
+                if (identity_ && !by_row) k.transpose_u8(xb, stride, m, n_used(), c);
+                else gather(xb, stride, m, c, by_row);
                 if (by_row) k.tree_rows_u8(v, c, n_used(), m, acc);
                 else k.trees_u8(v, c, m, acc);
             } else {
@@ -434,6 +439,7 @@ class TreeEnsemble {
     std::int64_t max_depth_ = 0;
     std::vector<std::int32_t> compact_;  // input feature -> used-feature index (-1: unused)
     std::vector<std::int64_t> used_;     // used-feature index -> input feature
+    bool identity_ = false;              // used_ is 0, 1, ..., n_features - 1
     std::vector<TreeInfo> trees_;
     std::vector<WalkNodeU8> nodes_u8_;
     std::vector<WalkNodeF> nodes_f_;

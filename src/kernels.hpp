@@ -85,6 +85,11 @@ using TreeRowsU8Fn = void (*)(const ForestView& f, const std::uint8_t* x, std::i
 using TreeRowsF64Fn = void (*)(const ForestView& f, const double* x, std::int64_t stride,
                                std::int64_t n, double* acc);
 
+// Rows [0, m) of x (row-major bytes: the first nf of each row, rows `stride` apart) into
+// the feature-major blocks above, rows past m zeroed.
+using TransposeU8Fn = void (*)(const std::uint8_t* x, std::int64_t stride, std::int64_t m,
+                               std::int64_t nf, std::uint8_t* out);
+
 // --- binning -----------------------------------------------------------------------------
 // One feature: `table` holds its 16 splitters, then (more than 16 bins) 16 blocks of 16 sorted
 // edges, NaN-padded; the bin of v is the number of edges <= v, NaN -> nan_bin.
@@ -129,6 +134,7 @@ struct KernelTable {
     TreesF64Fn trees_f64;
     TreeRowsU8Fn tree_rows_u8;
     TreeRowsF64Fn tree_rows_f64;
+    TransposeU8Fn transpose_u8;
     BinColumnF32Fn bin_f32;
     BinColumnF64Fn bin_f64;
     KnnSearchFn knn_search;

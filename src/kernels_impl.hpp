@@ -8,7 +8,7 @@
 //
 // Trees: Quickscorer (Lucchese et al., SIGIR 2015) vectorised over 64 rows as in RapidScorer
 // (Ye et al., KDD 2018), with byte compares since binned thresholds are bytes, for trees of at
-// most 64 leaves (AVX2 / AVX-512); a branch-free walk of 16 interleaved rows for deeper trees
+// most 64 leaves (AVX-512; AVX2 up to 32 leaves); a branch-free walk of 16 interleaved rows for deeper trees
 // and for the scalar level. KNN: byte SAD (L1) and 16-bit multiply-add (L2) distances, 32
 // training rows at a time, with an exact early exit (partial distances only grow).
 #include <cstdint>
@@ -240,11 +240,12 @@ inline void qs64(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
     if (f.width != 1) add_qs_leaves(f, t, leaf, n, acc);
 }
 
-inline void qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+inline bool qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
                     double* acc) {
     if (t.qs_leaves == 16) qs32<16>(f, t, cols, n, acc);
     else if (t.qs_leaves == 32) qs32<32>(f, t, cols, n, acc);
     else qs64(f, t, cols, n, acc);
+    return true;
 }
 #define GREENAUTO_HAVE_QS 1
 
@@ -285,47 +286,13 @@ inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
     add_qs_leaves(f, t, leaf, n, acc);
 }
 
-// Rows 4J..4J+3 of each 16-row half: bitvectors AND (mask, or all ones where the test holds).
-template <int J>
-inline void qs64_and(__m256i* v, __m128i lo, __m128i hi, __m256i m) {
-    v[J] = _mm256_and_si256(v[J], _mm256_or_si256(m, _mm256_cvtepi8_epi64(_mm_srli_si128(lo, 4 * J))));
-    v[4 + J] = _mm256_and_si256(v[4 + J],
-                                _mm256_or_si256(m, _mm256_cvtepi8_epi64(_mm_srli_si128(hi, 4 * J))));
-}
-
-// Trees of 33 to 64 leaves: 4 rows per register of 64-bit bitvectors, 32 rows at a time.
-inline void qs64(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
-                 double* acc) {
-    alignas(32) uint64_t bits[kBlockRows];
-    alignas(32) uint32_t leaf[kBlockRows];
-    const uint32_t* off = f.qs_offset + t.qs_begin;
-    const uint8_t* thr = f.qs_threshold + t.qs_begin;
-    const uint64_t* mask = f.qs_mask + t.qs_begin;
-    for (int h = 0; h < 2; ++h) {
-        __m256i v[8];
-        for (int j = 0; j < 8; ++j) v[j] = _mm256_set1_epi64x(-1);
-        for (int32_t i = 0; i < t.qs_nodes; ++i) {
-            const __m256i holds =
-                qs_holds(cols + off[i] + 32 * h, _mm256_set1_epi8(static_cast<char>(thr[i])));
-            const __m256i m = _mm256_set1_epi64x(static_cast<long long>(mask[i]));
-            const __m128i lo = _mm256_castsi256_si128(holds);
-            const __m128i hi = _mm256_extracti128_si256(holds, 1);
-            qs64_and<0>(v, lo, hi, m);
-            qs64_and<1>(v, lo, hi, m);
-            qs64_and<2>(v, lo, hi, m);
-            qs64_and<3>(v, lo, hi, m);
-        }
-        for (int j = 0; j < 8; ++j)
-            _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 32 * h + 4 * j), v[j]);
-    }
-    for (int64_t r = 0; r < n; ++r) leaf[r] = static_cast<uint32_t>(__builtin_ctzll(bits[r]));
-    add_qs_leaves(f, t, leaf, n, acc);
-}
-
-inline void qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+// With 4 rows per register, 64-bit bitvectors cost about what the walk does: trees of more
+// than 32 leaves are walked.
+inline bool qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
                     double* acc) {
-    if (t.qs_leaves <= 32) qs32(f, t, cols, n, acc);
-    else qs64(f, t, cols, n, acc);
+    if (t.qs_leaves > 32) return false;
+    qs32(f, t, cols, n, acc);
+    return true;
 }
 #define GREENAUTO_HAVE_QS 1
 #endif
@@ -338,10 +305,8 @@ void trees_u8(const ForestView& f, const uint8_t* cols, int64_t n, double* acc) 
         for (int64_t r0 = 0, b = 0; r0 < n; r0 += kBlockRows, ++b) {
             const int64_t m = min64(kBlockRows, n - r0);
 #if defined(GREENAUTO_HAVE_QS)
-            if (info.qs_leaves) {
-                qs_tree(f, info, cols + b * col_step, m, acc + b * acc_step);
+            if (info.qs_leaves && qs_tree(f, info, cols + b * col_step, m, acc + b * acc_step))
                 continue;
-            }
 #endif
             walk_u8(f, info, cols + b * col_step, m, acc + b * acc_step);
         }
@@ -354,6 +319,50 @@ void trees_f64(const ForestView& f, const double* cols, int64_t n, double* acc) 
         for (int64_t r0 = 0, b = 0; r0 < n; r0 += kBlockRows, ++b)
             walk_f64(f, f.trees[t], cols + b * col_step, min64(kBlockRows, n - r0),
                      acc + b * acc_step);
+}
+
+// =========================================================================== transposing
+// Rows [0, m) of x (row-major bytes, nf per row read, row stride `stride`) into feature-major
+// blocks of kBlockRows rows (kernels.hpp), rows past m zeroed.
+void transpose_u8(const uint8_t* x, int64_t stride, int64_t m, int64_t nf, uint8_t* out) {
+    const int64_t block_step = nf * kBlockRows;
+    int64_t r = 0;
+#if defined(__SSE2__)
+    // 8 rows x 8 features at a time: eight 8-byte loads, a 3-stage unpack, eight 8-byte stores
+    for (; r + 8 <= m; r += 8) {
+        uint8_t* dst = out + (r / kBlockRows) * block_step + r % kBlockRows;
+        const uint8_t* src = x + r * stride;
+        int64_t f = 0;
+        for (; f + 8 <= nf; f += 8) {
+            __m128i row[8];
+            for (int i = 0; i < 8; ++i)
+                row[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i * stride + f));
+            const __m128i a0 = _mm_unpacklo_epi8(row[0], row[1]), a1 = _mm_unpacklo_epi8(row[2], row[3]);
+            const __m128i a2 = _mm_unpacklo_epi8(row[4], row[5]), a3 = _mm_unpacklo_epi8(row[6], row[7]);
+            const __m128i b0 = _mm_unpacklo_epi16(a0, a1), b1 = _mm_unpackhi_epi16(a0, a1);
+            const __m128i b2 = _mm_unpacklo_epi16(a2, a3), b3 = _mm_unpackhi_epi16(a2, a3);
+            const __m128i c[4] = {_mm_unpacklo_epi32(b0, b2), _mm_unpackhi_epi32(b0, b2),
+                                  _mm_unpacklo_epi32(b1, b3), _mm_unpackhi_epi32(b1, b3)};
+            for (int q = 0; q < 4; ++q) {  // c[q]: features f+2q (low 8 bytes), f+2q+1 (high)
+                _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (f + 2 * q) * kBlockRows), c[q]);
+                _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (f + 2 * q + 1) * kBlockRows),
+                                 _mm_unpackhi_epi64(c[q], c[q]));
+            }
+        }
+        for (; f < nf; ++f)
+            for (int i = 0; i < 8; ++i) dst[f * kBlockRows + i] = src[i * stride + f];
+    }
+#endif
+    for (; r < m; ++r) {
+        uint8_t* dst = out + (r / kBlockRows) * block_step + r % kBlockRows;
+        for (int64_t f = 0; f < nf; ++f) dst[f * kBlockRows] = x[r * stride + f];
+    }
+    const int64_t tail = m % kBlockRows;
+    if (tail) {
+        uint8_t* last = out + (m / kBlockRows) * block_step;
+        for (int64_t f = 0; f < nf; ++f)
+            for (int64_t i = tail; i < kBlockRows; ++i) last[f * kBlockRows + i] = 0;
+    }
 }
 
 // ============================================================================== binning
@@ -409,10 +418,13 @@ inline unsigned count_le16(double x, const double* e) {
 template <typename T>
 inline void bin_column(const T* table, int two_stage, uint8_t nan_bin, const T* x,
                        int64_t row_stride, int64_t n, uint8_t* out, int64_t out_stride) {
+    // the splitters are copied first: stores through `out` (bytes) could alias the table
+    T split[16];
+    for (int k = 0; k < 16; ++k) split[k] = table[k];
     if (!two_stage) {
         for (int64_t r = 0; r < n; ++r) {
             const T v = x[r * row_stride];
-            const unsigned b = count_le16(v, table);
+            const unsigned b = count_le16(v, split);
             out[r * out_stride] = (v != v) ? nan_bin : static_cast<uint8_t>(b);
         }
         return;
@@ -420,11 +432,87 @@ inline void bin_column(const T* table, int two_stage, uint8_t nan_bin, const T* 
     const T* blocks = table + 16;
     for (int64_t r = 0; r < n; ++r) {
         const T v = x[r * row_stride];
-        const unsigned a = count_le16(v, table) & 15u;
+        const unsigned a = count_le16(v, split) & 15u;
         const unsigned b = count_le16(v, blocks + 16 * a);
         out[r * out_stride] = (v != v) ? nan_bin : static_cast<uint8_t>(16 * a + b);
     }
 }
+
+#if defined(GREENAUTO_LEVEL_AVX2)
+// AVX2: splitters held in registers, NaN handled without a branch.
+template <>
+inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin,
+                              const float* x, int64_t row_stride, int64_t n, uint8_t* out,
+                              int64_t out_stride) {
+    const __m256 s0 = _mm256_loadu_ps(table), s1 = _mm256_loadu_ps(table + 8);
+    const float* blocks = table + 16;
+    for (int64_t r = 0; r < n; ++r) {
+        const __m256 v = _mm256_set1_ps(x[r * row_stride]);
+        unsigned bin = static_cast<unsigned>(_mm_popcnt_u32(
+            static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(s0, v, _CMP_LE_OQ))) |
+            (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(s1, v, _CMP_LE_OQ))) << 8)));
+        if (two_stage) {
+            const float* blk = blocks + 16 * (bin & 15u);
+            bin = 16 * (bin & 15u) +
+                  static_cast<unsigned>(_mm_popcnt_u32(
+                      static_cast<unsigned>(_mm256_movemask_ps(
+                          _mm256_cmp_ps(_mm256_loadu_ps(blk), v, _CMP_LE_OQ))) |
+                      (static_cast<unsigned>(_mm256_movemask_ps(
+                           _mm256_cmp_ps(_mm256_loadu_ps(blk + 8), v, _CMP_LE_OQ)))
+                       << 8)));
+        }
+        const bool nan = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) & 1;
+        out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
+    }
+}
+#endif
+
+#if defined(GREENAUTO_LEVEL_AVX512)
+// AVX-512: splitters held in a register, NaN handled without a branch.
+template <>
+inline void bin_column<double>(const double* table, int two_stage, uint8_t nan_bin,
+                               const double* x, int64_t row_stride, int64_t n, uint8_t* out,
+                               int64_t out_stride) {
+    const __m512d s0 = _mm512_loadu_pd(table), s1 = _mm512_loadu_pd(table + 8);
+    const double* blocks = table + 16;
+    for (int64_t r = 0; r < n; ++r) {
+        const __m512d v = _mm512_set1_pd(x[r * row_stride]);
+        unsigned bin = static_cast<unsigned>(_mm_popcnt_u32(
+            _mm512_cmp_pd_mask(s0, v, _CMP_LE_OQ) |
+            (static_cast<unsigned>(_mm512_cmp_pd_mask(s1, v, _CMP_LE_OQ)) << 8)));
+        if (two_stage) {
+            const double* blk = blocks + 16 * (bin & 15u);
+            bin = 16 * (bin & 15u) +
+                  static_cast<unsigned>(_mm_popcnt_u32(
+                      _mm512_cmp_pd_mask(_mm512_loadu_pd(blk), v, _CMP_LE_OQ) |
+                      (static_cast<unsigned>(_mm512_cmp_pd_mask(_mm512_loadu_pd(blk + 8), v,
+                                                                 _CMP_LE_OQ))
+                       << 8)));
+        }
+        const bool nan = _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) & 1u;
+        out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
+    }
+}
+
+template <>
+inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin,
+                              const float* x, int64_t row_stride, int64_t n, uint8_t* out,
+                              int64_t out_stride) {
+    const __m512 split = _mm512_loadu_ps(table);
+    const float* blocks = table + 16;
+    for (int64_t r = 0; r < n; ++r) {
+        const __m512 v = _mm512_set1_ps(x[r * row_stride]);
+        unsigned bin = static_cast<unsigned>(_mm_popcnt_u32(_mm512_cmp_ps_mask(split, v, _CMP_LE_OQ)));
+        if (two_stage) {
+            const unsigned a = bin & 15u;
+            bin = 16 * a + static_cast<unsigned>(_mm_popcnt_u32(
+                               _mm512_cmp_ps_mask(_mm512_loadu_ps(blocks + 16 * a), v, _CMP_LE_OQ)));
+        }
+        const bool nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & 1u;
+        out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
+    }
+}
+#endif
 
 void bin_f32(const float* table, int two_stage, uint8_t nan_bin, const float* x,
              int64_t row_stride, int64_t n, uint8_t* out, int64_t out_stride) {
@@ -728,7 +816,7 @@ const KernelTable table = {
 #else
     Isa::kScalar,
 #endif
-    trees_u8, trees_f64, tree_rows_u8, tree_rows_f64, bin_f32, bin_f64, knn_search,
+    trees_u8, trees_f64, tree_rows_u8, tree_rows_f64, transpose_u8, bin_f32, bin_f64, knn_search,
 };
 
 }  // namespace GREENAUTO_KNS

@@ -11,4 +11,5 @@ NB_MODULE(_kernels, m) {
     greenauto::bind_cpu(m);
     greenauto::bind_binning(m);
     greenauto::bind_compiled(m);
+    greenauto::bind_encoding(m);
 }
