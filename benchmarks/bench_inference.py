@@ -116,8 +116,14 @@ def time_runner(fn: Predict, X: np.ndarray, threads: int) -> float:
 Runners = dict[str, tuple[Predict, bool]]
 
 
-def run_model(title: str, runners: Runners, inputs: dict[bool, np.ndarray],
-              batches: tuple[int, ...], visits: float | None, lines: list[str]) -> dict:  # fmt: skip
+def run_model(
+    title: str,
+    runners: Runners,
+    inputs: dict[bool, np.ndarray],
+    batches: tuple[int, ...],
+    visits: float | None,
+    lines: list[str],
+) -> dict:
     """Time every runner; append a table. Returns seconds by (runtime, threads, batch)."""
     big = batches[-1]
     cols = [f"{b:,} rows" for b in batches] + [f"{big:,} rows, 2 threads"]
