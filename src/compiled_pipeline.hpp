@@ -25,10 +25,6 @@
 #include "compiled_trees.hpp"
 #include "parallel.hpp"
 
-#if defined(GREENAUTO_OPENMP)
-#include <omp.h>
-#endif
-
 namespace greenauto {
 
 struct Member {
@@ -169,23 +165,16 @@ class CompiledPipeline {
             static_cast<int>(std::min<std::int64_t>(std::max(n_threads, 1), useful));
         std::vector<Buffers> buf(threads);
         for (auto& b : buf) allocate(b, std::min(kBlock, n_rows));
-        auto work = [&](int tid) {
-            const std::int64_t begin = n_rows * tid / threads;
-            const std::int64_t end = n_rows * (tid + 1) / threads;
+        // every part once, on whichever thread the runtime grants (parallel.hpp)
+        parallel_parts(threads, [&](int part, int slot) {
+            const std::int64_t begin = n_rows * part / threads;
+            const std::int64_t end = n_rows * (part + 1) / threads;
             for (std::int64_t r0 = begin; r0 < end; r0 += kBlock) {
                 const std::int64_t n = std::min(kBlock, end - r0);
                 run_block(X + r0 * row_stride, n, row_stride, col_stride, labels + r0,
-                          proba ? proba + r0 * proba_width() : nullptr, buf[tid]);
+                          proba ? proba + r0 * proba_width() : nullptr, buf[slot]);
             }
-        };
-#if defined(GREENAUTO_OPENMP)
-        if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-            work(omp_get_thread_num());
-            return;
-        }
-#endif
-        work(0);
+        });
     }
 
    private:

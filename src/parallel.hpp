@@ -1,13 +1,19 @@
-// Row-block parallel loop shared by every kernel.
+// Parallel loops shared by every kernel.
 //
-// Work is cut into blocks of rows; with OpenMP and more than one thread the blocks are shared
-// out statically, otherwise (or for batches too small to pay for thread start-up) they run in
-// a plain loop on the calling thread. Kernels never throw inside the loop: all validation
-// happens before it.
+// Work is cut into blocks of rows (or parts); with OpenMP and more than one thread they are
+// shared out by an OpenMP work-sharing loop, so every block runs exactly once whatever team size
+// the runtime grants (OMP_DYNAMIC, OMP_THREAD_LIMIT, nested regions may give fewer threads than
+// asked). Without OpenMP, or for batches too small to pay for thread start-up, they run in a
+// plain loop on the calling thread. Kernels never throw and never allocate inside the loops: all
+// validation and allocation happen before them.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+
+#if defined(GREENAUTO_OPENMP)
+#include <omp.h>
+#endif
 
 namespace greenauto {
 
@@ -34,6 +40,21 @@ void parallel_for_rows(std::int64_t n_rows, std::int64_t block, int n_threads, F
         const std::int64_t begin = b * block;
         fn(begin, std::min(begin + block, n_rows));
     }
+}
+
+// fn(part, slot) for every part in [0, n_parts), each exactly once. slot is the index of the
+// thread running it within the team (always < n_parts): per-thread buffers are indexed by slot,
+// never by part, since a smaller team runs several parts on one thread.
+template <typename Fn>
+void parallel_parts(int n_parts, Fn&& fn) {
+#if defined(GREENAUTO_OPENMP)
+    if (n_parts > 1) {
+#pragma omp parallel for num_threads(n_parts) schedule(static, 1)
+        for (int part = 0; part < n_parts; ++part) fn(part, omp_get_thread_num());
+        return;
+    }
+#endif
+    for (int part = 0; part < n_parts; ++part) fn(part, 0);
 }
 
 }  // namespace greenauto

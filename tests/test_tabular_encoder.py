@@ -66,7 +66,9 @@ def test_unknown_category_is_named_or_missing(storage):
     fit = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"]})
     new = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "green", "blue"]})
     fit, new = fit.astype({"colour": storage}), new.astype({"colour": storage})
-    with pytest.raises(ValueError, match=r"Column 'colour' has categories never seen in fit: \['green'\]"):
+    with pytest.raises(
+        ValueError, match=r"Column 'colour' has categories never seen in fit: \['green'\]"
+    ):
         TabularEncoder().fit(fit).transform(new)
     out = TabularEncoder(handle_unknown="missing").fit(fit).transform(new)
     np.testing.assert_array_equal(np.isnan(out[:, 1]), [False, True, False])
