@@ -14,6 +14,7 @@
 // one stage. All reads stay inside the feature's own 16 or 16 + 256 slots, whatever the edges.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -69,6 +70,7 @@ class BinningKernel {
                 }
             }
         }
+        build_levels(edges, width);
     }
 
     std::int64_t n_features() const { return n_features_; }
@@ -81,33 +83,51 @@ class BinningKernel {
     void transform(const T* X, std::int64_t n_rows, std::int64_t row_stride,
                    std::int64_t col_stride, const std::int64_t* columns, std::int64_t n_out,
                    std::uint8_t* out, int n_threads) const {
-        parallel_for_rows(n_rows, kBlockRows, n_threads, [&](std::int64_t r0, std::int64_t r1) {
-            for (std::int64_t i = 0; i < n_out; ++i) {
-                const std::int64_t c = columns[i];
-                column(X + c * col_stride, row_stride, c, r0, r1, out + i, n_out);
-            }
-        });
-    }
-
-    // Bins of rows [r0, r1) of one feature c, read with stride row_stride from x, written with
-    // stride out_stride to out (row r goes to out[r * out_stride]).
-    template <typename T>
-    void column(const T* x, std::int64_t row_stride, std::int64_t c, std::int64_t r0,
-                std::int64_t r1, std::uint8_t* out, std::int64_t out_stride) const {
         const KernelTable& k = active_kernels();
-        const int two_stage = n_bins_[c] > 16;
-        if constexpr (sizeof(T) == 4)
-            k.bin_f32(edges32_.data() + offsets_[c], two_stage, n_bins_[c], x + r0 * row_stride,
-                      row_stride, r1 - r0, out + r0 * out_stride, out_stride);
-        else
-            k.bin_f64(edges64_.data() + offsets_[c], two_stage, n_bins_[c], x + r0 * row_stride,
-                      row_stride, r1 - r0, out + r0 * out_stride, out_stride);
+        const BinView v = view();
+        parallel_for_rows(n_rows, kBlockRows, n_threads, [&](std::int64_t r0, std::int64_t r1) {
+            if constexpr (sizeof(T) == 4)
+                k.bin_f32(v, X + r0 * row_stride, r1 - r0, row_stride, col_stride, columns, n_out,
+                          out + r0 * n_out, n_out);
+            else
+                k.bin_f64(v, X + r0 * row_stride, r1 - r0, row_stride, col_stride, columns, n_out,
+                          out + r0 * n_out, n_out);
+        });
     }
 
    private:
     // Rows per block: one block of a typical row (<= 100 float32 features) stays in L1 while
     // every selected column of it is binned.
     static constexpr std::int64_t kBlockRows = 64;
+
+    BinView view() const {
+        return BinView{n_bins_.data(), offsets_.data(),   edges32_.data(), edges64_.data(),
+                       levels_.data(), level_off_.data(), level32_.data(), sorted64_.data()};
+    }
+
+    // Level tables of the vectorised search and the sorted float64 edges (kernels.hpp).
+    void build_levels(const double* edges, std::int64_t width) {
+        levels_.resize(n_features_);
+        level_off_.resize(n_features_);
+        sorted64_.assign(static_cast<std::size_t>(256 * n_features_),
+                         std::numeric_limits<double>::quiet_NaN());
+        for (std::int64_t j = 0; j < n_features_; ++j) {
+            const int m = n_bins_[j] - 1;  // inner edges
+            int levels = 0;
+            while ((1 << levels) - 1 < m) ++levels;
+            levels_[j] = static_cast<std::uint8_t>(levels);
+            level_off_[j] = static_cast<std::int64_t>(level32_.size());
+            level32_.resize(level32_.size() + kLevelFloats,
+                            std::numeric_limits<float>::quiet_NaN());
+            float* t = level32_.data() + level_off_[j];
+            for (int l = 0, off = 0; l < levels; off += std::max(16, 1 << l), ++l)
+                for (int i = 0; i < (1 << l); ++i) {
+                    const int slot = ((2 * i + 1) << (levels - 1 - l)) - 1;
+                    if (slot < m) t[off + i] = round_up_to_float(edges[j * width + slot]);
+                }
+            for (int k = 0; k < m; ++k) sorted64_[256 * j + k] = edges[j * width + k];
+        }
+    }
 
     // Table slots holding inner edge k of a feature with nb bins: one slot when nb <= 16, else
     // its slot in block k / 16 and, for every 16th edge, a splitter slot too.
@@ -134,6 +154,10 @@ class BinningKernel {
     std::vector<std::int64_t> offsets_;
     std::vector<double> edges64_;
     std::vector<float> edges32_;
+    std::vector<std::uint8_t> levels_;
+    std::vector<std::int64_t> level_off_;
+    std::vector<float> level32_;
+    std::vector<double> sorted64_;
 };
 
 }  // namespace greenauto

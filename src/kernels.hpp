@@ -91,14 +91,36 @@ using TransposeU8Fn = void (*)(const std::uint8_t* x, std::int64_t stride, std::
                                std::int64_t nf, std::uint8_t* out);
 
 // --- binning -----------------------------------------------------------------------------
-// One feature: `table` holds its 16 splitters, then (more than 16 bins) 16 blocks of 16 sorted
-// edges, NaN-padded; the bin of v is the number of edges <= v, NaN -> nan_bin.
-using BinColumnF32Fn = void (*)(const float* table, int two_stage, std::uint8_t nan_bin,
-                                const float* x, std::int64_t row_stride, std::int64_t n,
-                                std::uint8_t* out, std::int64_t out_stride);
-using BinColumnF64Fn = void (*)(const double* table, int two_stage, std::uint8_t nan_bin,
-                                const double* x, std::int64_t row_stride, std::int64_t n,
-                                std::uint8_t* out, std::int64_t out_stride);
+// Per feature f (all validated by BinningKernel):
+//   two-stage 16-ary layout at edges32/edges64 + offsets[f]: 16 splitters, then (more than 16
+//     bins) 16 blocks of 16 sorted edges, NaN-padded; the per-value search.
+//   level tables at level32 + level_off[f], levels[f] = L levels: the sorted edges padded with
+//     NaN to 2^L - 1 slots, level l holding slots (2i + 1) 2^(L-1-l) - 1 for i < 2^l, in
+//     max(16, 2^l) floats; the branch-free binary search of 16 rows at once.
+//   sorted64 + 256 f: the sorted float64 edges, NaN-padded (float64 input: exact correction).
+// float32 tables hold the smallest float32 >= each edge, so a float32 x bins as it would in
+// float64. bin(x) = number of edges <= x; NaN -> n_bins[f].
+struct BinView {
+    const std::uint8_t* n_bins;
+    const std::int64_t* offsets;
+    const float* edges32;
+    const double* edges64;
+    const std::uint8_t* levels;
+    const std::int64_t* level_off;
+    const float* level32;
+    const double* sorted64;
+};
+inline constexpr std::int64_t kLevelFloats = 304;  // tables of 8 levels: 4 x 16 + 16 + 32 + 64 + 128
+// Rows [0, n) of X (element strides row_stride, col_stride), output columns i < n_out reading
+// input column columns[i], bins to out[r * out_stride + i].
+using BinRowsF32Fn = void (*)(const BinView& v, const float* X, std::int64_t n,
+                              std::int64_t row_stride, std::int64_t col_stride,
+                              const std::int64_t* columns, std::int64_t n_out, std::uint8_t* out,
+                              std::int64_t out_stride);
+using BinRowsF64Fn = void (*)(const BinView& v, const double* X, std::int64_t n,
+                              std::int64_t row_stride, std::int64_t col_stride,
+                              const std::int64_t* columns, std::int64_t n_out, std::uint8_t* out,
+                              std::int64_t out_stride);
 
 // --- KNN on codes ------------------------------------------------------------------------
 // Training rows in chunks of kKnnChunk rows and features in groups of 8, group-major: byte k of
@@ -135,8 +157,8 @@ struct KernelTable {
     TreeRowsU8Fn tree_rows_u8;
     TreeRowsF64Fn tree_rows_f64;
     TransposeU8Fn transpose_u8;
-    BinColumnF32Fn bin_f32;
-    BinColumnF64Fn bin_f64;
+    BinRowsF32Fn bin_f32;
+    BinRowsF64Fn bin_f64;
     KnnSearchFn knn_search;
 };
 

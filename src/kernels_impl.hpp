@@ -514,15 +514,212 @@ inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin
 }
 #endif
 
-void bin_f32(const float* table, int two_stage, uint8_t nan_bin, const float* x,
-             int64_t row_stride, int64_t n, uint8_t* out, int64_t out_stride) {
-    bin_column(table, two_stage, nan_bin, x, row_stride, n, out, out_stride);
+// Every output column over rows [0, n), one column at a time (the per-value search).
+template <typename T>
+inline void bin_rows_by_value(const BinView& v, const T* X, int64_t n, int64_t row_stride,
+                              int64_t col_stride, const int64_t* columns, int64_t n_out,
+                              uint8_t* out, int64_t out_stride) {
+    for (int64_t i = 0; i < n_out; ++i) {
+        const int64_t c = columns[i];
+        const T* table;
+        if constexpr (sizeof(T) == 4) table = v.edges32 + v.offsets[c];
+        else table = v.edges64 + v.offsets[c];
+        bin_column<T>(table, v.n_bins[c] > 16, v.n_bins[c], X + c * col_stride, row_stride, n,
+                      out + i, out_stride);
+    }
 }
 
-void bin_f64(const double* table, int two_stage, uint8_t nan_bin, const double* x,
-             int64_t row_stride, int64_t n, uint8_t* out, int64_t out_stride) {
-    bin_column(table, two_stage, nan_bin, x, row_stride, n, out, out_stride);
+#if defined(GREENAUTO_LEVEL_AVX512)
+// Level l's lookup of the 16 lanes' node indices (level l has 2^l entries at t).
+template <int l>
+inline __m512 level_lookup(const float* t, __m512i idx) {
+    if constexpr (l <= 4) return _mm512_permutexvar_ps(idx, _mm512_loadu_ps(t));
+    const __m512 a = _mm512_permutex2var_ps(_mm512_loadu_ps(t), idx, _mm512_loadu_ps(t + 16));
+    if constexpr (l == 5) return a;
+    const __m512 b = _mm512_permutex2var_ps(_mm512_loadu_ps(t + 32), idx, _mm512_loadu_ps(t + 48));
+    const __m512 ab = _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(32)), a, b);
+    if constexpr (l == 6) return ab;
+    const __m512 c = _mm512_permutex2var_ps(_mm512_loadu_ps(t + 64), idx, _mm512_loadu_ps(t + 80));
+    const __m512 d = _mm512_permutex2var_ps(_mm512_loadu_ps(t + 96), idx, _mm512_loadu_ps(t + 112));
+    const __m512 cd = _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(32)), c, d);
+    return _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(64)), ab, cd);
 }
+
+constexpr int64_t level_offset(int l) {
+    return l <= 4 ? 16 * l : (l == 5 ? 80 : (l == 6 ? 112 : 176));
+}
+
+// Number of the feature's edges <= x in each lane (NaN lanes: anything; fixed by the caller):
+// levels l..L-1 of the branch-free binary search from node indices idx.
+template <int L, int l = 0>
+inline __m512i search16(const float* t, __m512 x, __m512i idx = _mm512_setzero_si512()) {
+    if constexpr (l == L) {
+        return idx;
+    } else {
+        const __mmask16 ge =
+            _mm512_cmp_ps_mask(level_lookup<l>(t + level_offset(l), idx), x, _CMP_LE_OQ);
+        const __m512i twice = _mm512_add_epi32(idx, idx);
+        return search16<L, l + 1>(t, x,
+                                  _mm512_mask_add_epi32(twice, ge, twice, _mm512_set1_epi32(1)));
+    }
+}
+
+inline __m512i search16(int levels, const float* t, __m512 x) {
+    switch (levels) {
+        case 0: return _mm512_setzero_si512();
+        case 1: return search16<1>(t, x);
+        case 2: return search16<2>(t, x);
+        case 3: return search16<3>(t, x);
+        case 4: return search16<4>(t, x);
+        case 5: return search16<5>(t, x);
+        case 6: return search16<6>(t, x);
+        case 7: return search16<7>(t, x);
+        default: return search16<8>(t, x);
+    }
+}
+
+// 16 values of a column (float32, or float64 rounded down to float32 with `exact` false where
+// that changed the value), rows r.. at stride `stride` (gathered), `m` of them valid.
+template <typename T>
+inline __m512 load16(const T* x, int64_t stride, int64_t m, __mmask16& exact) {
+    const __mmask16 valid = m >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << m) - 1u);
+    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                                11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(stride)));
+    if constexpr (sizeof(T) == 4) {
+        exact = 0xFFFF;
+        if (stride == 1) return _mm512_maskz_loadu_ps(valid, x);
+        return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, lanes, x, 4);
+    } else {
+        __m512d h[2];
+        for (int k = 0; k < 2; ++k) {
+            const __mmask8 vk = static_cast<__mmask8>(valid >> (8 * k));
+            h[k] = stride == 1 ? _mm512_maskz_loadu_pd(vk, x + 8 * k)
+                               : _mm512_mask_i32gather_pd(_mm512_setzero_pd(), vk,
+                                                          k ? _mm512_extracti64x4_epi64(lanes, 1)
+                                                            : _mm512_castsi512_si256(lanes),
+                                                          x, 8);
+        }
+        const __m256 lo = _mm512_cvt_roundpd_ps(h[0], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        const __m256 hi = _mm512_cvt_roundpd_ps(h[1], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        // exact where the float32 value equals the float64 one (NaN: handled by the caller)
+        const __mmask8 e0 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(lo), h[0], _CMP_EQ_OQ);
+        const __mmask8 e1 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(hi), h[1], _CMP_EQ_OQ);
+        const __mmask16 nan = static_cast<__mmask16>(
+            _mm512_cmp_pd_mask(h[0], h[0], _CMP_UNORD_Q) |
+            (_mm512_cmp_pd_mask(h[1], h[1], _CMP_UNORD_Q) << 8));
+        exact = static_cast<__mmask16>(e0 | (e1 << 8)) | nan | static_cast<__mmask16>(~valid);
+        return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+    }
+}
+
+// float64 lanes not exactly float32: the float32 search counted a prefix of the edges <= x;
+// the next edges are checked in float64 until one is > x.
+inline __m512i correct16(const double* sorted, const double* x, int64_t stride, __mmask16 todo,
+                         __m512i count) {
+    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                                11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(stride)));
+    for (int k = 0; k < 2; ++k) {
+        __mmask8 left = static_cast<__mmask8>(todo >> (8 * k));
+        if (!left) continue;
+        const __m256i li = k ? _mm512_extracti64x4_epi64(lanes, 1) : _mm512_castsi512_si256(lanes);
+        const __m512d xv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), left, li, x + 0, 8);
+        __m256i c = k ? _mm512_extracti64x4_epi64(count, 1) : _mm512_castsi512_si256(count);
+        while (left) {  // at most 255 rounds; nearly always one
+            const __m512d e = _mm512_mask_i32gather_pd(_mm512_set1_pd(__builtin_inf()), left, c, sorted, 8);
+            left = _mm512_mask_cmp_pd_mask(left, e, xv, _CMP_LE_OQ);
+            c = _mm256_mask_add_epi32(c, left, c, _mm256_set1_epi32(1));
+        }
+        count = k ? _mm512_inserti64x4(count, c, 1) : _mm512_inserti64x4(count, c, 0);
+    }
+    return count;
+}
+
+// 16 x 16 bytes (row i: column i's 16 rows) to 16 rows of 16 columns.
+inline void transpose16x16(__m128i* v) {
+    __m128i t[16];
+    for (int i = 0; i < 8; ++i) {
+        t[i] = _mm_unpacklo_epi8(v[2 * i], v[2 * i + 1]);
+        t[i + 8] = _mm_unpackhi_epi8(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {
+        v[i] = _mm_unpacklo_epi16(t[2 * i], t[2 * i + 1]);
+        v[i + 4] = _mm_unpackhi_epi16(t[2 * i], t[2 * i + 1]);
+        v[i + 8] = _mm_unpacklo_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
+        v[i + 12] = _mm_unpackhi_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
+    }
+    for (int i = 0; i < 8; ++i) {
+        t[i] = _mm_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+        t[i + 8] = _mm_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {
+        v[4 * i + 0] = _mm_unpacklo_epi64(t[2 * i], t[2 * i + 1]);
+        v[4 * i + 1] = _mm_unpackhi_epi64(t[2 * i], t[2 * i + 1]);
+        v[4 * i + 2] = _mm_unpacklo_epi64(t[8 + 2 * i], t[8 + 2 * i + 1]);
+        v[4 * i + 3] = _mm_unpackhi_epi64(t[8 + 2 * i], t[8 + 2 * i + 1]);
+    }
+}
+
+// 16 rows at a time, 16 output columns at a time: a binary search per column vectorised over
+// the rows (level tables in registers), bytes transposed back to rows.
+template <typename T>
+void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64_t col_stride,
+              const int64_t* columns, int64_t n_out, uint8_t* out, int64_t out_stride) {
+    if (row_stride > (int64_t{1} << 26) || row_stride < 1)  // gather indices are int32
+        return bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out,
+                                 out_stride);
+    for (int64_t r = 0; r < n; r += 16) {
+        const int64_t m = min64(16, n - r);
+        for (int64_t i0 = 0; i0 < n_out; i0 += 16) {
+            const int64_t w = min64(16, n_out - i0);
+            __m128i col[16];
+            for (int64_t i = 0; i < 16; ++i) {
+                if (i >= w) {
+                    col[i] = _mm_setzero_si128();
+                    continue;
+                }
+                const int64_t c = columns[i0 + i];
+                const T* x = X + c * col_stride + r * row_stride;
+                __mmask16 exact;
+                const __m512 xf = load16(x, row_stride, m, exact);
+                __m512i bin = search16(v.levels[c], v.level32 + v.level_off[c], xf);
+                if constexpr (sizeof(T) == 8)
+                    if (static_cast<__mmask16>(~exact))
+                        bin = correct16(v.sorted64 + 256 * c, x, row_stride,
+                                        static_cast<__mmask16>(~exact), bin);
+                const __mmask16 nan = _mm512_cmp_ps_mask(xf, xf, _CMP_UNORD_Q);
+                bin = _mm512_mask_mov_epi32(bin, nan, _mm512_set1_epi32(v.n_bins[c]));
+                col[i] = _mm512_cvtepi32_epi8(bin);
+            }
+            transpose16x16(col);
+            const __mmask16 keep = static_cast<__mmask16>((1u << w) - 1u);
+            for (int64_t k = 0; k < m; ++k)
+                _mm_mask_storeu_epi8(out + (r + k) * out_stride + i0, keep, col[k]);
+        }
+    }
+}
+
+void bin_f32(const BinView& v, const float* X, int64_t n, int64_t row_stride, int64_t col_stride,
+             const int64_t* columns, int64_t n_out, uint8_t* out, int64_t out_stride) {
+    bin_rows<float>(v, X, n, row_stride, col_stride, columns, n_out, out, out_stride);
+}
+void bin_f64(const BinView& v, const double* X, int64_t n, int64_t row_stride,
+             int64_t col_stride, const int64_t* columns, int64_t n_out, uint8_t* out,
+             int64_t out_stride) {
+    bin_rows<double>(v, X, n, row_stride, col_stride, columns, n_out, out, out_stride);
+}
+#else
+void bin_f32(const BinView& v, const float* X, int64_t n, int64_t row_stride, int64_t col_stride,
+             const int64_t* columns, int64_t n_out, uint8_t* out, int64_t out_stride) {
+    bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out, out_stride);
+}
+void bin_f64(const BinView& v, const double* X, int64_t n, int64_t row_stride,
+             int64_t col_stride, const int64_t* columns, int64_t n_out, uint8_t* out,
+             int64_t out_stride) {
+    bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out, out_stride);
+}
+#endif
 
 // ================================================================================== KNN
 // scikit-learn's sklearn/utils/_heap.pyx heap_push, for a full max-heap of size k.
