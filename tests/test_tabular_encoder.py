@@ -43,9 +43,9 @@ def test_compiled_path_equals_pandas_path_on_real_data(name, storage):
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     assert text, f"{name} has no text column"
     if storage == "object":
-        frame = frame.astype({c: object for c in text})
+        frame = frame.astype(dict.fromkeys(text, object))
     elif storage == "category":
-        frame = frame.astype({c: "category" for c in text})
+        frame = frame.astype(dict.fromkeys(text, "category"))
     enc = TabularEncoder().fit(frame)
     batch = frame.iloc[::3]  # another frame object, rows in another order than fit
     fast, slow = both_paths(enc, batch)
@@ -95,7 +95,8 @@ def test_numeric_dtypes_are_converted_exactly():
     slow = enc._transform_columns(frame, frame)
     assert_same(out, slow)
     np.testing.assert_array_equal(out[:, 3], frame["f32"].to_numpy(np.float64))
-    assert np.isnan(out[1, 6]) and np.isnan(out[5, 7])
+    assert np.isnan(out[1, 6])
+    assert np.isnan(out[5, 7])
 
 
 def test_non_text_objects_take_the_pandas_path():
@@ -116,7 +117,8 @@ def test_categorical_dtype_with_other_categories():
     fast, slow = both_paths(enc, new)
     assert_same(fast, slow)
     np.testing.assert_array_equal(fast[[0, 2], 0], [2.0, 0.0])  # codes of the fitted order
-    assert np.isnan(fast[1, 0]) and np.isnan(fast[3, 0])
+    assert np.isnan(fast[1, 0])
+    assert np.isnan(fast[3, 0])
 
 
 def test_column_checks_still_name_the_problem():
@@ -133,7 +135,8 @@ def test_pickle_drops_and_rebuilds_the_compiled_tables():
     enc = TabularEncoder().fit(frame)
     before = enc.transform(frame)
     state = enc.__getstate__()
-    assert "_tables" not in state and "_remap" not in state
+    assert "_tables" not in state
+    assert "_remap" not in state
     again = pickle.loads(pickle.dumps(enc))
     assert_same(again.transform(frame), before)
 
