@@ -94,6 +94,7 @@ class TreeEnsemble {
         identity_ = static_cast<std::int64_t>(used_.size()) == a.n_features;
         for (std::int64_t t = 0; t < a.n_trees; ++t) build_tree(a, t);
         for (const TreeInfo& t : trees_) max_depth_ = std::max<std::int64_t>(max_depth_, t.depth);
+        quantize();
     }
 
     // Moving would leave view_ pointing into the moved-from vectors.
@@ -106,12 +107,14 @@ class TreeEnsemble {
     std::int64_t max_depth() const { return max_depth_; }
 
     // Scratch (float64 elements) predict needs for calls of up to `rows` rows: accumulators,
-    // one output row, the rows' used features.
+    // one output row, the accumulators of one row recomputed exactly, the rows' used features.
     std::int64_t scratch_doubles(std::int64_t rows) const {
         const std::int64_t blocks = std::clamp<std::int64_t>((rows + kBlockRows - 1) / kBlockRows, 1,
                                                              kMaxBlocks);
-        const std::int64_t col = Node::kBinned ? kBlockRows / 8 : kBlockRows;
-        return blocks * (n_outputs_ * kBlockRows + n_used() * col) + n_outputs_ + 1;
+        // binned: cols and rows8, kBlockRows bytes per feature each per block
+        const std::int64_t col = Node::kBinned ? 2 * kBlockRows / 8 : kBlockRows;
+        return blocks * (n_outputs_ * kBlockRows + n_used() * col) +
+               n_outputs_ * (kBlockRows + 1) + 1;
     }
 
     // Class indices of n rows (x: n rows of `stride` elements) and, when proba is not null,
@@ -119,14 +122,18 @@ class TreeEnsemble {
     void predict(const Input* x, std::int64_t stride, std::int64_t n, std::int32_t* labels,
                  double* proba, double* scratch) const {
         const KernelTable& k = active_kernels();
-        const ForestView v = view();
+        // labels only: integer leaf values where the model has them (see quantize())
+        const bool approx = proba == nullptr && !quantized_.empty();
+        ForestView v = view();
+        if (approx) v.quantized = quantized_.data();
         constexpr std::int64_t kCall = kMaxBlocks * kBlockRows;
         const std::int64_t blocks = std::min<std::int64_t>((n + kBlockRows - 1) / kBlockRows,
                                                            kMaxBlocks);
         const std::int64_t acc_step = n_outputs_ * kBlockRows;
         double* acc = scratch;
         double* row = acc + blocks * acc_step;
-        double* cols = row + n_outputs_;
+        double* exact_acc = row + n_outputs_;
+        double* cols = exact_acc + acc_step;
         for (std::int64_t r0 = 0; r0 < n; r0 += kCall) {
             const std::int64_t m = std::min(kCall, n - r0);
             std::fill(acc, acc + blocks * acc_step, 0.0);
@@ -135,23 +142,93 @@ class TreeEnsemble {
             if constexpr (Node::kBinned) {
                 // bytes of a float64 buffer, written and read through unsigned char only
                 auto* c = reinterpret_cast<std::uint8_t*>(cols);
-                if (identity_ && !by_row) k.transpose_u8(xb, stride, m, n_used(), c);
-                else gather(xb, stride, m, c, by_row);
-                if (by_row) k.tree_rows_u8(v, c, n_used(), m, acc);
-                else k.trees_u8(v, c, m, acc);
+                std::uint8_t* rows8 = c + blocks * kBlockRows * n_used();
+                if (by_row) {
+                    gather(xb, stride, m, c, true);
+                    k.tree_rows_u8(v, c, n_used(), m, acc);
+                } else {
+                    if (k.quickscorer && has_qs_) {  // Quickscorer trees read cols
+                        if (identity_) k.transpose_u8(xb, stride, m, n_used(), c);
+                        else gather(xb, stride, m, c, false);
+                    }
+                    if (identity_) k.transpose8_u8(xb, stride, m, n_used(), rows8);
+                    else gather8(xb, stride, m, rows8);
+                    k.trees_u8(v, c, rows8, m, acc);
+                }
             } else {
                 gather(xb, stride, m, cols, by_row);
                 if (by_row) k.tree_rows_f64(v, cols, n_used(), m, acc);
                 else k.trees_f64(v, cols, m, acc);
             }
-            for (std::int64_t b0 = 0; b0 < m; b0 += kBlockRows)
-                finish(acc + (b0 / kBlockRows) * acc_step, std::min(kBlockRows, m - b0),
-                       labels + r0 + b0, proba ? proba + (r0 + b0) * n_classes() : nullptr, row);
+            for (std::int64_t b0 = 0; b0 < m; b0 += kBlockRows) {
+                const double* ab = acc + (b0 / kBlockRows) * acc_step;
+                const std::int64_t mb = std::min(kBlockRows, m - b0);
+                if (approx) finish_certified(ab, mb, labels + r0 + b0, row);
+                else finish(ab, mb, labels + r0 + b0, proba ? proba + (r0 + b0) * n_classes() : nullptr, row);
+            }
+            if (approx)  // rows whose top two classes were too close: the exact sums
+                for (std::int64_t r = 0; r < m; ++r)
+                    if (labels[r0 + r] < 0) exact_row(k, xb + r * stride, exact_acc, cols, labels + r0 + r, row);
         }
     }
 
    private:
     std::int64_t n_used() const { return static_cast<std::int64_t>(used_.size()); }
+
+    // Mean outputs of probabilities (scikit-learn classifiers, width > 1): leaf values also as
+    // integers q = round(v * 65535). Their sums are exact; the float64 sum S of the values (in
+    // tree order, as scikit-learn adds them) lies within T * max|q / 65535 - v| + T^2 2^-53 of
+    // sum(q) / 65535 (T trees, every partial sum <= T). So when the two largest integer sums
+    // differ by more than margin_ (that bound twice, plus room for the division by T to keep
+    // the order), the label is certainly the class of the largest; otherwise the row's sums
+    // are recomputed exactly. Four times less leaf memory to read; exact labels always.
+    void quantize() {
+        if (output_ != TreeOutput::kMean || width_ < 2 || n_trees_ > 65535) return;
+        double dev = 0.0;
+        for (double v : value_)
+            if (!(v >= 0.0 && v <= 1.0)) return;
+        quantized_.resize(value_.size());
+        for (std::size_t i = 0; i < value_.size(); ++i) {
+            const double q = std::nearbyint(value_[i] * 65535.0);
+            quantized_[i] = static_cast<std::uint16_t>(q);
+            dev = std::max(dev, std::abs(q / 65535.0 - value_[i]));
+        }
+        const double t = static_cast<double>(n_trees_);
+        margin_ = 65535.0 * (2.0 * t * dev + 2.0 * t * t * 0x1p-53 + 4.0 * t * 0x1p-50) + 2.0;
+    }
+
+    // Labels from integer sums where certain (kept), -1 where the exact sums must decide.
+    void finish_certified(const double* acc, std::int64_t m, std::int32_t* labels,
+                          double* a) const {
+        const std::int64_t k = n_outputs_;
+        for (std::int64_t r = 0; r < m; ++r) {
+            if (rows_major(width_)) std::copy(acc + r * k, acc + (r + 1) * k, a);
+            else for (std::int64_t c = 0; c < k; ++c) a[c] = acc[c * kBlockRows + r];
+            std::int64_t best = 0;
+            for (std::int64_t c = 1; c < k; ++c)
+                if (a[c] > a[best]) best = c;
+            double second = -1.0;
+            for (std::int64_t c = 0; c < k; ++c)
+                if (c != best) second = std::max(second, a[c]);
+            labels[r] = a[best] - second > margin_ ? static_cast<std::int32_t>(best) : -1;
+        }
+    }
+
+    // One row's label from its exact float64 sums (the row path, values as the model has them).
+    void exact_row(const KernelTable& k, const Input* x, double* acc, double* buf,
+                   std::int32_t* label, double* a) const {
+        ForestView v = view();
+        std::fill(acc, acc + n_outputs_ * kBlockRows, 0.0);
+        if constexpr (Node::kBinned) {
+            auto* c = reinterpret_cast<std::uint8_t*>(buf);
+            gather(x, 0, 1, c, true);
+            k.tree_rows_u8(v, c, n_used(), 1, acc);
+        } else {
+            gather(x, 0, 1, buf, true);
+            k.tree_rows_f64(v, buf, n_used(), 1, acc);
+        }
+        finish(acc, 1, label, nullptr, a);
+    }
 
     // The used features of rows [0, m) of x: row by row (n_used per row) or in feature-major
     // blocks of kBlockRows rows (kernels.hpp; rows past m zeroed).
@@ -174,6 +251,18 @@ class TreeEnsemble {
             C* last = out + (m / kBlockRows) * nu * kBlockRows;
             for (std::int64_t j = 0; j < nu; ++j)
                 std::fill(last + j * kBlockRows + tail, last + (j + 1) * kBlockRows, C(0));
+        }
+    }
+
+    // The used features of rows [0, m) of x in groups of 8 rows (kernels.hpp).
+    void gather8(const Input* x, std::int64_t stride, std::int64_t m, std::uint8_t* out) const {
+        const std::int64_t nu = n_used();
+        const std::int64_t* used = used_.data();
+        const std::int64_t end = (m + 7) / 8 * 8;
+        for (std::int64_t r = 0; r < end; ++r) {
+            std::uint8_t* dst = out + (r / 8) * nu * 8 + r % 8;
+            for (std::int64_t j = 0; j < nu; ++j)
+                dst[j * 8] = r < m ? static_cast<std::uint8_t>(x[r * stride + used[j]]) : 0;
         }
     }
 
@@ -220,7 +309,8 @@ class TreeEnsemble {
                           nodes_u8_.data(),      nodes_f_.data(),
                           leaf_of_.data(),       qs_offset_.data(),
                           qs_threshold_.data(),  qs_mask_.data(),
-                          width_,                value_.data()};
+                          width_,                value_.data(),
+                          nullptr};
     }
 
     static void fail(const std::string& msg) { throw std::invalid_argument(msg); }
@@ -255,24 +345,25 @@ class TreeEnsemble {
 
     void check_node(const ForestArrays& a, std::int64_t t, std::int64_t i, std::int64_t end,
                     std::vector<std::uint8_t>& parents) const {
-        const std::string where = "tree " + std::to_string(t) + ", node " + std::to_string(i);
+        // the message is built only on failure (this runs for every node of every model)
+        auto where = [&] { return "tree " + std::to_string(t) + ", node " + std::to_string(i); };
         if (is_leaf(a, i)) {
             for (std::int64_t w = 0; w < a.width; ++w)
                 if (!std::isfinite(a.values[i * a.width + w]))
-                    fail(where + ": leaf value is not finite");
+                    fail(where() + ": leaf value is not finite");
             return;
         }
         for (const std::int64_t c : {static_cast<std::int64_t>(a.left[i]),
                                      static_cast<std::int64_t>(a.right[i])}) {
             if (c <= i || c >= end)
-                fail(where + ": child " + std::to_string(c) + " is not after its parent "
-                             "inside the tree");
-            if (parents[c]++) fail(where + ": node " + std::to_string(c) + " has two parents");
+                fail(where() + ": child " + std::to_string(c) + " is not after its parent "
+                               "inside the tree");
+            if (parents[c]++) fail(where() + ": node " + std::to_string(c) + " has two parents");
         }
         if (a.feature[i] < 0 || a.feature[i] >= a.n_features)
-            fail(where + ": feature " + std::to_string(a.feature[i]) + " out of range for " +
+            fail(where() + ": feature " + std::to_string(a.feature[i]) + " out of range for " +
                  std::to_string(a.n_features) + " features");
-        if (std::isnan(a.threshold[i])) fail(where + ": threshold is NaN");
+        if (std::isnan(a.threshold[i])) fail(where() + ": threshold is NaN");
     }
 
     static bool is_leaf(const ForestArrays& a, std::int64_t i) {
@@ -344,6 +435,7 @@ class TreeEnsemble {
         info.out = a.out_offset[t];
         info.leaf_begin = static_cast<std::int32_t>(value_.size() / width_);
         if (Node::kBinned && n_leaves <= 64) {
+            has_qs_ = true;
             info.qs_leaves = n_leaves <= 16 ? 16 : (n_leaves <= 32 ? 32 : 64);
             info.qs_begin = static_cast<std::int64_t>(qs_mask_.size());
             info.qs_nodes = static_cast<std::int32_t>(s.inner.size());
@@ -440,6 +532,7 @@ class TreeEnsemble {
     std::vector<std::int32_t> compact_;  // input feature -> used-feature index (-1: unused)
     std::vector<std::int64_t> used_;     // used-feature index -> input feature
     bool identity_ = false;              // used_ is 0, 1, ..., n_features - 1
+    bool has_qs_ = false;                // some tree has a Quickscorer layout
     std::vector<TreeInfo> trees_;
     std::vector<WalkNodeU8> nodes_u8_;
     std::vector<WalkNodeF> nodes_f_;
@@ -448,6 +541,8 @@ class TreeEnsemble {
     std::vector<std::uint8_t> qs_threshold_;
     std::vector<std::uint64_t> qs_mask_;
     std::vector<double> value_;
+    std::vector<std::uint16_t> quantized_;  // empty: no certified integer path
+    double margin_ = 0.0;
 };
 
 }  // namespace greenauto

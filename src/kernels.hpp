@@ -63,6 +63,9 @@ struct ForestView {
     // leaf values: value[leaf * width + w] (a QS tree's leaf slots padded to qs_leaves)
     std::int64_t width;
     const double* value;
+    // when not null (width > 1): the values as integers round(v * 65535), added instead of
+    // value (labels only; the caller checks the margin and recomputes close rows exactly)
+    const std::uint16_t* quantized;
 };
 
 // Leaf rows wider than this are added to row-major accumulators (one vector add per row);
@@ -71,12 +74,14 @@ inline constexpr std::int64_t kNarrowWidth = 4;
 // static: every instruction-set file keeps its own copy (no shared out-of-line code).
 static inline bool rows_major(std::int64_t width) { return width > kNarrowWidth; }
 
+// Walked trees read rows in groups of 8, feature-major inside a group: feature f of row r at
+// rows8[((r / 8) * n_features + f) * 8 + r % 8] (one load, scaled by 8, per step).
 // n rows (at most kMaxBlocks * kBlockRows) in blocks: cols as above (bytes or float64), acc per
 // block kBlockRows x n_outputs float64 at acc + b * n_outputs * kBlockRows, output-major
 // (acc[o * kBlockRows + r]) or, when rows_major(width), row-major (acc[r * n_outputs + o]);
 // leaf values added in tree order for every row.
-using TreesU8Fn = void (*)(const ForestView& f, const std::uint8_t* cols, std::int64_t n,
-                           double* acc);
+using TreesU8Fn = void (*)(const ForestView& f, const std::uint8_t* cols,
+                           const std::uint8_t* rows8, std::int64_t n, double* acc);
 using TreesF64Fn = void (*)(const ForestView& f, const double* cols, std::int64_t n,
                             double* acc);
 // A few rows, row-major (row stride in elements), trees interleaved: the latency path.
@@ -89,6 +94,8 @@ using TreeRowsF64Fn = void (*)(const ForestView& f, const double* x, std::int64_
 // the feature-major blocks above, rows past m zeroed.
 using TransposeU8Fn = void (*)(const std::uint8_t* x, std::int64_t stride, std::int64_t m,
                                std::int64_t nf, std::uint8_t* out);
+// The same rows in the groups of 8 of walked trees (rows past m zeroed up to a multiple of 8).
+using Transpose8U8Fn = TransposeU8Fn;
 
 // --- binning -----------------------------------------------------------------------------
 // Per feature f (all validated by BinningKernel):
@@ -157,6 +164,8 @@ struct KernelTable {
     TreeRowsU8Fn tree_rows_u8;
     TreeRowsF64Fn tree_rows_f64;
     TransposeU8Fn transpose_u8;
+    Transpose8U8Fn transpose8_u8;
+    bool quickscorer;  // trees_u8 reads cols (Quickscorer trees); else only rows8
     BinRowsF32Fn bin_f32;
     BinRowsF64Fn bin_f64;
     KnnSearchFn knn_search;

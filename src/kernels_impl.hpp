@@ -36,9 +36,24 @@ inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // ============================================================================ trees: walk
 // Leaf `leaf` (global id) of tree t added to row r of a block's accumulators.
+template <typename V>
+inline void add_row(const ForestView& f, const TreeInfo& t, const V* v, int64_t r, double* acc) {
+    const int64_t w = f.width;
+    if (!rows_major(w)) {
+        for (int64_t c = 0; c < w; ++c) acc[(t.out + c) * kBlockRows + r] += v[c];
+    } else {
+        double* a = acc + r * f.n_outputs + t.out;
+        for (int64_t c = 0; c < w; ++c) a[c] += v[c];
+    }
+}
+
 inline void add_leaf(const ForestView& f, const TreeInfo& t, int64_t leaf, int64_t r,
                      double* acc) {
     const int64_t w = f.width;
+    if (f.quantized != nullptr) {  // integer sums, exact in float64
+        add_row(f, t, f.quantized + leaf * w, r, acc);
+        return;
+    }
     const double* v = f.value + leaf * w;
     if (w == 1) {
         acc[t.out * kBlockRows + r] += v[0];
@@ -63,17 +78,21 @@ inline void add_walk_leaves(const ForestView& f, const TreeInfo& t, const uint32
 
 constexpr int kChains = 16;  // rows stepped together through one tree (independent loads)
 
-inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+// rows8: this block's rows in groups of 8 (kernels.hpp).
+inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* rows8, int64_t n,
                     double* acc) {
     const WalkNodeU8* nodes = f.nodes_u8;
+    const int64_t group = f.n_features * 8;
     for (int64_t g = 0; g < n; g += kChains) {
         uint32_t idx[kChains];
         for (int r = 0; r < kChains; ++r) idx[r] = static_cast<uint32_t>(t.root);
-        const uint8_t* c = cols + g;
+        const uint8_t* lo = rows8 + (g / 8) * group;  // rows g .. g + 7
+        const uint8_t* hi = lo + group;                // rows g + 8 .. g + 15
         for (int32_t s = 0; s < t.depth; ++s)
             for (int r = 0; r < kChains; ++r) {
                 const WalkNodeU8* nd = nodes + idx[r];
-                const uint8_t v = (c + r)[static_cast<uint64_t>(nd->feature) * kBlockRows];
+                const uint8_t* base = (r < 8 ? lo : hi) + (r % 8);
+                const uint8_t v = base[static_cast<uint64_t>(nd->feature) * 8];
                 idx[r] = nd->left + static_cast<uint32_t>(nd->threshold < v);
             }
         add_walk_leaves(f, t, idx, g, min64(kChains, n - g), acc);
@@ -98,11 +117,12 @@ inline void walk_f64(const ForestView& f, const TreeInfo& t, const double* cols,
     }
 }
 
-// A few rows read row-major: 8 trees stepped together per row (the latency path).
+// A few rows read row-major: 16 trees stepped together per row (the latency path: the loads
+// of 16 independent chains overlap).
 template <typename In, typename Step>
 inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64_t n,
                          double* acc, Step step) {
-    constexpr int kTrees = 8;
+    constexpr int kTrees = 16;
     for (int64_t r = 0; r < n; ++r) {
         const In* row = x + r * stride;
         for (int64_t t0 = 0; t0 < f.n_trees; t0 += kTrees) {
@@ -298,8 +318,10 @@ inline bool qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols,
 #endif
 
 // Every tree over every block of the call (a tree's nodes stay in L1 across its blocks).
-void trees_u8(const ForestView& f, const uint8_t* cols, int64_t n, double* acc) {
+void trees_u8(const ForestView& f, const uint8_t* cols, const uint8_t* rows8, int64_t n,
+              double* acc) {
     const int64_t col_step = f.n_features * kBlockRows, acc_step = f.n_outputs * kBlockRows;
+    (void)cols;
     for (int64_t t = 0; t < f.n_trees; ++t) {
         const TreeInfo& info = f.trees[t];
         for (int64_t r0 = 0, b = 0; r0 < n; r0 += kBlockRows, ++b) {
@@ -308,7 +330,7 @@ void trees_u8(const ForestView& f, const uint8_t* cols, int64_t n, double* acc) 
             if (info.qs_leaves && qs_tree(f, info, cols + b * col_step, m, acc + b * acc_step))
                 continue;
 #endif
-            walk_u8(f, info, cols + b * col_step, m, acc + b * acc_step);
+            walk_u8(f, info, rows8 + b * col_step, m, acc + b * acc_step);
         }
     }
 }
@@ -363,6 +385,41 @@ void transpose_u8(const uint8_t* x, int64_t stride, int64_t m, int64_t nf, uint8
         for (int64_t f = 0; f < nf; ++f)
             for (int64_t i = tail; i < kBlockRows; ++i) last[f * kBlockRows + i] = 0;
     }
+}
+
+// Rows [0, m) of x into groups of 8 rows, feature-major inside a group (kernels.hpp), the last
+// group's missing rows zeroed.
+void transpose8_u8(const uint8_t* x, int64_t stride, int64_t m, int64_t nf, uint8_t* out) {
+    int64_t r = 0;
+#if defined(__SSE2__)
+    for (; r + 8 <= m; r += 8) {
+        uint8_t* dst = out + r * nf;  // group r / 8 starts at (r / 8) * nf * 8
+        const uint8_t* src = x + r * stride;
+        int64_t f = 0;
+        for (; f + 8 <= nf; f += 8) {
+            __m128i row[8];
+            for (int i = 0; i < 8; ++i)
+                row[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i * stride + f));
+            const __m128i a0 = _mm_unpacklo_epi8(row[0], row[1]), a1 = _mm_unpacklo_epi8(row[2], row[3]);
+            const __m128i a2 = _mm_unpacklo_epi8(row[4], row[5]), a3 = _mm_unpacklo_epi8(row[6], row[7]);
+            const __m128i b0 = _mm_unpacklo_epi16(a0, a1), b1 = _mm_unpackhi_epi16(a0, a1);
+            const __m128i b2 = _mm_unpacklo_epi16(a2, a3), b3 = _mm_unpackhi_epi16(a2, a3);
+            // features f .. f + 7, 8 bytes each: 64 contiguous bytes
+            __m128i* d = reinterpret_cast<__m128i*>(dst + f * 8);
+            _mm_storeu_si128(d, _mm_unpacklo_epi32(b0, b2));
+            _mm_storeu_si128(d + 1, _mm_unpackhi_epi32(b0, b2));
+            _mm_storeu_si128(d + 2, _mm_unpacklo_epi32(b1, b3));
+            _mm_storeu_si128(d + 3, _mm_unpackhi_epi32(b1, b3));
+        }
+        for (; f < nf; ++f)
+            for (int i = 0; i < 8; ++i) dst[f * 8 + i] = src[i * stride + f];
+    }
+#endif
+    for (; r < m; ++r)
+        for (int64_t f = 0; f < nf; ++f) out[((r / 8) * nf + f) * 8 + r % 8] = x[r * stride + f];
+    if (m % 8)
+        for (int64_t q = m; q < (m + 7) / 8 * 8; ++q)
+            for (int64_t f = 0; f < nf; ++f) out[((q / 8) * nf + f) * 8 + q % 8] = 0;
 }
 
 // ============================================================================== binning
@@ -1013,7 +1070,13 @@ const KernelTable table = {
 #else
     Isa::kScalar,
 #endif
-    trees_u8, trees_f64, tree_rows_u8, tree_rows_f64, transpose_u8, bin_f32, bin_f64, knn_search,
+    trees_u8, trees_f64, tree_rows_u8, tree_rows_f64, transpose_u8, transpose8_u8,
+#if defined(GREENAUTO_HAVE_QS)
+    true,
+#else
+    false,
+#endif
+    bin_f32, bin_f64, knn_search,
 };
 
 }  // namespace GREENAUTO_KNS
