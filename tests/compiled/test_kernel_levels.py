@@ -187,3 +187,45 @@ def test_fewer_threads_than_asked_still_predict_every_row(tmp_path):
         done = run_python(code, tmp_path, **env)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 7])
+def test_tied_and_nearly_tied_forests_give_the_library_labels(n_classes):
+    """Labels come from integer leaf sums only where the top two classes are far apart; exact
+    and near ties (every row here) are recomputed in float64 as scikit-learn adds them."""
+    rng = np.random.default_rng(n_classes)
+    X = rng.integers(0, 5, size=(600, 3)).astype(np.float64)
+    # every row once per class: leaves split evenly, then a few extra rows break some ties
+    Xt = np.vstack([X] * n_classes + [X[:7]])
+    yt = np.concatenate([np.full(len(X), c) for c in range(n_classes)] + [np.ones(7, int)])
+    edges = [np.r_[-1.0, np.arange(4) + 0.5, 5.0]] * 3
+    for model in (
+        RandomForestClassifier(n_estimators=9, max_depth=4, random_state=0),
+        DecisionTreeClassifier(max_depth=3, random_state=0),
+    ):
+        model.fit(Xt, yt)
+        pipe = CompiledPipeline([model], classes=model.classes_, binner=edges)
+        for batch in (X, X[:3]):
+            results = run_at_levels(lambda b=batch: pipe.predict(b))
+            assert_all_equal(results)
+            np.testing.assert_array_equal(results["scalar"], model.predict(batch))
+
+
+def test_values_too_close_for_integers_are_decided_exactly():
+    """Leaf values whose integer images (round(v * 65535)) are equal, or in the other order,
+    while the float64 values are not: the label must follow the float64 sums."""
+    from greenauto._kernels import CompiledPipelineKernel
+
+    # one leaf per tree; class 1 beats class 0 by 1e-6 per tree, invisible at 1 / 65535
+    values = np.array([[0.45 + 3e-6, 0.45 + 4e-6, 0.1 - 7e-6]] * 3)
+    kernel = CompiledPipelineKernel(None, [], 1, 3)
+    kernel.add_trees(
+        np.array([0, 1, 2, 3], np.int64), np.zeros(3, np.int32), np.zeros(3),
+        np.full(3, -1, np.int32), np.full(3, -1, np.int32), np.zeros(3, np.uint8), values,
+        np.zeros(3, np.int32), 3, 0, 1.0, [0, 1, 2],
+    )  # fmt: skip
+    X = np.zeros((70, 1), np.float32)  # blocks and the few-row path
+    results = run_at_levels(lambda: (kernel.predict(X, False, 1), kernel.predict(X[:2], False, 1)))
+    assert_all_equal(results)
+    assert (results["scalar"][0] == 1).all()
+    assert (results["scalar"][1] == 1).all()
