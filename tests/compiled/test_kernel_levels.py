@@ -206,7 +206,7 @@ def test_tied_and_nearly_tied_forests_give_the_library_labels(n_classes):
         model.fit(Xt, yt)
         pipe = CompiledPipeline([model], classes=model.classes_, binner=edges)
         for batch in (X, X[:3]):
-            results = run_at_levels(lambda b=batch: pipe.predict(b))
+            results = run_at_levels(lambda b=batch, p=pipe: p.predict(b))
             assert_all_equal(results)
             np.testing.assert_array_equal(results["scalar"], model.predict(batch))
 
