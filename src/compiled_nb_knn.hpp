@@ -138,21 +138,24 @@ class KnnBinned {
         std::stable_sort(order_.begin(), order_.end(),
                          [&](std::int64_t a, std::int64_t b) { return var[a] > var[b]; });
         n_chunks_ = (n_train + kKnnChunk - 1) / kKnnChunk;
-        train_.assign(static_cast<std::size_t>(groups_ * n_chunks_ * kKnnChunk * 8), 0);
+        // L2 on codes below 128: groups of 4 features and squared norms (the dot product)
+        bool small = p == 2;
+        for (std::int64_t i = 0; i < n_train * d_ && small; ++i) small = train[i] < 128;
+        bytes_ = small ? 4 : 8;
+        groups_ = (d_ + bytes_ - 1) / bytes_;
+        const std::int64_t rows = n_chunks_ * kKnnChunk;
+        train_.assign(static_cast<std::size_t>(groups_ * rows * bytes_), 0);
         for (std::int64_t i = 0; i < n_train; ++i)
             for (std::int64_t j = 0; j < d_; ++j)
-                train_[((j / 8 * n_chunks_ + i / kKnnChunk) * kKnnChunk + i % kKnnChunk) * 8 +
-                       j % 8] = train[i * d_ + order_[j]];
+                train_[((j / bytes_) * rows + i) * bytes_ + j % bytes_] = train[i * d_ + order_[j]];
         labels_.assign(labels, labels + n_train);
-        bool small = p == 2;
-        for (std::uint8_t b : train_) small = small && b < 128;
-        if (small) {  // squared norms over the first feature groups, for the kernel's dot path
-            const std::int64_t first = std::min(groups_, kKnnFirstGroups);
-            yy_.assign(static_cast<std::size_t>(n_chunks_ * kKnnChunk), 0u);
+        if (small) {  // squared norms of every row over each 16 features (kernels.hpp)
+            const std::int64_t stages = (groups_ + 3) / 4;
+            yy_.assign(static_cast<std::size_t>(stages * rows), 0u);
             for (std::int64_t i = 0; i < n_train; ++i)
-                for (std::int64_t j = 0; j < std::min(d_, 8 * first); ++j) {
+                for (std::int64_t j = 0; j < d_; ++j) {
                     const std::uint32_t b = train[i * d_ + order_[j]];
-                    yy_[i] += b * b;
+                    yy_[(j / 16) * rows + i] += b * b;
                 }
         }
     }
@@ -174,7 +177,7 @@ class KnnBinned {
         const KnnSearchFn search = active_kernels().knn_search;
         const KnnView v{train_.data(), yy_.empty() ? nullptr : yy_.data(), n_train_, n_chunks_,
                         groups_, k_, p_};
-        const std::int64_t width = groups_ * 8;
+        const std::int64_t width = groups_ * bytes_;
         for (std::int64_t r0 = 0; r0 < n; r0 += kKnnQueries) {
             const std::int64_t nq = std::min(kKnnQueries, n - r0);
             for (std::int64_t q = 0; q < kKnnQueries; ++q) {  // unused slots repeat row r0
@@ -202,7 +205,7 @@ class KnnBinned {
         return best;
     }
 
-    std::int64_t d_, groups_, n_train_, n_classes_, k_, n_chunks_ = 0;
+    std::int64_t d_, groups_, n_train_, n_classes_, k_, n_chunks_ = 0, bytes_ = 8;
     int p_;
     std::vector<std::int32_t> features_, labels_;
     std::vector<std::int64_t> order_;  // search position -> member feature

@@ -130,14 +130,15 @@ using BinRowsF64Fn = void (*)(const BinView& v, const double* X, std::int64_t n,
                               std::int64_t out_stride);
 
 // --- KNN on codes ------------------------------------------------------------------------
-// Training rows in chunks of kKnnChunk rows and features in groups of 8, group-major: byte k of
-// row i of chunk c in group g is train[((g * n_chunks + c) * kKnnChunk + i) * 8 + k] (features
-// past the last and rows past the last are 0). Group 0 of every row is read first and is small.
+// Training rows in chunks of kKnnChunk rows and features in groups of B bytes (B = 8, or 4 on
+// the dot-product layout), group-major: byte k of row i (padded to whole chunks) in group g is
+// train[(g * n_chunks * kKnnChunk + i) * B + k] (features and rows past the last are 0). The
+// first groups of every row are read first and are small.
 inline constexpr std::int64_t kKnnChunk = 32;
 struct KnnView {
     const std::uint8_t* train;
-    // p = 2 and every training code below 128: per row (n_chunks * kKnnChunk) the sum of its
-    // squared codes over the first groups; otherwise null
+    // dot-product layout (p = 2, every training code below 128, B = 4): for every 16 features s
+    // and row i, yy[s * n_chunks * kKnnChunk + i] the sum of its squared codes; null: B = 8
     const std::uint32_t* yy;
     std::int64_t n_train, n_chunks, groups;
     std::int64_t k;
@@ -153,7 +154,7 @@ struct KnnView {
 // the others are completed and offered to the heap. Distances are integers below 2^32, exact in
 // float64 (scikit-learn's type for them).
 inline constexpr std::int64_t kKnnQueries = 4;
-inline constexpr std::int64_t kKnnFirstGroups = 2;
+inline constexpr std::int64_t kKnnFirstGroups = 2;  // of 8 bytes (of 4 bytes: twice as many)
 using KnnSearchFn = void (*)(const KnnView& v, const std::uint8_t* queries, std::int64_t nq,
                              double* dist, double* index);
 

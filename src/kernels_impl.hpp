@@ -841,12 +841,11 @@ inline __m512i knn_part(__m512i t, __m512i qb, int p) {
     return _mm512_add_epi32(_mm512_unpacklo_epi64(sl, sh), _mm512_unpackhi_epi64(sl, sh));
 }
 
-// Mode 0: L1 (SAD), 1: L2 (absolute differences squared), 2: L2 on codes below 128 (dot).
+// Mode 0: L1 (SAD), 1: L2 (absolute differences squared).
 template <int Mode, int First>
 inline void knn_chunk(const KnnView& v, int64_t c, const __m512i (*qb)[kKnnFirstGroups],
-                      const uint32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+                      const uint64_t* top, uint32_t* part, uint32_t* below) {
     const int64_t gstep = v.n_chunks * kKnnChunk * 8;
-    const __m512i ones = _mm512_set1_epi16(1);
     __m512i acc[kKnnQueries][4];
     for (int q = 0; q < kKnnQueries; ++q)
         for (int j = 0; j < 4; ++j) acc[q][j] = _mm512_setzero_si512();
@@ -857,11 +856,8 @@ inline void knn_chunk(const KnnView& v, int64_t c, const __m512i (*qb)[kKnnFirst
             for (int q = 0; q < kKnnQueries; ++q) {
                 if constexpr (Mode == 0)
                     acc[q][j] = _mm512_add_epi64(acc[q][j], _mm512_sad_epu8(t, qb[q][g]));
-                else if constexpr (Mode == 1)
-                    acc[q][j] = _mm512_add_epi32(acc[q][j], knn_part(t, qb[q][g], 2));
                 else
-                    acc[q][j] = _mm512_add_epi32(
-                        acc[q][j], _mm512_madd_epi16(_mm512_maddubs_epi16(t, qb[q][g]), ones));
+                    acc[q][j] = _mm512_add_epi32(acc[q][j], knn_part(t, qb[q][g], 2));
             }
         }
     }
@@ -873,12 +869,6 @@ inline void knn_chunk(const KnnView& v, int64_t c, const __m512i (*qb)[kKnnFirst
             if constexpr (Mode != 0)
                 s = _mm512_add_epi64(_mm512_and_si512(s, _mm512_set1_epi64(0xFFFFFFFFll)),
                                      _mm512_srli_epi64(s, 32));
-            if constexpr (Mode == 2) {  // |q - y|^2 = |q|^2 + |y|^2 - 2 q.y
-                const __m512i yy = _mm512_cvtepu32_epi64(_mm256_loadu_si256(
-                    reinterpret_cast<const __m256i*>(v.yy + c * kKnnChunk + 8 * j)));
-                s = _mm512_sub_epi64(_mm512_add_epi64(_mm512_set1_epi64(qq[q]), yy),
-                                     _mm512_add_epi64(s, s));
-            }
             acc[q][j] = s;
             bits |= static_cast<uint32_t>(_mm512_cmplt_epu64_mask(s, tq)) << (8 * j);
         }
@@ -912,9 +902,8 @@ inline __m256i knn_part(__m256i t, __m256i qb, int p) {
 
 template <int Mode, int First>
 inline void knn_chunk(const KnnView& v, int64_t c, const __m256i (*qb)[kKnnFirstGroups],
-                      const uint32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+                      const uint64_t* top, uint32_t* part, uint32_t* below) {
     const int64_t gstep = v.n_chunks * kKnnChunk * 8;
-    const __m256i ones = _mm256_set1_epi16(1);
     // 32-bit lanes 0, 2, 4, 6 -> 4 consecutive rows
     const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
     for (int q = 0; q < kKnnQueries; ++q) {
@@ -926,11 +915,8 @@ inline void knn_chunk(const KnnView& v, int64_t c, const __m256i (*qb)[kKnnFirst
                 const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32 * j));
                 if constexpr (Mode == 0)
                     acc[j] = _mm256_add_epi64(acc[j], _mm256_sad_epu8(t, qb[q][g]));
-                else if constexpr (Mode == 1)
-                    acc[j] = _mm256_add_epi32(acc[j], knn_part(t, qb[q][g], 2));
                 else
-                    acc[j] = _mm256_add_epi32(
-                        acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(t, qb[q][g]), ones));
+                    acc[j] = _mm256_add_epi32(acc[j], knn_part(t, qb[q][g], 2));
             }
         }
         // signed 64-bit compares: every sum stays far below 2^63
@@ -941,12 +927,6 @@ inline void knn_chunk(const KnnView& v, int64_t c, const __m256i (*qb)[kKnnFirst
             if constexpr (Mode != 0)
                 s = _mm256_add_epi64(_mm256_and_si256(s, _mm256_set1_epi64x(0xFFFFFFFFll)),
                                      _mm256_srli_epi64(s, 32));
-            if constexpr (Mode == 2) {  // |q - y|^2 = |q|^2 + |y|^2 - 2 q.y
-                const __m256i yy = _mm256_cvtepu32_epi64(_mm_loadu_si128(
-                    reinterpret_cast<const __m128i*>(v.yy + c * kKnnChunk + 4 * j)));
-                s = _mm256_sub_epi64(_mm256_add_epi64(_mm256_set1_epi64x(qq[q]), yy),
-                                     _mm256_add_epi64(s, s));
-            }
             acc[j] = s;
             bits |= static_cast<uint32_t>(_mm256_movemask_pd(
                         _mm256_castsi256_pd(_mm256_cmpgt_epi64(tq, s))))
@@ -979,8 +959,8 @@ inline void knn_broadcast(const uint8_t* queries, int64_t qstep, int64_t, KnnQue
 }
 
 template <int Mode, int First>
-inline void knn_chunk(const KnnView& v, int64_t c, const KnnQuery* qb, const uint32_t*,
-                      const uint64_t* top, uint32_t* part, uint32_t* below) {
+inline void knn_chunk(const KnnView& v, int64_t c, const KnnQuery* qb, const uint64_t* top,
+                      uint32_t* part, uint32_t* below) {
     const int64_t gstep = v.n_chunks * kKnnChunk * 8;
     for (int q = 0; q < kKnnQueries; ++q) {
         uint32_t bits = 0;
@@ -1008,9 +988,6 @@ void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
     uint64_t top[kKnnQueries];
     uint32_t below[kKnnQueries];
-    uint32_t qq[kKnnQueries] = {0, 0, 0, 0};
-    for (int64_t q = 0; q < kKnnQueries; ++q)
-        for (int64_t j = 0; j < 8 * First; ++j) qq[q] += uint32_t{queries[q * qstep + j]} * queries[q * qstep + j];
     KnnQuery qb[kKnnQueries];
     knn_broadcast(queries, qstep, First, qb);
     for (int64_t c = 0; c < v.n_chunks; ++c) {
@@ -1018,7 +995,7 @@ void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist
             const double t = dist[(q < nq ? q : 0) * v.k];
             top[q] = t >= 4294967296.0 ? 4294967296ull : static_cast<uint64_t>(t);
         }
-        knn_chunk<Mode, First>(v, c, qb, qq, top, part, below);
+        knn_chunk<Mode, First>(v, c, qb, top, part, below);
         const int64_t base = c * kKnnChunk;
         const int64_t rows = min64(kKnnChunk, v.n_train - base);
         const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
@@ -1040,22 +1017,192 @@ void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist
     }
 }
 
+// ------------------------------------------------------------ the dot-product layout (B = 4)
+// Squared distance over one group of 4 features.
+inline uint32_t group_dist4(const uint8_t* y, const uint8_t* q) {
+    uint32_t sum = 0;
+    for (int b = 0; b < 4; ++b) {
+        const int32_t d = static_cast<int32_t>(y[b]) - q[b];
+        sum += static_cast<uint32_t>(d * d);
+    }
+    return sum;
+}
+
+// Squared distances over features [16 s, 16 s + 16) (stage s: groups 4 s .. 4 s + 3 of 4 bytes)
+// of the chunk's 32 rows to every query slot, added to part; bit i of below[q] kept only while
+// part < top[q]. Without SIMD: queries with a code >= 128, and the portable level.
+inline void dot_stage_plain(const KnnView& v, int64_t c, int64_t s, const uint8_t* queries,
+                            int64_t qstep, const uint64_t* top, uint32_t* part,
+                            uint32_t* below) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 4;
+    const int64_t g1 = min64(v.groups, 4 * s + 4);
+    for (int q = 0; q < kKnnQueries; ++q) {
+        uint32_t bits = 0;
+        for (int i = 0; i < kKnnChunk; ++i) {
+            uint32_t sum = 0;
+            for (int64_t g = 4 * s; g < g1; ++g)
+                sum += group_dist4(v.train + g * gstep + (c * kKnnChunk + i) * 4,
+                                   queries + q * qstep + 4 * g);
+            part[q * kKnnChunk + i] = (s ? part[q * kKnnChunk + i] : 0) + sum;
+            bits |= static_cast<uint32_t>(part[q * kKnnChunk + i] < top[q]) << i;
+        }
+        below[q] = s ? below[q] & bits : bits;
+    }
+}
+
+// The same with |q - y|^2 = |q|^2 + |y|^2 - 2 q.y (squared norms of the stage precomputed),
+// one unsigned x signed byte multiply-add per feature, every row in a 32-bit lane.
+#if defined(GREENAUTO_LEVEL_AVX512)
+using DotQuery = __m512i[4];
+inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb,
+                      const int32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 4;
+    const int64_t rows = v.n_chunks * kKnnChunk;
+    const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
+    const __m512i ones = _mm512_set1_epi16(1);
+    __m512i acc[kKnnQueries][2];
+    for (int q = 0; q < kKnnQueries; ++q) acc[q][0] = acc[q][1] = _mm512_setzero_si512();
+    for (int64_t g = 0; g < n_g; ++g)
+        for (int h = 0; h < 2; ++h) {
+            const __m512i t =
+                _mm512_loadu_si512(v.train + (g0 + g) * gstep + (c * kKnnChunk + 16 * h) * 4);
+            for (int q = 0; q < kKnnQueries; ++q)
+                acc[q][h] = _mm512_add_epi32(
+                    acc[q][h], _mm512_madd_epi16(_mm512_maddubs_epi16(t, qb[q][g]), ones));
+        }
+    for (int q = 0; q < kKnnQueries; ++q) {
+        const __m512i tq = _mm512_set1_epi32(static_cast<int>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
+        uint32_t bits = 0;
+        for (int h = 0; h < 2; ++h) {
+            const __m512i yy = _mm512_loadu_si512(v.yy + s * rows + c * kKnnChunk + 16 * h);
+            __m512i d = _mm512_sub_epi32(_mm512_add_epi32(_mm512_set1_epi32(qq[q]), yy),
+                                         _mm512_add_epi32(acc[q][h], acc[q][h]));
+            uint32_t* pp = part + q * kKnnChunk + 16 * h;
+            if (s) d = _mm512_add_epi32(d, _mm512_loadu_si512(pp));
+            _mm512_storeu_si512(pp, d);
+            bits |= static_cast<uint32_t>(_mm512_cmplt_epi32_mask(d, tq)) << (16 * h);
+        }
+        below[q] = s ? below[q] & bits : bits;
+    }
+}
+inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int64_t groups,
+                          DotQuery* qb) {
+    for (int q = 0; q < kKnnQueries; ++q)
+        for (int64_t g = 0; g < 4; ++g) {
+            uint32_t w = 0;
+            if (4 * s + g < groups) std::memcpy(&w, queries + q * qstep + 4 * (4 * s + g), 4);
+            qb[q][g] = _mm512_set1_epi32(static_cast<int>(w));
+        }
+}
+#define GREENAUTO_HAVE_DOT 1
+#elif defined(GREENAUTO_LEVEL_AVX2)
+using DotQuery = __m256i[4];
+inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb,
+                      const int32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 4;
+    const int64_t rows = v.n_chunks * kKnnChunk;
+    const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int q = 0; q < kKnnQueries; ++q) {
+        __m256i acc[4];
+        for (int h = 0; h < 4; ++h) acc[h] = _mm256_setzero_si256();
+        for (int64_t g = 0; g < n_g; ++g)
+            for (int h = 0; h < 4; ++h) {
+                const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+                    v.train + (g0 + g) * gstep + (c * kKnnChunk + 8 * h) * 4));
+                acc[h] = _mm256_add_epi32(acc[h],
+                                          _mm256_madd_epi16(_mm256_maddubs_epi16(t, qb[q][g]), ones));
+            }
+        const __m256i tq = _mm256_set1_epi32(static_cast<int>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
+        uint32_t bits = 0;
+        for (int h = 0; h < 4; ++h) {
+            const __m256i yy = _mm256_loadu_si256(
+                reinterpret_cast<const __m256i*>(v.yy + s * rows + c * kKnnChunk + 8 * h));
+            __m256i d = _mm256_sub_epi32(_mm256_add_epi32(_mm256_set1_epi32(qq[q]), yy),
+                                         _mm256_add_epi32(acc[h], acc[h]));
+            auto* pp = reinterpret_cast<__m256i*>(part + q * kKnnChunk + 8 * h);
+            if (s) d = _mm256_add_epi32(d, _mm256_loadu_si256(pp));
+            _mm256_storeu_si256(pp, d);
+            bits |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(tq, d))))
+                    << (8 * h);
+        }
+        below[q] = s ? below[q] & bits : bits;
+    }
+}
+inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int64_t groups,
+                          DotQuery* qb) {
+    for (int q = 0; q < kKnnQueries; ++q)
+        for (int64_t g = 0; g < 4; ++g) {
+            uint32_t w = 0;
+            if (4 * s + g < groups) std::memcpy(&w, queries + q * qstep + 4 * (4 * s + g), 4);
+            qb[q][g] = _mm256_set1_epi32(static_cast<int>(w));
+        }
+}
+#define GREENAUTO_HAVE_DOT 1
+#endif
+
+// Chunk by chunk in index order, 16 features at a time while any row of the chunk is still
+// under its query's heap top (partial distances only grow), then the rows still under it are
+// offered to the heap in order with their full distance.
+void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
+                  double* index) {
+    const int64_t qstep = v.groups * 4;
+    const int64_t stages = (v.groups + 3) / 4;
+    constexpr int64_t kMaxStages = 16;  // features beyond 256: the plain stages
+    alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
+    uint64_t top[kKnnQueries];
+    uint32_t below[kKnnQueries];
+    bool small = true;  // every query code below 128 (the training codes are)
+    for (int64_t j = 0; j < kKnnQueries * qstep; ++j) small = small && queries[j] < 128;
+#if defined(GREENAUTO_HAVE_DOT)
+    DotQuery qb[kMaxStages][kKnnQueries];
+    int32_t qq[kMaxStages][kKnnQueries] = {};
+    for (int64_t s = 0; s < min64(stages, kMaxStages); ++s) {
+        dot_broadcast(queries, qstep, s, v.groups, qb[s]);
+        for (int64_t q = 0; q < kKnnQueries; ++q)
+            for (int64_t j = 16 * s; j < min64(16 * s + 16, qstep); ++j)
+                qq[s][q] += int32_t{queries[q * qstep + j]} * queries[q * qstep + j];
+    }
+#endif
+    for (int64_t c = 0; c < v.n_chunks; ++c) {
+        for (int64_t q = 0; q < kKnnQueries; ++q) {  // every distance is below 2^32
+            const double t = dist[(q < nq ? q : 0) * v.k];
+            top[q] = t >= 4294967296.0 ? 4294967296ull : static_cast<uint64_t>(t);
+        }
+        const int64_t base = c * kKnnChunk;
+        const int64_t rows = min64(kKnnChunk, v.n_train - base);
+        const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        for (int64_t s = 0; s < stages; ++s) {
+#if defined(GREENAUTO_HAVE_DOT)
+            if (small && s < kMaxStages) dot_stage(v, c, s, qb[s], qq[s], top, part, below);
+            else dot_stage_plain(v, c, s, queries, qstep, top, part, below);
+#else
+            dot_stage_plain(v, c, s, queries, qstep, top, part, below);
+#endif
+            uint32_t any = 0;
+            for (int64_t q = 0; q < nq; ++q) any |= below[q] & valid;
+            if (!any) break;
+        }
+        for (int64_t q = 0; q < nq; ++q)
+            for (uint32_t m = below[q] & valid; m; m &= m - 1) {
+                const int i = __builtin_ctz(m);
+                heap_push(dist + q * v.k, index + q * v.k, v.k, part[q * kKnnChunk + i],
+                          static_cast<double>(base + i));
+            }
+    }
+}
+
 void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
                 double* index) {
-    // L2 on codes below 128: distances from a dot product (one multiply-add per byte)
-    bool dot = v.p == 2 && v.yy != nullptr;
+    if (v.yy != nullptr) return knn_scan_dot(v, queries, nq, dist, index);
     const int64_t first = min64(v.groups, kKnnFirstGroups);
-    for (int64_t q = 0; q < kKnnQueries && dot; ++q)
-        for (int64_t j = 0; j < 8 * first; ++j) dot = dot && queries[q * v.groups * 8 + j] < 128;
-    const int mode = v.p == 1 ? 0 : (dot ? 2 : 1);
+    const int mode = v.p == 1 ? 0 : 1;
     if (first == 1) {
         if (mode == 0) knn_scan<0, 1>(v, queries, nq, dist, index);
-        else if (mode == 1) knn_scan<1, 1>(v, queries, nq, dist, index);
-        else knn_scan<2, 1>(v, queries, nq, dist, index);
+        else knn_scan<1, 1>(v, queries, nq, dist, index);
     } else {
         if (mode == 0) knn_scan<0, 2>(v, queries, nq, dist, index);
-        else if (mode == 1) knn_scan<1, 2>(v, queries, nq, dist, index);
-        else knn_scan<2, 2>(v, queries, nq, dist, index);
+        else knn_scan<1, 2>(v, queries, nq, dist, index);
     }
 }
 

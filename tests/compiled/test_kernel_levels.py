@@ -229,3 +229,21 @@ def test_values_too_close_for_integers_are_decided_exactly():
     assert_all_equal(results)
     assert (results["scalar"][0] == 1).all()
     assert (results["scalar"][1] == 1).all()
+
+
+def test_knn_queries_beyond_the_training_codes():
+    """Training codes below 128 (the dot-product layout) but queries up to 200: those query
+    blocks take the exact plain stages; every level still gives scikit-learn's labels."""
+    rng = np.random.default_rng(5)
+    n_features = 37
+    train = rng.integers(0, 120, size=(500, n_features)).astype(np.float64)
+    y = rng.integers(0, 4, size=500)
+    test = rng.integers(0, 120, size=(203, n_features)).astype(np.float64)
+    test[::3, rng.integers(0, n_features)] = 200.0  # a third of the rows
+    knn = KNeighborsClassifier(n_neighbors=4, algorithm="brute").fit(train, y)
+    edges = [np.r_[-1.0, np.arange(254) + 0.5, 255.0] for _ in range(n_features)]
+    pipe = CompiledPipeline([knn], classes=knn.classes_, binner=edges)
+    results = run_at_levels(lambda: pipe.predict(test))
+    assert_all_equal(results)
+    with threadpool_limits(1):
+        np.testing.assert_array_equal(results["scalar"], knn.predict(test))
