@@ -37,8 +37,8 @@ from _common import write_results
 from greenauto import GreenAutoClassifier
 from greenauto.datasets import load_csv
 from greenauto.energy import default_meter, measure_fit, measure_predict
-from greenauto.preprocessing._tabular import TabularEncoder
-from greenauto.search import config_from_params, fit_candidate
+from greenauto.preprocessing import TabularEncoder
+from greenauto.search import fit_candidate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 DATASETS = ["adult", "magic", "spambase", "letter", "wisdm_activity"]
@@ -121,7 +121,7 @@ def greenauto_rows(X_tr, y_tr, X_te, y_te, X_ref, meter, budget) -> tuple[dict, 
         "model": f"greenauto default pick: {auto.best_point_.description}",
         "search_j": search.joules,
         "acc": float(auto.score(X_te, y_te)),
-        "bytes": auto.model_.model_bytes(),
+        "bytes": auto.model_.compiled.nbytes,
         "infer_j_per_1k": inference_j(auto.predict, X_ref, meter),
         "fit_j": auto.best_point_["fit_energy_j"],
         "source": meter.source.value,
@@ -131,8 +131,7 @@ def greenauto_rows(X_tr, y_tr, X_te, y_te, X_ref, meter, budget) -> tuple[dict, 
     X_enc_tr = auto._encode(X_tr)
     y_enc_tr = auto._label_encoder.transform(y_tr)
     for point in auto.pareto_front_:
-        config = config_from_params(dict(point.params))
-        cand = fit_candidate(config, X_enc_tr, y_enc_tr, random_state=0)
+        cand = fit_candidate(point.config, X_enc_tr, y_enc_tr, random_state=0)
         predict = lambda X, c=cand: auto.classes_.take(c.predict_codes(auto._encode(X)))  # noqa: E731
         front.append(
             {

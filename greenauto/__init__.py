@@ -10,7 +10,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from greenauto import datasets, energy, report
 from greenauto.automl import GreenAutoClassifier
-from greenauto.compiled import CompiledPipeline
+from greenauto.compiled import (
+    CompiledPipeline,
+    InvalidModelError,
+    compile_model,
+    load_model,
+    save_model,
+)
 from greenauto.ensemble import MajorityVoteClassifier
 from greenauto.exceptions import ConstantFeatureWarning
 from greenauto.pareto import Objective, ParetoFront, ParetoPoint
@@ -28,13 +34,17 @@ __all__ = [
     "ConstantFeatureWarning",
     "FeatureSelector",
     "GreenAutoClassifier",
+    "InvalidModelError",
     "MajorityVoteClassifier",
     "Objective",
     "ParetoFront",
     "ParetoPoint",
     "__version__",
+    "compile_model",
     "datasets",
     "energy",
     "export_report",
+    "load_model",
     "report",
+    "save_model",
 ]

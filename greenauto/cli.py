@@ -1,4 +1,4 @@
-"""The ``greenauto`` command: ``fit``, ``report``, ``predict`` and ``datasets``.
+"""The ``greenauto`` command: ``fit``, ``worker``, ``report``, ``predict`` and ``datasets``.
 
 Bad input (a missing file, an unknown column or dataset, a non-numeric budget) ends with one
 line ``greenauto: error: ...`` on stderr and exit code 2, as argparse does for bad options;
@@ -9,34 +9,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import pickle
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-import optuna
+from greenauto.automl import DEFAULT_MAX_SCORE_DROP
+from greenauto.energy import METER_KINDS
+from greenauto.metrics import OBJECTIVES as _OBJECTIVE_METRICS
+from greenauto.results import SearchProgress, TrialRecord
 
 __all__ = ["main"]
 
 PICKLE_NOTE = (
-    "Model files are Python pickles: load only files you trust (a safe model format comes in "
-    "a later version)."
+    "Model files are greenauto's pickle-free format (a zip of JSON and .npy arrays, validated "
+    "before use; greenauto.load_model reads them). A pickle from an older greenauto is read "
+    "only with --allow-pickle: loading a pickle runs code from the file, so only for files "
+    "you trust."
 )
-OBJECTIVES = (
-    "score",
-    "inference_energy",
-    "fit_energy",
-    "lifetime_energy",
-    "latency",
-    "model_size",
+PICKLE_WARNING = (
+    "greenauto: warning: {path!r} is a pickle, loaded because of --allow-pickle: a pickle "
+    "runs code from the file; load only files you trust, and save the model again with "
+    "'greenauto fit --model' to get the safe format.\n"
 )
-
-#: GreenAutoClassifier's default (kept here so that --help does not import the search).
-DEFAULT_MAX_SCORE_DROP = 0.005
+OBJECTIVES = tuple(_OBJECTIVE_METRICS)
 
 
 class UsageError(Exception):
@@ -102,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     _add_fit(commands)
+    _add_worker(commands)
     _add_report(commands)
     _add_predict(commands)
     sub = commands.add_parser("datasets", help="list the bundled datasets")
@@ -117,10 +116,7 @@ def _add_fit(commands: Any) -> None:
         "write the report(s) and the model.",
         epilog=PICKLE_NOTE,
     )
-    sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
-    sub.add_argument(
-        "--target", default="target", help="the class column of a CSV file (default: target)"
-    )
+    _add_data(sub)
     sub.add_argument(
         "--time-budget",
         type=_positive_float,
@@ -132,27 +128,13 @@ def _add_fit(commands: Any) -> None:
     sub.add_argument(
         "--energy-budget", type=_positive_float, metavar="J", help="joules the search may spend"
     )
-    sub.add_argument(
-        "--objectives",
-        nargs="+",
-        choices=OBJECTIVES,
-        default=["score", "inference_energy"],
-        metavar="OBJ",
-        help=f"what to optimise, 'score' and one or more costs from {', '.join(OBJECTIVES[1:])}"
-        " (default: score inference_energy)",
-    )
+    _add_search_settings(sub)
     sub.add_argument(
         "--max-score-drop",
         type=_fraction,
         default=DEFAULT_MAX_SCORE_DROP,
         metavar="D",
         help="the default pick may score this much below the best (default: %(default)s)",
-    )
-    sub.add_argument(
-        "--energy-meter",
-        choices=("cpu-time", "rapl", "model"),
-        default="cpu-time",
-        help="per-trial meter (default: cpu-time, calibrated)",
     )
     sub.add_argument(
         "--country", metavar="ISO3", help="grid country (e.g. FRA): track the search's CO2"
@@ -165,10 +147,96 @@ def _add_fit(commands: Any) -> None:
         metavar="PATH",
         help="write the report; format by suffix .html/.json/.csv/.md (repeatable)",
     )
-    sub.add_argument("--model", metavar="PATH", help="save the fitted model (a pickle)")
-    sub.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    sub.add_argument(
+        "--model",
+        metavar="PATH",
+        help="save the fitted model (pickle-free; with the search's report inside)",
+    )
+    _add_study(sub, required=False)
+    sub.add_argument(
+        "--n-workers",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="worker processes running trials in parallel on this machine (default: 1)",
+    )
     sub.add_argument("--quiet", action="store_true", help="no progress and no summary")
     sub.set_defaults(func=_run_fit)
+
+
+def _add_allow_pickle(sub: Any) -> None:
+    sub.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="also read a pickled model (runs code from the file: only for files you trust)",
+    )
+
+
+def _add_data(sub: Any) -> None:
+    sub.add_argument("data", metavar="DATA", help="a CSV file, or a bundled dataset's name")
+    sub.add_argument(
+        "--target", default="target", help="the class column of a CSV file (default: target)"
+    )
+
+
+def _add_search_settings(sub: Any) -> None:
+    """The settings a worker must share with the fit whose study it joins."""
+    sub.add_argument(
+        "--objectives",
+        nargs="+",
+        choices=OBJECTIVES,
+        default=["score", "inference_energy"],
+        metavar="OBJ",
+        help=f"what to optimise, 'score' and one or more costs from {', '.join(OBJECTIVES[1:])}"
+        " (default: score inference_energy)",
+    )
+    sub.add_argument(
+        "--energy-meter",
+        choices=METER_KINDS,
+        default="cpu-time",
+        help="per-trial meter (default: cpu-time, calibrated)",
+    )
+    sub.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+
+
+def _add_study(sub: Any, *, required: bool) -> None:
+    sub.add_argument(
+        "--storage",
+        required=required,
+        metavar="URL",
+        help="Optuna storage: a URL (sqlite:///search.db, postgresql://user:pw@host/db) or a "
+        "journal file path",
+    )
+    sub.add_argument("--study", required=required, metavar="NAME", help="the study's name")
+
+
+def _add_worker(commands: Any) -> None:
+    sub = commands.add_parser(
+        "worker",
+        help="join a study from any machine and run its trials",
+        description="Join the study NAME in the storage URL and run trials until the "
+        "study's search (the fit that records its budgets) is spent, or this worker's own "
+        "--time-budget / --n-trials. DATA, --target, --objectives, --energy-meter and "
+        "--seed must be the fit's: a study run on other data or settings is refused. The "
+        "worker refits nothing; the fit that started the study does.",
+    )
+    _add_data(sub)
+    _add_study(sub, required=True)
+    sub.add_argument(
+        "--time-budget", type=_positive_float, metavar="S", help="seconds this worker may run"
+    )
+    sub.add_argument("--n-trials", type=_positive_int, metavar="N", help="trials this worker runs")
+    _add_search_settings(sub)
+    sub.add_argument(
+        "--heartbeat",
+        type=_positive_int,
+        default=20,
+        metavar="S",
+        help="heartbeat interval of a URL storage: a trial of a worker silent for 3 "
+        "heartbeats is failed and retried once (default: 20)",
+    )
+    sub.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    sub.set_defaults(func=_run_worker)
 
 
 def _add_report(commands: Any) -> None:
@@ -176,12 +244,13 @@ def _add_report(commands: Any) -> None:
         "report",
         help="write the report of a saved model or a saved front",
         description="Write the Pareto report of a saved search. INPUT is a model file saved "
-        "by 'greenauto fit --model' (a pickle), a JSON report written by 'greenauto fit "
+        "by 'greenauto fit --model', a JSON report written by 'greenauto fit "
         "--report x.json' (both give the full report), or a JSON Pareto front "
         "(ParetoFront.to_json; trials, totals and dataset are then 'not recorded').",
         epilog=PICKLE_NOTE,
     )
-    sub.add_argument("input", metavar="INPUT", help="model file (.pkl) or JSON front/report")
+    sub.add_argument("input", metavar="INPUT", help="model file or JSON front/report")
+    _add_allow_pickle(sub)
     sub.add_argument(
         "--out",
         action="append",
@@ -203,6 +272,7 @@ def _add_predict(commands: Any) -> None:
         epilog=PICKLE_NOTE,
     )
     sub.add_argument("model", metavar="MODEL", help="model file saved by 'greenauto fit'")
+    _add_allow_pickle(sub)
     sub.add_argument("data", metavar="DATA", help="CSV file with the training columns")
     sub.add_argument("--out", required=True, metavar="PATH", help="CSV file to write")
     sub.set_defaults(func=_run_predict)
@@ -235,7 +305,7 @@ def _load_data(spec: str, target: str) -> tuple[Any, Any, str]:
 
 def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
     from greenauto import GreenAutoClassifier
-    from greenauto.report._export import FORMATS
+    from greenauto.report import FORMATS
 
     for report in args.report:  # fail before a long search, not after it
         if Path(report).suffix.lower() not in FORMATS:
@@ -246,43 +316,93 @@ def _run_fit(args: argparse.Namespace, out: TextIO) -> int:
     time_budget = args.time_budget
     if time_budget is None and args.n_trials is None and args.energy_budget is None:
         time_budget = 60.0
-    storage = optuna.storages.InMemoryStorage()
+    progress = None if args.quiet else Progress(sys.stderr, args.n_trials)
     est = GreenAutoClassifier(
         time_budget=time_budget,
         n_trials=args.n_trials,
         energy_budget=args.energy_budget,
         objectives=tuple(args.objectives),
         max_score_drop=args.max_score_drop,
-        storage=storage,
         energy_meter=args.energy_meter,
         country_iso_code=args.country,
         region=args.region,
         random_state=args.seed,
-        verbose=0 if args.quiet else 2,
+        storage=args.storage,
+        study_name=args.study,
+        n_workers=args.n_workers,
+        callbacks=None if progress is None else [progress],
     )
-    progress = None
-    if not args.quiet:
-        progress = Progress(storage, sys.stderr, args.n_trials, args.energy_meter == "cpu-time")
-    with _progress_logging(progress):
+    try:
         est.fit(X, y)
+    finally:
+        if progress is not None:
+            progress.close()
+    est.set_params(callbacks=None)  # the model file does not keep the progress display
     if not args.quiet:
         out.write(_fit_summary(est, label, X.shape) + "\n")
     if args.model:
-        with open(args.model, "wb") as fh:
-            pickle.dump(est, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        from greenauto.compiled import save_model
+        from greenauto.report import build_report_data, report_dict
+
+        report = report_dict(build_report_data(est.search_result_))
+        save_model(est.compiled_model().with_metadata(extra={"report": report}), args.model)
         _wrote(args.model, out, args.quiet)
     _write_reports(est, args.report, out, args.quiet, title=f"greenauto report: {label}")
     return 0
 
 
+def _run_worker(args: argparse.Namespace, out: TextIO) -> int:
+    import numpy as np
+
+    from greenauto.preprocessing import TabularEncoder, encode_labels
+    from greenauto.search import SearchSettings, resolve_storage, run_worker
+
+    X, y, _ = _load_data(args.data, args.target)
+    # the encoding GreenAutoClassifier.fit applies: the study's data fingerprint is on it
+    Xf = TabularEncoder(handle_unknown="error").fit_transform(X)
+    labels = encode_labels(y)
+    y_enc = labels.transform(np.asarray(y).ravel()).astype(np.int64)
+    progress = None if args.quiet else Progress(sys.stderr, args.n_trials)
+    settings = SearchSettings(
+        objectives=tuple(args.objectives),
+        energy_meter=args.energy_meter,
+        random_state=args.seed,
+        storage=resolve_storage(args.storage, heartbeat_seconds=args.heartbeat),
+        study_name=args.study,
+        callbacks=() if progress is None else (progress,),
+    )
+    try:
+        outcome = run_worker(
+            Xf,
+            y_enc,
+            settings,
+            labels=labels.classes_,
+            time_budget=args.time_budget,
+            n_trials=args.n_trials,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    if not args.quiet:
+        states: dict[str, int] = {}
+        for t in outcome.study.get_trials(deepcopy=False):
+            states[t.state.name] = states.get(t.state.name, 0) + 1
+        out.write(
+            f"worker on study {args.study!r}: ran {outcome.trials_here} trial(s); stopped: "
+            f"{outcome.stop_reason}; the study holds {states}\n"
+        )
+    return 0
+
+
 def _fit_summary(est: Any, label: str, shape: tuple[int, int]) -> str:
-    front, pick = est.pareto_front_, est.best_point_
+    result, pick = est.search_result_, est.best_point_
+    front, totals = result.front, result.totals
     e = front.energy_metric
     return (
         f"{label}: {shape[0]} rows x {shape[1]} columns; {len(front)} point(s) on the front; "
         f"default pick trial {pick.trial}: {front.score_metric} {pick[front.score_metric]:.4f},"
-        f" {e} {pick[e]:.4g} ({pick.description}); search {est.search_seconds_:.1f} s, "
-        f"{est.search_energy_.joules:.4g} J ({est.search_energy_.source})"
+        f" {e} {pick[e]:.4g} ({pick.description}); search {totals.wall_seconds:.1f} s, "
+        f"{totals.energy_j:.4g} J ({totals.energy_source}); stopped: {totals.stop_reason}"
     )
 
 
@@ -299,9 +419,21 @@ def _write_reports(obj: Any, paths: Sequence[str], out: TextIO, quiet: bool, **k
         _wrote(path, out, quiet)
 
 
-def _load_model(path: str) -> Any:
+def _load_model(path: str, allow_pickle: bool = False) -> Any:
+    """A CompiledPipeline from a model file; a pickled estimator only with allow_pickle."""
+    from greenauto.compiled import InvalidModelError, load_model
+
     if not Path(path).is_file():
         raise UsageError(f"No such model file: {path!r}.")
+    with open(path, "rb") as fh:
+        is_zip = fh.read(4) == b"PK\x03\x04"
+    if is_zip or not allow_pickle:
+        try:
+            return load_model(path)
+        except InvalidModelError as exc:
+            hint = "" if is_zip else " (a pickle from an older greenauto: --allow-pickle reads it)"
+            raise UsageError(f"{path!r} is not a greenauto model file: {exc}{hint}") from None
+    sys.stderr.write(PICKLE_WARNING.format(path=path))
     try:
         with open(path, "rb") as fh:
             model = pickle.load(fh)
@@ -312,10 +444,23 @@ def _load_model(path: str) -> Any:
     return model
 
 
+def _report_of(model: Any, path: str) -> Any:
+    """What a model file can report: the search report kept inside, or a pickled estimator."""
+    from greenauto.compiled import CompiledPipeline
+    from greenauto.report import report_data_from_dict
+
+    if not isinstance(model, CompiledPipeline):
+        return model
+    report = model.ir.extra.get("report")
+    if not isinstance(report, dict):
+        raise UsageError(f"{path!r} holds a model but no search report to render.")
+    return report_data_from_dict(report)
+
+
 def _load_json(path: str) -> Any:
     """A JSON report (as ReportData) or a bare Pareto front."""
     from greenauto.pareto import ParetoFront
-    from greenauto.report._json import REPORT_SCHEMA, report_data_from_dict
+    from greenauto.report import REPORT_SCHEMA, report_data_from_dict
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -335,7 +480,10 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
     if not Path(args.input).is_file():
         raise UsageError(f"No such file: {args.input!r}.")
     is_json = Path(args.input).suffix.lower() == ".json"
-    obj = _load_json(args.input) if is_json else _load_model(args.input)
+    if is_json:
+        obj = _load_json(args.input)
+    else:
+        obj = _report_of(_load_model(args.input, args.allow_pickle), args.input)
     _write_reports(obj, args.out, out, False, title=args.title)
     return 0
 
@@ -343,11 +491,14 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
 def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
     import pandas as pd
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.allow_pickle)
     if not Path(args.data).is_file():
         raise UsageError(f"No such data file: {args.data!r}.")
     X = pd.read_csv(args.data)
+    schema = getattr(getattr(model, "ir", None), "schema", None)
     names = getattr(model, "feature_names_in_", None)
+    if schema is not None and schema["named"]:
+        names = schema["names"]
     if names is not None:
         missing = [str(n) for n in names if n not in X.columns]
         if missing:
@@ -360,87 +511,61 @@ def _run_predict(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # --------------------------------------------------------------------------- progress
-class Progress(logging.Handler):
-    """Prints one line per finished trial: trials done, best score, CPU time and energy
-    (on a terminal, one line updated in place).
+class Progress:
+    """The search's progress, driven by the estimator's ``callbacks``: a tqdm bar on a
+    terminal, else one line per finished trial (for logs).
 
-    Optuna logs one record per finished trial (``verbose=2``); this handler takes each as
-    the signal to read the in-memory storage the search runs on, so it needs no hook in the
-    estimator. The energy so far is the process CPU time since the start times the
-    calibrated watts of the default cpu-time meter (the figure ``energy_budget`` uses); with
-    another meter only the CPU time is shown.
+    Each update shows the trials done and how they ended, the best score, the front's size and
+    the joules the search has spent, with their source.
     """
 
-    def __init__(
-        self, storage: Any, stream: TextIO, n_trials: int | None, cpu_time_meter: bool = True
-    ) -> None:
-        super().__init__(level=logging.INFO)
-        self.storage, self.stream, self.n_trials = storage, stream, n_trials
-        self.cpu_time_meter = cpu_time_meter
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
-        self.seen = 0
+    def __init__(self, stream: TextIO, n_trials: int | None) -> None:
+        self.stream, self.n_trials = stream, n_trials
+        self.bar = None
+        if getattr(stream, "isatty", lambda: False)():
+            from tqdm import tqdm
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            studies = self.storage.get_all_studies()
-            if not studies:
-                return
-            study_id = self.storage.get_study_id_from_name(studies[-1].study_name)
-            trials = self.storage.get_all_trials(study_id, deepcopy=False)
-            finished = [t for t in trials if t.state.is_finished()]
-            if len(finished) == self.seen:
-                return
-            self.seen = len(finished)
-            if self.tty:  # one line that updates in place, like a progress bar
-                self.stream.write("\r\033[K" + self.line(finished))
-            else:
-                self.stream.write(self.line(finished) + "\n")
+            self.bar = tqdm(
+                total=n_trials, file=stream, unit="trial", desc="search", dynamic_ncols=True
+            )
+
+    def __call__(self, record: TrialRecord, progress: SearchProgress) -> None:
+        if record.variant_of is not None:  # shown with the next sampled trial
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(self.summary(progress))
+        else:
+            self.stream.write(self.line(progress) + "\n")
             self.stream.flush()
-        except Exception:  # progress must never break a search
-            self.handleError(record)
 
-    def line(self, finished: list[Any]) -> str:
-        """The progress line for these finished trials."""
-        state = optuna.trial.TrialState
-        n_ok = sum(t.state == state.COMPLETE for t in finished)
-        n_fail = sum(t.state == state.FAIL for t in finished)
-        n_pruned = sum(t.state == state.PRUNED for t in finished)
-        scores = [t.user_attrs["metrics"]["score"] for t in finished if "metrics" in t.user_attrs]
-        best = f"{max(scores):.4f}" if scores else "-"
+    def line(self, progress: SearchProgress) -> str:
+        """One line for the log: ``trial 4/10: 3 ok, 1 failed, 0 pruned; best score ...``."""
         total = f"/{self.n_trials}" if self.n_trials else ""
-        cpu = time.process_time() - self.cpu0
-        energy = f" ~ {cpu * _watts():.3g} J (cpu-time estimate)" if self.cpu_time_meter else ""
+        variants = f" (+{progress.variants} prefix variants)" if progress.variants else ""
         return (
-            f"trial {len(finished)}{total}: {n_ok} ok, {n_fail} failed, {n_pruned} pruned; "
-            f"best score {best}; {time.perf_counter() - self.wall0:.1f} s, "
-            f"{cpu:.1f} CPU-s{energy} so far"
+            f"trial {progress.finished}{total}: {progress.complete} ok, {progress.failed} "
+            f"failed, {progress.pruned} pruned{variants}; {self.summary(progress)}"
         )
 
+    @staticmethod
+    def summary(progress: SearchProgress) -> str:
+        """Best score, front size, joules and time so far."""
+        best = "-" if progress.best_score is None else f"{progress.best_score:.4f}"
+        joules = (
+            "energy not available"
+            if math.isnan(progress.joules)
+            else f"{progress.joules:.3g} J ({progress.energy_source})"
+        )
+        return (
+            f"best score {best}; front {progress.front_size} point(s); {joules}; "
+            f"{progress.elapsed_seconds:.1f} s"
+        )
 
-def _watts() -> float:
-    from greenauto.energy import default_meter
-
-    return default_meter().calibration.watts_per_cpu_second
-
-
-class _progress_logging:
-    """Route Optuna's per-trial records to `Progress` instead of Optuna's own stderr lines."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-
-    def __enter__(self) -> None:
-        if self.progress is not None:
-            optuna.logging.disable_default_handler()
-            logging.getLogger("optuna").addHandler(self.progress)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            logging.getLogger("optuna").removeHandler(self.progress)
-            optuna.logging.enable_default_handler()
-            if self.progress.tty and self.progress.seen:
-                self.progress.stream.write("\n")
+    def close(self) -> None:
+        """End the bar (a no-op for line output)."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 # --------------------------------------------------------------------------- entry point

@@ -10,30 +10,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 import numpy as np
 
-__all__ = ["Objective", "ParetoFront", "ParetoPoint", "hypervolume_2d", "non_dominated_mask"]
+from greenauto._schema import check_schema
+from greenauto.metrics import CONFIRMED_SCORE, METRICS
 
+__all__ = [
+    "Objective",
+    "ParetoFront",
+    "ParetoPoint",
+    "hypervolume_2d",
+    "non_dominated_mask",
+    "register_report_writer",
+]
+
+SCHEMA = "greenauto.ParetoFront"
 SCHEMA_VERSION = 1
-
-#: Units of the metrics every trial records (names carry their unit too).
-METRIC_UNITS: dict[str, str] = {
-    "score": "validation score (higher is better)",
-    "fit_energy_j": "J",
-    "inference_energy_j_per_1k": "J per 1,000 predictions",
-    "lifetime_energy_j": "J (fit + expected predictions)",
-    "latency_s_per_row": "s per row",
-    "model_bytes": "bytes",
-    "n_features": "columns used",
-    "ops_per_row": "node visits / operations per row",
-    "confirmed_score": "score by k-fold cross-validation on all training rows (points near the "
-    "best only)",
-}
-CONFIRMED = "confirmed_score"
 
 
 @dataclass(frozen=True)
@@ -66,12 +63,17 @@ class ParetoPoint:
     params : mapping
         The trial's parameters (plain JSON-able values).
     metrics : mapping of str to float
-        Validation score and costs, named with their unit (see ``METRIC_UNITS``).
+        Validation score and costs, named with their unit (see ``greenauto.metrics.METRICS``).
     description : str
         Human-readable pipeline, e.g. ``"LightGBM(40 trees) + CategoricalNB on 12 of 57
         columns, 16 bins"``.
     energy_source : str
         How the energy figures were obtained (e.g. ``"codecarbon TDP estimate cpu-time"``).
+    config : object, optional
+        The search's configuration of this candidate (``greenauto.search.PipelineConfig``);
+        None for a point read back from JSON. Not part of equality or of the JSON form. Its
+        protocol here: ``config.to_sklearn(X, y, *, random_state)`` returns the candidate
+        fitted on ``X, y`` as a plain scikit-learn ``Pipeline`` (see :meth:`to_sklearn`).
     """
 
     trial: int
@@ -79,9 +81,35 @@ class ParetoPoint:
     metrics: Mapping[str, float]
     description: str = ""
     energy_source: str = "unknown"
+    config: Any = field(default=None, compare=False, repr=False)
 
     def __getitem__(self, metric: str) -> float:
         return float(self.metrics[metric])
+
+    def to_sklearn(self, X: Any, y: Any, *, random_state: int = 0) -> Any:
+        """This candidate fitted on ``X, y``, as a scikit-learn ``Pipeline`` that needs no
+        greenauto import (delegated to ``config.to_sklearn``).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training data, as given to ``GreenAutoClassifier.fit``.
+        y : array-like of shape (n_samples,)
+            Labels.
+        random_state : int, default=0
+            Seed of the candidate's fit.
+
+        Returns
+        -------
+        pipeline : sklearn.pipeline.Pipeline
+            Predicts what greenauto's compiled model of the same fit predicts.
+        """
+        if self.config is None or not hasattr(self.config, "to_sklearn"):
+            raise ValueError(
+                f"Point of trial {self.trial} carries no pipeline configuration (a point read "
+                "back from JSON): take it from the estimator's pareto_front_."
+            )
+        return self.config.to_sklearn(X, y, random_state=random_state)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-able; non-finite numbers become strings)."""
@@ -271,12 +299,13 @@ class ParetoFront(Sequence[ParetoPoint]):
         When points carry a ``"confirmed_score"`` (the search re-scored the points near the
         best by cross-validation), the rule runs on those points and that score instead.
         """
-        confirmed = [p for p in self.points if CONFIRMED in p.metrics]
+        confirmed = [p for p in self.points if CONFIRMED_SCORE in p.metrics]
         if len(confirmed) < 2:
             return self.select(max_score_drop=self.max_score_drop)
-        top = max(p[CONFIRMED] for p in confirmed)
-        kept = [p for p in confirmed if p[CONFIRMED] >= top - self.max_score_drop - 1e-12]
-        return min(kept, key=lambda p: (p[self.energy_metric], -p[CONFIRMED]))
+        top = max(p[CONFIRMED_SCORE] for p in confirmed)
+        floor = top - self.max_score_drop - 1e-12
+        kept = [p for p in confirmed if p[CONFIRMED_SCORE] >= floor]
+        return min(kept, key=lambda p: (p[self.energy_metric], -p[CONFIRMED_SCORE]))
 
     def select(
         self,
@@ -346,36 +375,38 @@ class ParetoFront(Sequence[ParetoPoint]):
             raise ValueError("The Pareto front is empty: no trial completed.")
 
     def export_report(self, path: Any, *, study: Any = None, title: str | None = None) -> Any:
-        """Write this front's report (``.html``, ``.json``, ``.csv`` or ``.md``); with the
-        Optuna ``study`` it also shows every trial. See :func:`greenauto.report.export_report`.
-        """
-        from greenauto.report import export_report  # report builds on pareto: import here
+        """Write this front's report (deprecated: use ``greenauto.export_report(front, path)``).
 
-        return export_report(self, path, study=study, title=title)
+        .. deprecated:: 0.1
+            ``report`` builds on ``pareto``, so the front does not write reports itself; this
+            method will be removed in 0.2.
+        """
+        warnings.warn(
+            "ParetoFront.export_report is deprecated and will be removed in greenauto 0.2; "
+            "use greenauto.export_report(front, path) instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        if _report_writer is None:
+            raise RuntimeError("No report writer is registered: import greenauto.report.")
+        return _report_writer(self, path, study=study, title=title)
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
         """Versioned plain-dict form; see :meth:`to_json`."""
         return {
-            "schema": "greenauto.ParetoFront",
+            "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
             "objectives": [{"metric": o.metric, "maximize": o.maximize} for o in self.objectives],
             "max_score_drop": self.max_score_drop,
-            "units": dict(METRIC_UNITS),
+            "units": {name: m.unit for name, m in METRICS.items()},
             "points": [p.to_dict() for p in self.points],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ParetoFront:
         """Inverse of :meth:`to_dict`; refuses other schemas and newer versions."""
-        if data.get("schema") != "greenauto.ParetoFront":
-            raise ValueError(f"Not a greenauto Pareto front (schema={data.get('schema')!r}).")
-        version = data.get("schema_version")
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise ValueError(
-                f"Pareto front schema version {version!r} is not supported by this greenauto "
-                f"(it reads versions up to {SCHEMA_VERSION})."
-            )
+        check_schema(data, SCHEMA, SCHEMA_VERSION, "Pareto front")
         return cls(
             tuple(ParetoPoint.from_dict(p) for p in data["points"]),
             tuple(Objective(o["metric"], bool(o["maximize"])) for o in data["objectives"]),
@@ -390,6 +421,20 @@ class ParetoFront(Sequence[ParetoPoint]):
     def from_json(cls, text: str) -> ParetoFront:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
+
+
+#: Writes a front's report; registered by ``greenauto.report`` (which builds on this module).
+_report_writer: Callable[..., Any] | None = None
+
+
+def register_report_writer(writer: Callable[..., Any]) -> None:
+    """Register the function behind the deprecated :meth:`ParetoFront.export_report`.
+
+    ``greenauto.report`` registers its ``export_report`` when it is imported, so that this
+    low-level module never imports the report layer.
+    """
+    global _report_writer
+    _report_writer = writer
 
 
 def _knee(points: list[ParetoPoint], s: str, e: str) -> ParetoPoint:

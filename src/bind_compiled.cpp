@@ -77,7 +77,7 @@ void add_knn(CompiledPipeline& p, In<std::int32_t> features, In<std::uint8_t, 2>
 
 template <typename T>
 nb::object predict(const CompiledPipeline& p, AnyX<T> X, bool with_proba, int n_threads) {
-    const std::int64_t n_classes = p.proba_width();
+    const std::int64_t n_classes = p.n_classes();
     const std::int64_t n_rows = len(X.shape(0));
     require(len(X.shape(1)) == p.n_features_in(),
             "X has " + std::to_string(X.shape(1)) + " columns, the pipeline expects " +
@@ -110,22 +110,20 @@ nb::object predict(const CompiledPipeline& p, AnyX<T> X, bool with_proba, int n_
 
 void bind_compiled(nb::module_& m) {
     nb::class_<CompiledPipeline>(m, "CompiledPipelineKernel",
-                                 "Validated binner + selection + 1 to 3 members + hard vote.")
+                                 "Validated binner + selection + 1 to 3 members + vote; labels and probabilities.")
         .def(
             "__init__",
             [](CompiledPipeline* self, const BinningKernel* binner,
                std::vector<std::int64_t> columns, std::int64_t n_features_in,
-               std::int64_t n_classes) {
+               std::int64_t n_classes, int vote) {
                 std::optional<BinningKernel> b;
                 if (binner) b.emplace(*binner);
                 new (self) CompiledPipeline(std::move(b), std::move(columns), n_features_in,
-                                            n_classes);
+                                            n_classes, static_cast<Vote>(vote));
             },
-            "binner"_a.none(), "columns"_a, "n_features_in"_a, "n_classes"_a)
+            "binner"_a.none(), "columns"_a, "n_features_in"_a, "n_classes"_a, "vote"_a = 0)
         .def_prop_ro("binned", &CompiledPipeline::binned)
-        .def_prop_ro("n_classes", &CompiledPipeline::n_classes)
         .def_prop_ro("n_members", &CompiledPipeline::n_members)
-        .def_prop_ro("n_member_features", &CompiledPipeline::n_member_features)
         .def("add_trees", &add_trees, "tree_starts"_a.noconvert(), "feature"_a.noconvert(),
              "threshold"_a.noconvert(), "left"_a.noconvert(), "right"_a.noconvert(),
              "missing_left"_a.noconvert(), "values"_a.noconvert(), "out_offset"_a.noconvert(),

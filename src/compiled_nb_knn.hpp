@@ -4,15 +4,19 @@
 // TableNB: score[c] = sum_j table_j[code_j, c] (features in order, starting from 0) + prior[c],
 //   label = first class with the highest score. With CategoricalNB's feature_log_prob_ and
 //   class_log_prior_ this is scikit-learn's own sum, term by term. A code at or past a
-//   feature's table size contributes 0 (scikit-learn raises there instead).
+//   feature's table size contributes 0 (scikit-learn raises there instead). Probabilities:
+//   exp(score - logsumexp(score)) with scikit-learn's own logsumexp (utils/_array_api.py:
+//   the maxima apart, the other terms summed with numpy's pairwise summation).
 // KnnBinned: the k nearest training rows under L1 or squared L2 on the codes, found with
 //   exactly scikit-learn's ArgKmin max-heap (training rows in index order, a candidate enters
 //   only when strictly closer than the current k-th), then the label with most neighbours,
-//   ties to the lowest class index (scikit-learn's ArgKminClassMode). Distances are integers,
+//   ties to the lowest class index (scikit-learn's ArgKminClassMode); probabilities are the
+//   neighbour shares count / k, as scikit-learn's predict_proba. Distances are integers,
 //   so they equal scikit-learn's float64 ones exactly. Four queries at a time, 32 training rows
 //   at a time, over the 16 features of highest variance first (byte SAD for L1, 16-bit
-//   multiply-add for L2; kernels_impl.hpp); only rows whose partial distance is under the heap
-//   top are completed and offered to the heap, in index order.
+//   multiply-add or, on codes below 128, a dot product for L2; kernels_impl.hpp); only rows
+//   whose partial distance is under the heap top are completed and offered to the heap, in
+//   index order.
 #pragma once
 
 #include <algorithm>
@@ -26,6 +30,47 @@
 #include "kernels.hpp"
 
 namespace greenauto {
+
+// numpy's pairwise summation of a contiguous double row (numpy/_core/src/umath/
+// loops_utils.h.src): what np.sum(a, axis=1) computes for each row, bit for bit.
+inline double pairwise_sum(const double* a, std::int64_t n) {
+    if (n < 8) {
+        double res = -0.0;
+        for (std::int64_t i = 0; i < n; ++i) res += a[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; ++j) r[j] = a[j];
+        std::int64_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; ++j) r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) res += a[i];
+        return res;
+    }
+    std::int64_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+// proba[c] = exp(jll[c] - logsumexp(jll)), as scikit-learn's naive Bayes predict_proba.
+// terms: k doubles of scratch.
+inline void posterior_from_jll(const double* jll, std::int64_t k, double* terms, double* proba) {
+    double amax = jll[0];
+    for (std::int64_t c = 1; c < k; ++c) amax = std::max(amax, jll[c]);
+    double m = 0.0;
+    const double shift = std::isfinite(amax) ? amax : 0.0;
+    for (std::int64_t c = 0; c < k; ++c) {
+        const bool is_max = jll[c] == amax;
+        m += is_max ? 1.0 : 0.0;
+        terms[c] = is_max ? 0.0 : std::exp(jll[c] - shift);
+    }
+    double s = pairwise_sum(terms, k);
+    s = (s == 0.0) ? s : s / m;
+    const double out = (std::log1p(s) + std::log(m)) + amax;
+    for (std::int64_t c = 0; c < k; ++c) proba[c] = std::exp(jll[c] - out);
+}
 
 class TableNB {
    public:
@@ -62,10 +107,12 @@ class TableNB {
     }
 
     std::int64_t n_classes() const { return k_; }
+    // Scratch needed per call, in doubles.
+    std::int64_t scratch_doubles() const { return 2 * k_; }
 
-    // scratch: n_classes doubles.
+    // proba: n x n_classes posteriors, or null for labels only.
     void predict(const std::uint8_t* x, std::int64_t stride, std::int64_t n,
-                 std::int32_t* labels, double* scratch) const {
+                 std::int32_t* labels, double* proba, double* scratch) const {
         const std::int64_t nf = static_cast<std::int64_t>(features_.size());
         for (std::int64_t r = 0; r < n; ++r) {
             const std::uint8_t* row = x + r * stride;
@@ -86,6 +133,10 @@ class TableNB {
                 }
             }
             labels[r] = best;
+            if (proba) {
+                for (std::int64_t c = 0; c < k_; ++c) scratch[c] += prior_[c];
+                posterior_from_jll(scratch, k_, scratch + k_, proba + r * k_);
+            }
         }
     }
 
@@ -167,8 +218,9 @@ class KnnBinned {
         return kKnnQueries * (groups_ + 2 * k_) + n_classes_;
     }
 
+    // proba: n x n_classes neighbour shares, or null for labels only.
     void predict(const std::uint8_t* x, std::int64_t stride, std::int64_t n,
-                 std::int32_t* labels, double* scratch) const {
+                 std::int32_t* labels, double* proba, double* scratch) const {
         // the queries are bytes of float64 storage, read and written as unsigned char only
         auto* queries = reinterpret_cast<std::uint8_t*>(scratch);
         double* dist = scratch + kKnnQueries * groups_;
@@ -189,7 +241,12 @@ class KnnBinned {
             std::fill(dist, dist + kKnnQueries * k_, std::numeric_limits<double>::infinity());
             std::fill(index, index + kKnnQueries * k_, 0.0);
             search(v, queries, nq, dist, index);
-            for (std::int64_t q = 0; q < nq; ++q) labels[r0 + q] = vote(index + q * k_, counts);
+            for (std::int64_t q = 0; q < nq; ++q) {
+                labels[r0 + q] = vote(index + q * k_, counts);
+                if (proba)  // neighbour shares, as scikit-learn's predict_proba
+                    for (std::int64_t c = 0; c < n_classes_; ++c)
+                        proba[(r0 + q) * n_classes_ + c] = counts[c] / static_cast<double>(k_);
+            }
         }
     }
 

@@ -11,9 +11,6 @@
 #include <algorithm>
 #include <cstdint>
 
-#if defined(GREENAUTO_OPENMP)
-#include <omp.h>
-#endif
 
 namespace greenauto {
 
@@ -40,21 +37,6 @@ void parallel_for_rows(std::int64_t n_rows, std::int64_t block, int n_threads, F
         const std::int64_t begin = b * block;
         fn(begin, std::min(begin + block, n_rows));
     }
-}
-
-// fn(part, slot) for every part in [0, n_parts), each exactly once. slot is the index of the
-// thread running it within the team (always < n_parts): per-thread buffers are indexed by slot,
-// never by part, since a smaller team runs several parts on one thread.
-template <typename Fn>
-void parallel_parts(int n_parts, Fn&& fn) {
-#if defined(GREENAUTO_OPENMP)
-    if (n_parts > 1) {
-#pragma omp parallel for num_threads(n_parts) schedule(static, 1)
-        for (int part = 0; part < n_parts; ++part) fn(part, omp_get_thread_num());
-        return;
-    }
-#endif
-    for (int part = 0; part < n_parts; ++part) fn(part, 0);
 }
 
 }  // namespace greenauto

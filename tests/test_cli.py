@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from greenauto import ParetoFront
+from greenauto import GreenAutoClassifier, ParetoFront, load_model
 from greenauto.cli import main
 from greenauto.datasets import load_dataset
 
@@ -37,7 +38,7 @@ def fitted(work: Path) -> subprocess.CompletedProcess[str]:
     """One real search on a bundled dataset, writing two reports and the model."""
     done = greenauto(
         "fit", "breast_cancer_wisconsin", "--n-trials", "4", "--energy-meter", "model",
-        "--report", "report.html", "--report", "report.json", "--model", "model.pkl",
+        "--report", "report.html", "--report", "report.json", "--model", "model.gam",
         cwd=work,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -59,13 +60,19 @@ def test_fit_on_a_bundled_dataset_writes_reports_model_and_progress(
     assert "wrote report.html" in fitted.stdout
     progress = [line for line in fitted.stderr.splitlines() if line.startswith("trial ")]
     assert len(progress) == 4, fitted.stderr
-    assert progress[-1].startswith("trial 4/4: 4 ok, 0 failed, 0 pruned; best score 0.9")
+    assert re.match(r"trial 4/4: 4 ok, 0 failed, 0 pruned( \(\+\d+ prefix variants\))?; "
+                    r"best score 0\.9", progress[-1])  # fmt: skip
     assert "Traceback" not in fitted.stderr
     assert (work / "report.html").stat().st_size > 10_000
     report = json.loads((work / "report.json").read_text())
-    with open(work / "model.pkl", "rb") as fh:
-        model = pickle.load(fh)
-    assert ParetoFront.from_dict(report["front"]) == model.pareto_front_
+    model = load_model(work / "model.gam")  # pickle-free, validated
+    assert ParetoFront.from_dict(report["front"]) == ParetoFront.from_dict(
+        model.ir.extra["report"]["front"]
+    )
+    pick = model.ir.metrics
+    assert pick["description"]
+    assert "score" in pick
+    assert model.ir.energy_source
 
 
 def test_quiet_fit_on_a_csv_prints_nothing(small_csv: Path, work: Path) -> None:
@@ -79,14 +86,19 @@ def test_quiet_fit_on_a_csv_prints_nothing(small_csv: Path, work: Path) -> None:
 
 
 def test_report_from_a_model_file_and_from_a_json_front(fitted, work: Path) -> None:
-    done = greenauto("report", "model.pkl", "--out", "again.md", "--out", "again.csv", cwd=work)
+    done = greenauto("report", "model.gam", "--out", "again.md", "--out", "again.csv", cwd=work)
     assert done.returncode == 0, done.stderr
     assert "| Trial | Score |" in (work / "again.md").read_text()
     done = greenauto("report", "report.json", "--out", "from-json.html", cwd=work)
     assert done.returncode == 0, done.stderr
-    assert "4 completed, 0 failed, 0 pruned" in (work / "from-json.html").read_text()
-    with open(work / "model.pkl", "rb") as fh:
-        front = pickle.load(fh).pareto_front_
+    html = (work / "from-json.html").read_text()
+    # 4 sampled trials, and the cheaper prefix variants some of them gave
+    assert re.search(
+        r"(\d+) completed( \((\d+) of them prefix variants[^)]*\))?, 0 failed, 0 pruned", html
+    )
+    done_n, _, variants = re.search(r"(\d+) completed( \((\d+) of them)?", html).groups()
+    assert int(done_n) - int(variants or 0) == 4
+    front = ParetoFront.from_dict(load_model(work / "model.gam").ir.extra["report"]["front"])
     (work / "front.json").write_text(front.to_json())
     done = greenauto("report", "front.json", "--out", "front.json.md", cwd=work)
     assert done.returncode == 0, done.stderr
@@ -96,13 +108,30 @@ def test_report_from_a_model_file_and_from_a_json_front(fitted, work: Path) -> N
 
 
 def test_predict_matches_the_model(fitted, small_csv: Path, work: Path) -> None:
-    done = greenauto("predict", "model.pkl", str(small_csv), "--out", "preds.csv", cwd=work)
+    done = greenauto("predict", "model.gam", str(small_csv), "--out", "preds.csv", cwd=work)
     assert done.returncode == 0, done.stderr
     preds = pd.read_csv(work / "preds.csv")["prediction"]
-    with open(work / "model.pkl", "rb") as fh:
-        model = pickle.load(fh)
+    model = load_model(work / "model.gam")
     X = pd.read_csv(small_csv).drop(columns=["diagnosis"])
     assert preds.tolist() == model.predict(X).tolist()
+
+
+def test_a_pickle_is_read_only_with_allow_pickle(fitted, small_csv: Path, work: Path) -> None:
+    X, y = load_dataset("breast_cancer_wisconsin")
+    est = GreenAutoClassifier(n_trials=2, time_budget=None, energy_meter="model").fit(X, y)
+    (work / "old.pkl").write_bytes(pickle.dumps(est))
+    refused = greenauto("predict", "old.pkl", str(small_csv), "--out", "p.csv", cwd=work)
+    assert refused.returncode == 2
+    assert "not a zip archive" in refused.stderr
+    assert "--allow-pickle" in refused.stderr
+    done = greenauto(
+        "predict", "old.pkl", str(small_csv), "--out", "p.csv", "--allow-pickle", cwd=work
+    )
+    assert done.returncode == 0, done.stderr
+    assert "warning: 'old.pkl' is a pickle" in done.stderr
+    preds = pd.read_csv(work / "p.csv")["prediction"]
+    Xs = pd.read_csv(small_csv).drop(columns=["diagnosis"])
+    assert preds.tolist() == est.predict(Xs).tolist()
 
 
 def test_datasets_lists_the_bundled_ones(work: Path) -> None:
@@ -122,7 +151,7 @@ def test_datasets_lists_the_bundled_ones(work: Path) -> None:
         (["fit", "no_such_dataset"], "neither a file nor a bundled dataset"),
         (["fit", "{csv}", "--target", "diagnosis", "--report", "r.pdf"],
          "--report 'r.pdf': the suffix must be one of"),
-        (["predict", "missing.pkl", "{csv}", "--out", "p.csv"], "No such model file"),
+        (["predict", "missing.gam", "{csv}", "--out", "p.csv"], "No such model file"),
         (["report", "{csv}", "--out", "r.html"], "is not a greenauto model file"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
@@ -152,7 +181,7 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
 
 def test_predict_names_the_missing_columns(fitted, work: Path) -> None:
     (work / "other.csv").write_text("a,b\n1,2\n")
-    done = greenauto("predict", "model.pkl", "other.csv", "--out", "p.csv", cwd=work)
+    done = greenauto("predict", "model.gam", "other.csv", "--out", "p.csv", cwd=work)
     assert done.returncode == 2
     assert done.stderr.startswith("greenauto: error: 'other.csv' lacks the model's column(s) ")
     assert len(done.stderr.splitlines()) == 1

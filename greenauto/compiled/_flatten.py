@@ -4,8 +4,9 @@ Tree format (:class:`FlatForest`): tree ``t`` owns nodes ``tree_starts[t]:tree_s
 its root first; a node is a leaf when ``left == right == -1``; otherwise a row goes left when
 ``x[feature] <= threshold`` and a NaN goes left when ``missing_left``. Leaf ``i`` adds
 ``values[i]`` to outputs ``out_offset[t]:out_offset[t] + width``; ``output`` turns the summed
-outputs into probabilities: ``"mean"`` (divide by the number of trees; scikit-learn),
-``"sigmoid"`` or ``"softmax"`` (LightGBM binary / multiclass).
+outputs into probabilities: ``"mean"`` (scikit-learn: every leaf row divided by its sum, as
+``DecisionTreeClassifier.predict_proba`` does, then the mean over trees; ``values`` keeps the
+library's ``tree_.value`` rows), ``"sigmoid"`` or ``"softmax"`` (LightGBM binary / multiclass).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "flatten_knn",
     "flatten_nb",
     "flatten_trees",
+    "leaf_distributions",
     "model_classes",
 ]
 
@@ -94,6 +96,17 @@ class KnnArrays:
     p: int
 
 
+def leaf_distributions(values: np.ndarray) -> np.ndarray:
+    """Rows divided by their sum (a zero row stays zero): scikit-learn's ``predict_proba`` of a
+    tree from its ``tree_.value`` rows, operation for operation."""
+    values = np.array(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows: refused later
+        normalizer = values.sum(axis=1)[:, np.newaxis]
+        normalizer[normalizer == 0.0] = 1.0
+        values /= normalizer
+    return values
+
+
 def model_classes(model: Any) -> np.ndarray | None:
     """The model's ``classes_`` (None for a bare LightGBM Booster)."""
     classes = getattr(model, "classes_", None)
@@ -135,11 +148,8 @@ def _flatten_sklearn(trees: list[Any], model: Any) -> FlatForest:
         left = tree.children_left.astype(np.int32)
         right = tree.children_right.astype(np.int32)
         leaf = left == -1
-        # what DecisionTreeClassifier.predict_proba does to tree_.predict(X)
+        # the library's own leaf values; see leaf_distributions for what predict_proba uses
         values = np.array(tree.value[:, 0, :n_classes], dtype=np.float64)
-        normalizer = values.sum(axis=1)[:, np.newaxis]
-        normalizer[normalizer == 0.0] = 1.0
-        values /= normalizer
         feature = np.where(leaf, 0, tree.feature).astype(np.int32)
         threshold = np.where(leaf, 0.0, tree.threshold).astype(np.float64)
         missing = getattr(tree, "missing_go_to_left", np.zeros(left.size, dtype=np.uint8))
@@ -292,12 +302,15 @@ def flatten_knn(model: Any) -> KnnArrays:
         raise ValueError(f"KNN metric {metric!r} is not supported; use L1 or L2 (p=1 or 2).")
     if getattr(model, "outputs_2d_", False):
         raise ValueError("Multi-output KNN is not supported.")
-    fit_x = np.asarray(model._fit_X)
-    if getattr(model, "_fit_method", "brute") != "brute" or fit_x.dtype.kind != "f":
+    # scikit-learn keeps a KNN's training set and search method only in private fields (no
+    # public accessor exists; ONNX converters read the same fields)
+    fit_x = np.asarray(model._fit_X)  # noqa: SLF001
+    fit_method = getattr(model, "_fit_method", "brute")
+    if fit_method != "brute" or fit_x.dtype.kind != "f":
         warnings.warn(
             "The compiled KNN reproduces scikit-learn's brute-force neighbour search "
             "(algorithm='brute' on float codes); this model was fitted with "
-            f"algorithm={model._fit_method!r} on {fit_x.dtype} data, so rows with tied "
+            f"algorithm={fit_method!r} on {fit_x.dtype} data, so rows with tied "
             "distances may get other neighbours than its own predict gives.",
             UserWarning,
             stacklevel=5,  # the CompiledPipeline(...) call
@@ -312,7 +325,7 @@ def flatten_knn(model: Any) -> KnnArrays:
     return KnnArrays(
         features=np.arange(fit_x.shape[1], dtype=np.int32),
         train=np.ascontiguousarray(fit_x, dtype=np.uint8),
-        labels=np.ascontiguousarray(model._y, dtype=np.int32),
+        labels=np.ascontiguousarray(model._y, dtype=np.int32),  # noqa: SLF001
         k=int(model.n_neighbors),
         p=p,
     )

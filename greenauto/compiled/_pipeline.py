@@ -1,4 +1,4 @@
-"""CompiledPipeline: binning, selection, 1 to 3 members and the hard vote in one C++ call."""
+"""CompiledPipeline: binning, selection, 1 to 3 members and the vote in one C++ call."""
 
 from __future__ import annotations
 
@@ -7,55 +7,56 @@ from typing import Any
 
 import numpy as np
 
-from greenauto._kernels import BinningKernel, CompiledPipelineKernel
+from greenauto._native import BinningKernel, CompiledPipelineKernel
 from greenauto._threading import effective_n_threads
-from greenauto.compiled._flatten import (
-    flatten_knn,
-    flatten_nb,
-    flatten_trees,
-    model_classes,
-)
+from greenauto.compiled._ir import CategoricalNBIR, GaussianNBIR, ModelIR, TreesIR
+from greenauto.compiled._members import add_member, member_ir, member_kind, n_features_of
+from greenauto.compiled._reference import tree_visits
+from greenauto.preprocessing import make_binning_kernel
 
-__all__ = ["CompiledPipeline"]
+__all__ = ["BIN_OPS_PER_FEATURE", "CompiledPipeline", "member_kind"]
 
-_NB = ("CategoricalNB", "GaussianNB")
-_KNN = ("KNeighborsClassifier",)
-
-
-def member_kind(model: Any) -> str:
-    """What the compiler does with a fitted member: ``"trees"``, ``"nb"`` or ``"knn"``."""
-    name = type(model).__name__
-    if name in _NB:
-        return "nb"
-    if name in _KNN:
-        return "knn"
-    if name == "Booster" or any(hasattr(model, a) for a in ("tree_", "estimators_", "booster_")):
-        return "trees"
-    raise TypeError(
-        f"{name} is not a supported member: use a fitted scikit-learn tree, forest, "
-        "CategoricalNB, GaussianNB, KNeighborsClassifier or a LightGBM model."
-    )
+_VOTES = {"hard": 0, "soft": 1}
+#: Operations charged per selected feature for binning (two 16-wide compare stages).
+BIN_OPS_PER_FEATURE = 2
 
 
-def _binning_kernel(binner: Any) -> tuple[BinningKernel, np.ndarray]:
-    """The binner's kernel and its per-feature bin counts (without the NaN bin)."""
-    if hasattr(binner, "_get_kernel"):
-        return binner._get_kernel(), np.asarray(binner.n_bins_, dtype=np.int64)
-    inners = [np.asarray(e, dtype=np.float64)[1:-1] for e in binner]
-    n_bins = np.array([e.size + 1 for e in inners], dtype=np.int64)
-    packed = np.full((len(inners), max(1, int(n_bins.max(initial=1)) - 1)), np.nan)
-    for j, e in enumerate(inners):
-        packed[j, : e.size] = e
-    return BinningKernel(packed, n_bins), n_bins
+def _inner_edges(binner: Any) -> tuple[np.ndarray, ...]:
+    """Inner edges of every feature, from a fitted Binner or a sequence of full edges."""
+    full = binner.bin_edges_ if hasattr(binner, "bin_edges_") else binner
+    return tuple(np.ascontiguousarray(np.asarray(e, dtype=np.float64)[1:-1]) for e in full)
+
+
+def binning_kernel(edges: Sequence[np.ndarray]) -> BinningKernel:
+    """The C++ binning kernel for per-feature inner edges (it validates them)."""
+    return make_binning_kernel([np.concatenate(([-np.inf], e, [np.inf])) for e in edges])
 
 
 class CompiledPipeline:
-    """Predict with binning, column selection and 1 to 3 voting members in one C++ call.
+    """Predict with binning, column selection and 1 to 3 members in one C++ call.
 
     Every batch goes through the extension once, with the GIL released: the selected columns
-    of each block of rows are binned to uint8, every member predicts a class, and the class
-    with most votes wins. **Tie-break**: the lowest class index among the most voted (as
-    ``VotingClassifier(voting="hard")``); with two members that disagree, the lower class.
+    of each block of rows are binned to uint8, every member computes its class and its own
+    probabilities, and the vote combines them. :meth:`predict` and :meth:`predict_proba` are
+    the same call (:meth:`predict_with_proba` returns both).
+
+    **Combine rule** (as :class:`greenauto.ensemble.MajorityVoteClassifier`, operation for
+    operation):
+
+    - one member: its own label and probabilities (a forest's mean of leaf distributions,
+      LightGBM's sigmoid or softmax, NB posteriors, KNN neighbour shares);
+    - ``voting="soft"``: probabilities ``(P_0 + P_1 [+ P_2]) / n_members``; the label is the
+      first class with the highest probability, so ``predict == classes_[argmax(proba)]``;
+    - ``voting="hard"``: each member votes its label; with ``V`` the votes per class and
+      ``S = P_0 + P_1 [+ P_2]``, the probabilities are ``(V + S / 4) / (1.25 n_members)``
+      (vote shares refined by the members' probabilities) and the label is their first
+      highest class: most votes wins, ties go to the highest ``S``, then the lowest index.
+
+    In every case ``predict(X) == classes_[argmax(predict_proba(X), axis=1)]``.
+
+    The model itself is a :class:`~greenauto.compiled._ir.ModelIR` of plain arrays (``ir``):
+    ``pickle`` stores those arrays and no library object, :func:`greenauto.save_model`
+    writes them to a pickle-free file.
 
     Parameters
     ----------
@@ -67,7 +68,7 @@ class CompiledPipeline:
         ``member_columns`` lists, for each feature the member was fitted on, its position in
         the selected columns (default: all selected columns in order).
     classes : array-like of shape (n_classes,)
-        Class labels; a member with ``classes_`` must have exactly these.
+        The classes members predict; a member with ``classes_`` must have them among these.
     binner : fitted Binner, sequence of bin edges or None, default=None
         Binned mode: members were fitted on the Binner's codes of the selected columns (NB and
         KNN members need it). ``None``: raw mode, tree members fitted on float features; input
@@ -79,6 +80,12 @@ class CompiledPipeline:
     n_threads : int or None, default=None
         Threads per call (``None``: 1, ``-1``: all cores). Below 4,096 rows per thread the
         call stays on the calling thread.
+    voting : {"hard", "soft"}, default="hard"
+        How several members combine (see above).
+    labels : array-like of shape (n_classes,), default=None
+        What the class indices stand for in :attr:`classes_` (default: ``classes``). A
+        :class:`MajorityVoteClassifier`'s members predict ``0 .. n_classes - 1``: pass those
+        as ``classes`` and its ``classes_`` as ``labels``.
 
     Examples
     --------
@@ -100,119 +107,88 @@ class CompiledPipeline:
         columns: Any = None,
         n_features_in: int | None = None,
         n_threads: int | None = None,
+        voting: str = "hard",
+        labels: Any = None,
     ) -> None:
-        self._args = {
-            "members": list(members),
-            "classes": classes,
-            "binner": binner,
-            "columns": columns,
-            "n_features_in": n_features_in,
-            "n_threads": n_threads,
-        }
-        self._build(**self._args)
-
-    def _build(
-        self,
-        members: list[Any],
-        classes: Any,
-        binner: Any,
-        columns: Any,
-        n_features_in: int | None,
-        n_threads: int | None,
-    ) -> None:
-        self.classes_ = np.asarray(classes)
-        if self.classes_.ndim != 1 or self.classes_.size < 1:
-            raise ValueError("classes must be a non-empty 1-D array of labels.")
-        if not 1 <= len(members) <= 3:
-            raise ValueError(f"CompiledPipeline takes 1 to 3 members; got {len(members)}.")
-        self.n_threads = effective_n_threads(n_threads)
-        pairs = [m if isinstance(m, tuple) else (m, None) for m in members]
-        for model, _ in pairs:
-            member_kind(model)
-        if binner is not None:
-            kernel, n_bins = _binning_kernel(binner)
-            n_in = int(kernel.n_features)
-            cols = np.arange(n_in) if columns is None else np.asarray(columns, dtype=np.int64)
-            self._n_codes = n_bins[cols] + 1
-            self._kernel = CompiledPipelineKernel(kernel, cols.tolist(), n_in, self.classes_.size)
-        else:
-            n_in = n_features_in if n_features_in is not None else _n_features(pairs[0][0])
-            cols = np.arange(n_in) if columns is None else np.asarray(columns, dtype=np.int64)
-            self._kernel = CompiledPipelineKernel(None, [], n_in, self.classes_.size)
-        if n_features_in is not None and n_features_in != n_in:
-            raise ValueError(f"n_features_in={n_features_in} but the binner has {n_in}.")
-        self.n_features_in_ = n_in
-        self._columns = cols
-        self._class_map: np.ndarray | None = None
-        for model, member_cols in pairs:
-            self._add(model, member_cols)
-
-    def _add(self, model: Any, member_cols: Any) -> None:
-        kind = member_kind(model)
-        binned = self._kernel.binned
-        if binned:
-            mapping = np.arange(self._columns.size) if member_cols is None else member_cols
-        else:
-            base = self._columns if member_cols is None else self._columns[member_cols]
-            mapping = base
-        mapping = np.asarray(mapping, dtype=np.int64)
-        n_model = _n_features_or_none(model)
-        if mapping.ndim != 1 or (n_model is not None and mapping.size != n_model):
-            raise ValueError(
-                f"{type(model).__name__} was fitted on {n_model} features; its member columns "
-                f"give {mapping.size}."
-            )
-        if kind == "trees":
-            flat = flatten_trees(model).remap_features(mapping)
-            n_own = 2 if flat.output == "sigmoid" else flat.n_outputs
-            self._class_map = self._member_class_map(model, n_own)
-            self._kernel.add_trees(
-                flat.tree_starts, flat.feature, flat.threshold, flat.left, flat.right,
-                flat.missing_left, flat.values, flat.out_offset, flat.n_outputs,
-                flat.output_code, flat.sigmoid, self._class_map.tolist(),
-            )  # fmt: skip
-            return
-        if not binned:
-            raise ValueError(f"{type(model).__name__} needs a binner (binned mode).")
-        if kind == "nb":
-            nb = flatten_nb(model, self._n_codes[mapping] if mapping.size else None)
-            features = mapping[nb.features].astype(np.int32)
-            class_map = self._member_class_map(model, nb.prior.size)
-            self._kernel.add_table_nb(features, nb.n_codes, nb.table, nb.prior, class_map.tolist())
-        else:
-            knn = flatten_knn(model)
-            features = mapping[knn.features].astype(np.int32)
-            class_map = self._member_class_map(model, len(model.classes_))
-            self._kernel.add_knn(
-                features, knn.train, knn.labels, class_map.size, knn.k, knn.p, class_map.tolist()
-            )
-
-    def _member_class_map(self, model: Any, n_own: int) -> np.ndarray:
-        """Pipeline class index of each of the member's classes (a subset is allowed)."""
-        own = model_classes(model)
-        if own is None:  # a bare Booster: its classes are the pipeline's first n_own
-            if n_own > self.classes_.size:
+        ir = _compile_members(list(members), classes, binner, columns, n_features_in, voting)
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != ir.classes.shape:
                 raise ValueError(
-                    f"The model predicts {n_own} classes; the pipeline has {self.classes_.size}."
+                    f"labels must have one entry per class ({ir.classes.size}); got "
+                    f"shape {labels.shape}."
                 )
-            return np.arange(n_own, dtype=np.int32)
-        index = {c: i for i, c in enumerate(self.classes_.tolist())}
-        missing = [c for c in own.tolist() if c not in index]
-        if missing:
-            raise ValueError(
-                f"{type(model).__name__} predicts classes {missing} that are not in classes "
-                f"{self.classes_.tolist()}."
+            ir = _replace_classes(ir, labels)
+        self._build(ir, n_threads)
+
+    @classmethod
+    def from_ir(
+        cls, ir: ModelIR, *, n_threads: int | None = None, encoder: Any = None
+    ) -> CompiledPipeline:
+        """Build the kernel of a model IR (validated first).
+
+        Parameters
+        ----------
+        ir : ModelIR
+            The model's arrays.
+        n_threads : int or None, default=None
+            As for the constructor.
+        encoder : fitted TabularEncoder, default=None
+            The encoder ``ir.schema`` was taken from, used as is (else it is rebuilt from the
+            schema).
+
+        Returns
+        -------
+        pipeline : CompiledPipeline
+        """
+        self = cls.__new__(cls)
+        self._build(ir, n_threads, encoder)
+        return self
+
+    def _build(self, ir: ModelIR, n_threads: int | None, encoder: Any = None) -> None:
+        ir.validate()
+        self._binning = None
+        if ir.binned:
+            self._binning = binning_kernel(ir.bin_edges)
+            kernel = CompiledPipelineKernel(
+                self._binning, ir.columns.tolist(), ir.n_features_in, ir.classes.size,
+                _VOTES[ir.voting],
+            )  # fmt: skip
+        else:
+            kernel = CompiledPipelineKernel(
+                None, [], ir.n_features_in, ir.classes.size, _VOTES[ir.voting]
             )
-        return np.array([index[c] for c in own.tolist()], dtype=np.int32)
+        for m in ir.members:
+            add_member(kernel, m)
+        self.ir = ir
+        self._kernel = kernel
+        self._encoder = encoder
+        if ir.schema is not None and encoder is None:
+            from greenauto.compiled._schema import encoder_from_schema
+
+            self._encoder = encoder_from_schema(ir.schema, ir.n_features_in)
+        self.classes_ = ir.classes
+        self.n_features_in_ = ir.n_features_in
+        self.n_threads = effective_n_threads(n_threads)
+
+    # ------------------------------------------------------------------ predict
+    def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Labels (from ``classes_``) and probabilities (as :meth:`predict_proba`) from one
+        kernel call; ``X`` as for :meth:`predict`."""
+        idx, proba = self._kernel.predict(self._check(X), True, self.n_threads)
+        return self.classes_.take(idx), proba
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predict class labels by hard majority vote of the members.
+        """Predict class labels (see the combine rule in the class docstring).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
-            float32 or float64 features. Binned mode reads any strides in place; raw mode
-            reads float32 (float64 is rounded to float32 first).
+            Numbers of any numeric dtype (float32 and float64 are read in place; binned mode
+            reads any strides). With a column schema (a model from a
+            :class:`~greenauto.GreenAutoClassifier`), also a DataFrame (or object array) with
+            the training columns, encoded as in training; a numeric array is then taken as
+            already encoded.
 
         Returns
         -------
@@ -222,8 +198,86 @@ class CompiledPipeline:
         idx = self._kernel.predict(self._check(X), False, self.n_threads)
         return self.classes_.take(idx)
 
+    def predict_codes(self, X: Any) -> np.ndarray:
+        """Class indices (into ``classes_``) instead of labels; see :meth:`predict`."""
+        return self._kernel.predict(self._check(X), False, self.n_threads)
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities of a single tree-model member, as its library computes them.
+        """Class probabilities, columns in the order of ``classes_`` (the combine rule of the
+        class docstring); ``X`` as for :meth:`predict`."""
+        return self._kernel.predict(self._check(X), True, self.n_threads)[1]
+
+    # ------------------------------------------------------------------ model facts
+    @property
+    def voting(self) -> str:
+        """``"hard"`` or ``"soft"``."""
+        return self.ir.voting
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the model's arrays (bin edges of the selected columns and members)."""
+        return self.ir.nbytes
+
+    def with_metadata(
+        self,
+        *,
+        labels: Any = None,
+        encoder: Any = None,
+        metrics: dict[str, Any] | None = None,
+        energy_source: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> CompiledPipeline:
+        """The same model with labels, training-column schema, metrics or other JSON attached.
+
+        Parameters
+        ----------
+        labels : array-like of shape (n_classes,), default=None
+            What each class index stands for (replaces ``classes_``).
+        encoder : fitted TabularEncoder, default=None
+            The training columns (names, categories): the model then reads what the encoder
+            reads (DataFrames with text and categorical columns), and saves it as its schema.
+        metrics : dict, default=None
+            JSON-able figures to keep with the model (e.g. its Pareto point's).
+        energy_source : str, default=None
+            How the energy figures among ``metrics`` were obtained.
+        extra : dict, default=None
+            Any other JSON values to keep with the model (``ir.extra``).
+
+        Returns
+        -------
+        pipeline : CompiledPipeline
+            A new pipeline on the same arrays.
+        """
+        from dataclasses import replace
+
+        from greenauto.compiled._schema import schema_from_encoder
+
+        changes: dict[str, Any] = {}
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != self.classes_.shape:
+                raise ValueError(f"labels must have {self.classes_.size} entries; got "
+                                 f"shape {labels.shape}.")  # fmt: skip
+            changes["classes"] = labels
+        if encoder is not None:
+            changes["schema"] = schema_from_encoder(encoder)
+        if metrics is not None:
+            changes["metrics"] = dict(metrics)
+        if energy_source is not None:
+            changes["energy_source"] = str(energy_source)
+        if extra is not None:
+            changes["extra"] = dict(extra)
+        return CompiledPipeline.from_ir(
+            replace(self.ir, **changes), n_threads=self.n_threads, encoder=encoder
+        )
+
+    def operations_per_row(self, X: Any) -> float:
+        """Operations the kernel spends per row of ``X`` (the operation-count energy model).
+
+        Binning costs ``BIN_OPS_PER_FEATURE`` per selected column; a tree member its node
+        visits on ``X`` (internal nodes and leaves, counted by the numpy reference); a Naive
+        Bayes member one table look-up per feature and class; a KNN member one distance term
+        per training value.
 
         Parameters
         ----------
@@ -232,25 +286,88 @@ class CompiledPipeline:
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
+        ops : float
         """
-        if self._kernel.n_members != 1 or self._class_map is None:
-            raise ValueError("predict_proba needs exactly one tree-model member.")
-        proba = self._kernel.predict(self._check(X), True, self.n_threads)[1]
-        if proba.shape[1] == self.classes_.size:
-            return proba
-        full = np.zeros((proba.shape[0], self.classes_.size))
-        full[:, self._class_map] = proba
-        return full
+        X = self._check(X)
+        if self._binning is not None:
+            cols = self.ir.columns
+            rows = np.empty((X.shape[0], cols.size), dtype=np.uint8)
+            self._binning.transform(X, cols, rows, 1)
+            ops = float(BIN_OPS_PER_FEATURE * cols.size)
+        else:
+            rows, ops = X, 0.0
+        for m in self.ir.members:
+            if isinstance(m, TreesIR):
+                ops += tree_visits(m.forest, rows) / rows.shape[0]
+            elif isinstance(m, (CategoricalNBIR, GaussianNBIR)):
+                ops += m.features.size * m.n_classes
+            else:
+                ops += m.train.size
+        return ops
+
+    def prefix(self, k: int, member: int = 0) -> CompiledPipeline:
+        """The pipeline whose tree member keeps its first ``k`` iterations (LightGBM) or trees.
+
+        Predicts as LightGBM's ``predict(num_iteration=k)`` or a forest built from
+        ``estimators_[:k]``; the arrays are views of this pipeline's (nothing is re-flattened).
+
+        Parameters
+        ----------
+        k : int
+            Boosting iterations or trees to keep.
+        member : int, default=0
+            Which member.
+
+        Returns
+        -------
+        pipeline : CompiledPipeline
+        """
+        return CompiledPipeline.from_ir(self.ir.with_prefix(k, member), n_threads=self.n_threads)
+
+    def to_sklearn(self) -> Any:
+        """The model as a fitted scikit-learn ``Pipeline`` that needs no greenauto import.
+
+        Same labels; probabilities within 1e-6. Binning becomes one ``np.digitize`` per
+        selected column, members are rebuilt from their arrays (LightGBM as a
+        ``GradientBoostingClassifier``). A hard vote that can tie has no scikit-learn
+        equivalent and raises ``NotImplementedError``.
+
+        Returns
+        -------
+        pipeline : sklearn.pipeline.Pipeline
+        """
+        from greenauto.compiled._export_sklearn import to_sklearn
+
+        return to_sklearn(self.ir)
+
+    def to_onnx(self) -> Any:
+        """The model as an ONNX model (needs the extra ``greenauto[onnx]``).
+
+        Input ``X`` (double, ``(n, n_features_in_)``), outputs ``label`` and
+        ``probabilities``; see :mod:`greenauto.compiled._export_onnx` for what ONNX Runtime
+        can compute differently (float32 tree sums, KNN distance ties).
+
+        Returns
+        -------
+        model : onnx.ModelProto
+        """
+        from greenauto.compiled._export_onnx import to_onnx
+
+        return to_onnx(self.ir)
 
     def _check(self, X: Any) -> np.ndarray:
+        if self._encoder is not None and not (
+            isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
+        ):
+            X = self._encoder.transform(X)  # names, categories: as in training
         if not isinstance(X, np.ndarray):
             X = np.asarray(X)
+        if X.dtype.kind in "biu" or X.dtype == np.float16:
+            X = X.astype(np.float64)
         if X.dtype != np.float32 and X.dtype != np.float64:
             raise TypeError(
-                f"X must hold float32 or float64 values; got dtype {X.dtype}. Encode "
-                "categorical columns and convert X with X.astype(np.float32) first."
+                f"X must hold numbers; got dtype {X.dtype}. Encode categorical columns and "
+                "convert X with X.astype(np.float32) first."
             )
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -262,23 +379,70 @@ class CompiledPipeline:
             X = np.ascontiguousarray(X, dtype=np.float32)
         return X
 
+    # ------------------------------------------------------------------ pickling: arrays only
     def __getstate__(self) -> dict[str, Any]:
-        return {"_args": self._args}
+        from greenauto.compiled._codec import ir_to_parts
+
+        manifest, arrays = ir_to_parts(self.ir)
+        return {"manifest": manifest, "arrays": arrays, "n_threads": self.n_threads}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._args = state["_args"]
-        self._build(**self._args)
+        from greenauto.compiled._codec import ir_from_parts
+
+        self._build(ir_from_parts(state["manifest"], state["arrays"]), state["n_threads"])
 
 
-def _n_features_or_none(model: Any) -> int | None:
-    n = getattr(model, "n_features_in_", None)
-    if n is None and hasattr(model, "num_feature"):
-        n = model.num_feature()
-    return None if n is None else int(n)
+def _replace_classes(ir: ModelIR, labels: np.ndarray) -> ModelIR:
+    from dataclasses import replace
+
+    return replace(ir, classes=labels)
 
 
-def _n_features(model: Any) -> int:
-    n = _n_features_or_none(model)
-    if n is None:
-        raise ValueError("Give n_features_in: it cannot be read from the first member.")
-    return n
+def _compile_members(
+    members: list[Any],
+    classes: Any,
+    binner: Any,
+    columns: Any,
+    n_features_in: int | None,
+    voting: str,
+) -> ModelIR:
+    """Flatten every member once into a model IR."""
+    classes = np.asarray(classes)
+    if classes.ndim != 1 or classes.size < 1:
+        raise ValueError("classes must be a non-empty 1-D array of labels.")
+    if not 1 <= len(members) <= 3:
+        raise ValueError(f"CompiledPipeline takes 1 to 3 members; got {len(members)}.")
+    if voting not in _VOTES:
+        raise ValueError(f"voting must be 'hard' or 'soft'; got {voting!r}.")
+    pairs = [m if isinstance(m, tuple) else (m, None) for m in members]
+    for model, _ in pairs:
+        member_kind(model)
+    edges = None
+    if binner is not None:
+        edges = _inner_edges(binner)
+        n_in = len(edges)
+        if n_features_in is not None and n_features_in != n_in:
+            raise ValueError(f"n_features_in={n_features_in} but the binner has {n_in}.")
+    elif n_features_in is not None:
+        n_in = int(n_features_in)
+    else:
+        n_in = n_features_of(pairs[0][0])
+        if n_in is None:
+            raise ValueError("Give n_features_in: it cannot be read from the first member.")
+    cols = np.arange(n_in) if columns is None else np.asarray(columns, dtype=np.int64)
+    n_codes = None if edges is None else np.array([edges[c].size + 2 for c in cols])
+    irs = []
+    for model, member_cols in pairs:
+        if edges is not None:
+            mapping = np.arange(cols.size) if member_cols is None else member_cols
+        else:
+            mapping = cols if member_cols is None else cols[member_cols]
+        irs.append(member_ir(model, np.asarray(mapping, dtype=np.int64), classes, n_codes))
+    return ModelIR(
+        classes=classes,
+        n_features_in=n_in,
+        members=tuple(irs),
+        bin_edges=edges,
+        columns=None if edges is None else np.ascontiguousarray(cols, dtype=np.int64),
+        voting=voting,
+    )

@@ -4,40 +4,62 @@ from __future__ import annotations
 
 import numpy as np
 
-from greenauto.compiled._flatten import FlatForest, KnnArrays, TableNBArrays
+from greenauto.compiled._flatten import (
+    FlatForest,
+    KnnArrays,
+    TableNBArrays,
+    leaf_distributions,
+)
 
 __all__ = [
     "knn_reference",
     "table_nb_reference",
     "tree_reference",
+    "tree_visits",
     "vote_reference",
 ]
 
 
-def tree_reference(flat: FlatForest, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Class indices and probabilities of a flat forest, one vectorised step per level.
+def _leaves(flat: FlatForest, X: np.ndarray, t: int) -> tuple[np.ndarray, int]:
+    """Leaf reached by every row in tree ``t``, and the nodes visited (leaves included).
 
-    ``X`` holds uint8 codes (binned model) or float32 values (raw model); a row goes left
-    when ``x <= threshold`` compared in float64, NaN by ``missing_left``.
+    A row goes left when ``x <= threshold`` compared in float64, NaN by ``missing_left``:
+    the compiled kernel's rule, one vectorised step per level.
+    """
+    n = X.shape[0]
+    rows = np.arange(n)
+    node = np.full(n, flat.tree_starts[t], dtype=np.int64)
+    visits = n
+    while True:
+        inner = flat.left[node] != -1
+        if not inner.any():
+            return node, visits
+        visits += int(inner.sum())
+        x = X[rows, flat.feature[node]].astype(np.float64)
+        go_left = np.where(np.isnan(x), flat.missing_left[node] == 1, x <= flat.threshold[node])
+        node = np.where(inner, np.where(go_left, flat.left[node], flat.right[node]), node)
+
+
+def tree_visits(flat: FlatForest, X: np.ndarray) -> int:
+    """Tree nodes (internal nodes and leaves) visited by all rows of ``X`` in all trees."""
+    X = np.asarray(X)
+    return sum(_leaves(flat, X, t)[1] for t in range(flat.n_trees))
+
+
+def tree_reference(flat: FlatForest, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices and probabilities of a flat forest.
+
+    ``X`` holds uint8 codes (binned model) or float32 values (raw model).
     """
     X = np.asarray(X)
     n = X.shape[0]
-    rows = np.arange(n)
     acc = np.zeros((n, flat.n_outputs))
     width = flat.values.shape[1]
+    values = leaf_distributions(flat.values) if flat.output == "mean" else flat.values
     for t in range(flat.n_trees):
-        node = np.full(n, flat.tree_starts[t], dtype=np.int64)
-        while True:
-            inner = flat.left[node] != -1
-            if not inner.any():
-                break
-            x = X[rows, flat.feature[node]].astype(np.float64)
-            go_left = np.where(
-                np.isnan(x), flat.missing_left[node] == 1, x <= flat.threshold[node]
-            )
-            node = np.where(inner, np.where(go_left, flat.left[node], flat.right[node]), node)
+        node, _ = _leaves(flat, X, t)
         off = int(flat.out_offset[t])
-        acc[:, off : off + width] += flat.values[node]
+        acc[:, off : off + width] += values[node]
     if flat.output == "sigmoid":
         p = 1.0 / (1.0 + np.exp(-flat.sigmoid * acc[:, 0]))
         proba = np.column_stack([1.0 - p, p])
@@ -101,10 +123,27 @@ def knn_reference(knn: KnnArrays, codes: np.ndarray, n_classes: int) -> np.ndarr
     return out
 
 
-def vote_reference(votes: np.ndarray, n_classes: int) -> np.ndarray:
-    """Hard majority vote of (n_members, n_rows) class indices; ties to the lowest class."""
+def vote_reference(
+    votes: np.ndarray, probas: list[np.ndarray], voting: str = "hard"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of the combine step, one row at a time.
+
+    ``votes``: (n_members, n_rows) class indices; ``probas``: each member's (n_rows, n_classes)
+    probabilities in pipeline classes. Soft: argmax of the mean (first maximum). Hard:
+    ``(votes + summed / 4) / (1.25 n_members)`` and its argmax (most votes, then the highest
+    summed probability, then the lowest class index).
+    """
     votes = np.asarray(votes)
-    counts = np.zeros((votes.shape[1], n_classes), dtype=np.int64)
-    for member in votes:
-        counts[np.arange(votes.shape[1]), member] += 1
-    return np.argmax(counts, axis=1)
+    n_members, n_rows = votes.shape
+    summed = np.zeros_like(probas[0], dtype=np.float64)
+    for p in probas:
+        summed += p
+    if voting == "soft":
+        mean = summed / n_members
+        return np.argmax(mean, axis=1), mean
+    refined = np.empty_like(summed)
+    for r in range(n_rows):
+        for c in range(summed.shape[1]):
+            n_votes = float(np.sum(votes[:, r] == c))
+            refined[r, c] = (n_votes + 0.25 * summed[r, c]) / (1.25 * n_members)
+    return np.argmax(refined, axis=1), refined

@@ -20,14 +20,24 @@ from greenauto.energy._measurement import Calibration, EnergySource, Measurement
 from greenauto.energy._meters import (
     CpuTimeMeter,
     EnergyMeter,
+    EnergyTally,
     OperationCounter,
     OperationCountMeter,
     RaplMeter,
 )
-from greenauto.energy._protocol import default_meter, measure_fit, measure_predict
+from greenauto.energy._protocol import (
+    METER_KINDS,
+    MODEL_JOULES_PER_OPERATION,
+    default_meter,
+    make_meter,
+    measure_fit,
+    measure_predict,
+)
 from greenauto.energy._rapl import RaplDomain, RaplReader
 
 __all__ = [
+    "METER_KINDS",
+    "MODEL_JOULES_PER_OPERATION",
     "Calibration",
     "CarbonIntensity",
     "CodecarbonError",
@@ -36,6 +46,7 @@ __all__ = [
     "EnergyMeter",
     "EnergyMeterError",
     "EnergySource",
+    "EnergyTally",
     "Measurement",
     "OperationCountMeter",
     "OperationCounter",
@@ -50,6 +61,7 @@ __all__ = [
     "carbon_intensity",
     "default_meter",
     "grams_co2eq",
+    "make_meter",
     "measure_fit",
     "measure_predict",
 ]

@@ -242,7 +242,8 @@ class CodecarbonMeter(EnergyMeter):
                 UserWarning,
                 stacklevel=2,
             )
-            tracker._electricitymaps_api_token = None
+            # codecarbon has no public switch for this; its private field is the one it reads
+            tracker._electricitymaps_api_token = None  # noqa: SLF001
         tracker.start()
         if getattr(tracker, "_start_time", None) is None:
             logger.setLevel(self._saved_log_level)
@@ -264,7 +265,8 @@ class CodecarbonMeter(EnergyMeter):
             )
         name = f"greenauto-task-{next(_task_ids)}"
         self._tracker.start_task(name)
-        if self._tracker._active_task != name:
+        # codecarbon's start_task returns nothing: its active task is the only check there is
+        if self._tracker._active_task != name:  # noqa: SLF001
             raise CodecarbonError(f"codecarbon could not start the task {name!r}.")
         return name
 
@@ -281,6 +283,13 @@ class CodecarbonMeter(EnergyMeter):
 
     def _abort(self, state: object) -> None:
         self._tracker.stop_task(state)
+
+    def _begin_tally(self) -> object:
+        raise CodecarbonError(
+            "codecarbon's tracker cannot be read while it runs, so it cannot keep a running "
+            "total (an energy budget or a progress figure): use the cpu-time, rapl or model "
+            "meter per trial."
+        )
 
     def stop(self) -> SearchEmissions:
         """Stop the tracker and return the search's total energy and CO2 (also `emissions`)."""

@@ -25,10 +25,35 @@ from greenauto.energy._rapl import DEFAULT_POWERCAP_ROOT, RaplReader
 __all__ = [
     "CpuTimeMeter",
     "EnergyMeter",
+    "EnergyTally",
     "OperationCountMeter",
     "OperationCounter",
     "RaplMeter",
 ]
+
+
+class EnergyTally:
+    """A running total of what a meter measures from the moment it was opened.
+
+    Made by :meth:`EnergyMeter.tally`; :attr:`joules` reads the total so far without
+    stopping anything (a search's energy budget reads it after every trial).
+
+    Parameters
+    ----------
+    read : callable
+        Returns the joules spent since the tally was opened.
+    source : EnergySource
+        How those joules are obtained.
+    """
+
+    def __init__(self, read: Callable[[], float], source: EnergySource) -> None:
+        self._read = read
+        self.source = source
+
+    @property
+    def joules(self) -> float:
+        """Joules spent since the tally was opened, as the meter reports them."""
+        return float(self._read())
 
 
 class EnergyMeter(ABC):
@@ -77,6 +102,43 @@ class EnergyMeter(ABC):
 
     def _abort(self, state: object) -> None:  # noqa: B027 - optional hook
         """Clean up an interval whose function raised (no-op unless overridden)."""
+
+    def tally(self) -> EnergyTally:
+        """Open a running total of this meter's joules (read with ``.joules``).
+
+        Returns
+        -------
+        EnergyTally
+
+        Raises
+        ------
+        EnergyMeterError
+            When the meter cannot be read while it runs (codecarbon's tracker).
+
+        Examples
+        --------
+        >>> from greenauto.energy import Calibration, CpuTimeMeter
+        >>> tally = CpuTimeMeter(Calibration.from_watts(4.0)).tally()
+        >>> _ = sum(range(100_000))
+        >>> tally.joules > 0, tally.source.value
+        (True, 'user-given watts cpu-time')
+        """
+        state = self._begin_tally()
+        c0, w0 = time.process_time(), time.perf_counter()
+
+        def read() -> float:
+            cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            return self._read_tally(state, cpu, wall)
+
+        return EnergyTally(read, self.source)
+
+    def _begin_tally(self) -> object:
+        """State at the opening of a tally (the interval's start, by default)."""
+        return self._begin()
+
+    def _read_tally(self, state: object, cpu_seconds: float, wall_seconds: float) -> float:
+        """Joules since `_begin_tally` returned `state`, without closing anything."""
+        return self._end(state, cpu_seconds, wall_seconds)
 
     def measure(self, fn: Callable[[], object], *, calls: int = 1) -> Measurement:
         """Run ``fn()`` `calls` times in one interval; figures are per call (mean).
@@ -280,6 +342,9 @@ class OperationCountMeter(EnergyMeter):
 
     def _begin(self) -> object:
         return self.counter.count
+
+    def _read_tally(self, state: object, cpu_seconds: float, wall_seconds: float) -> float:
+        return (self.counter.count - state) * self.joules_per_operation  # type: ignore[operator]
 
     def _end(self, state: object, cpu_seconds: float, wall_seconds: float) -> float:
         operations = self.counter.count - state  # type: ignore[operator]

@@ -18,10 +18,16 @@ from greenauto.ensemble._spec import (
     make_ensemble,
     suggest_ensemble,
 )
-from greenauto.ensemble._voting import MajorityVoteClassifier, stratified_subset, subset_size
+from greenauto.ensemble._voting import (
+    CompiledParts,
+    MajorityVoteClassifier,
+    stratified_subset,
+    subset_size,
+)
 
 __all__ = [
     "Choice",
+    "CompiledParts",
     "FloatRange",
     "IntRange",
     "Learner",

@@ -146,7 +146,12 @@ class ExtraTreesLearner(_ForestLearner):
 
 @register_learner
 class LightGBMLearner(Learner):
-    """LightGBM gradient boosting; deterministic, one thread, silent."""
+    """LightGBM gradient boosting; deterministic, one thread, silent.
+
+    Besides the number of trees (whose prefixes the search also scores: early stopping) the
+    space holds what shrinks each tree's inference work: leaves, a depth limit (``-1``: none)
+    and the rows a leaf needs.
+    """
 
     name = "lightgbm"
     kind = "trees"
@@ -158,6 +163,7 @@ class LightGBMLearner(Learner):
         "min_child_samples": IntRange(2, 100, log=True),
         "colsample_bytree": FloatRange(0.3, 1.0),
         "reg_lambda": FloatRange(1e-3, 10.0, log=True),
+        "max_depth": Choice((-1, 3, 4, 6, 8)),
     }
     low_cost: ClassVar[Mapping[str, Any]] = {
         "n_estimators": 40,
@@ -166,6 +172,7 @@ class LightGBMLearner(Learner):
         "min_child_samples": 20,
         "colsample_bytree": 1.0,
         "reg_lambda": 1.0,
+        "max_depth": -1,
     }
 
     def build(
@@ -196,13 +203,19 @@ class LightGBMLearner(Learner):
         self, params: Params, n_rows: int, n_features: int, *, n_classes: int = 2
     ) -> float:
         leaves = min(params["num_leaves"], max(2, n_rows // params["min_child_samples"]))
+        depth = math.ceil(math.log2(leaves))
+        if params.get("max_depth", -1) > 0:
+            depth = min(depth, params["max_depth"])
         trees_per_round = 1 if n_classes <= 2 else n_classes
-        return float(params["n_estimators"] * trees_per_round * math.ceil(math.log2(leaves)))
+        return float(params["n_estimators"] * trees_per_round * depth)
 
     def describe(self, params: Params, *, short: bool = False) -> str:
         if short:
             return f"{self.label}({params['n_estimators']} trees)"
-        return f"{self.label}({params['n_estimators']} trees, {params['num_leaves']} leaves)"
+        depth = params.get("max_depth", -1)
+        limit = f", depth {depth}" if depth > 0 else ""
+        trees, leaves = params["n_estimators"], params["num_leaves"]
+        return f"{self.label}({trees} trees, {leaves} leaves{limit})"
 
 
 # --------------------------------------------------------------------------- naive Bayes, KNN

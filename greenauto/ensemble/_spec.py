@@ -62,7 +62,8 @@ class MemberSpec:
     >>> spec = MemberSpec(
     ...     "lightgbm",
     ...     {"n_estimators": 40, "num_leaves": 15, "learning_rate": 0.1,
-    ...      "min_child_samples": 20, "colsample_bytree": 1.0, "reg_lambda": 1.0},
+    ...      "min_child_samples": 20, "colsample_bytree": 1.0, "reg_lambda": 1.0,
+    ...      "max_depth": -1},
     ...     row_fraction=0.6,
     ... )
     >>> spec.describe()

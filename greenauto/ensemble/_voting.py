@@ -4,26 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["MAX_MEMBERS", "MajorityVoteClassifier", "stratified_subset", "subset_size"]
+__all__ = [
+    "MAX_MEMBERS",
+    "CompiledParts",
+    "MajorityVoteClassifier",
+    "stratified_subset",
+    "subset_size",
+]
 
 MAX_MEMBERS = 3
 _SEED_BOUND = np.iinfo(np.int32).max
 
 
+class CompiledParts(NamedTuple):
+    """What a compiler needs from a fitted vote (see
+    :meth:`MajorityVoteClassifier.compiled_parts`)."""
+
+    members: list[Any]
+    """The fitted members, trained on class indices."""
+    classes: np.ndarray
+    """``np.arange(n_classes)``: the indices every member predicts."""
+    labels: np.ndarray
+    """``classes_``: the label of each index."""
+    voting: str = "hard"
+    """``"hard"`` or ``"soft"``: how the members combine."""
+
+
 class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
-    """Hard majority vote of 1 to 3 classifiers, each fitted on its own subset of the rows.
+    """Vote of 1 to 3 classifiers, each fitted on its own subset of the rows.
 
     ``fit`` encodes the labels as ``0 .. n_classes - 1`` (``classes_`` holds the labels, any
     type) and fits a clone of every member on a row subset drawn per class, so that every
@@ -31,10 +52,25 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
     is exactly ``0 .. n_classes - 1``. Subset-based training saves fit energy at little cost
     in accuracy (Omar et al. 2024).
 
-    **Tie-break.** :meth:`predict` returns the class with the most member votes; among classes
-    with equally many votes, the one with the **lowest class index** (the first in
-    ``classes_``) wins. This is the rule of ``VotingClassifier(voting="hard")`` (``argmax`` of
-    a ``bincount``) and of greenauto's compiled vote, so the three always agree.
+    **The vote.** With one member, :meth:`predict` and :meth:`predict_proba` are the member's
+    own. With several, let ``S = P_0 + P_1 [+ P_2]`` be the sum of the members'
+    ``predict_proba``, added in member order:
+
+    - ``voting="soft"``: ``predict_proba`` is ``S / n_members``; :meth:`predict` is the first
+      class with the highest probability, so ``classes_[argmax(predict_proba(X))]`` always
+      equals ``predict(X)``.
+    - ``voting="hard"``: every member votes its own ``predict``; with ``V`` the votes per
+      class, ``predict_proba`` is ``(V + S / 4) / (1.25 * n_members)`` (vote shares refined
+      by the members' probabilities; rows sum to 1) and :meth:`predict` is its first highest
+      class. As ``S <= 3``, the class with the most votes wins; **ties** (two members that
+      disagree, three that all disagree) go to the tied class with the highest summed
+      probability ``S`` (to rounding in the last bits), then to the lowest class index: when
+      two members disagree, the one more sure of its class decides.
+
+    In every case ``classes_[argmax(predict_proba(X))]`` equals ``predict(X)``.
+
+    greenauto's compiled kernel computes the same numbers in the same order, so compiled and
+    Python labels are identical.
 
     Parameters
     ----------
@@ -43,7 +79,10 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         :class:`~sklearn.ensemble.VotingClassifier`; names must be unique and free of
         ``"__"``). ``None`` means one ``DecisionTreeClassifier()``, which makes the class
         default-constructible. A member whose ``random_state`` parameter is ``None`` gets a
-        seed drawn from this ensemble's ``random_state`` and its index.
+        seed drawn from this ensemble's ``random_state`` and its index. With several members,
+        every member needs ``predict_proba``.
+    voting : {"hard", "soft"}, default="hard"
+        How several members combine (see above).
     row_fractions : list of float, default=None
         One fraction in ``(0, 1]`` per member: the share of the rows it is trained on,
         stratified by class (each class contributes ``round(fraction * n_class_rows)`` rows,
@@ -70,7 +109,8 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
 
     See Also
     --------
-    sklearn.ensemble.VotingClassifier : The same hard vote, every member on all rows.
+    sklearn.ensemble.VotingClassifier : A vote of members trained on all rows; its hard vote
+        breaks ties by the lowest class index.
 
     Examples
     --------
@@ -86,13 +126,20 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
     ... ).fit(X, y)
     >>> vote.predict([[0.5], [4.5]])
     array(['a', 'b'], dtype='<U1')
-    >>> vote.predict_proba([[0.5]])
+    >>> vote.predict_proba([[0.5]]).round(3)
     array([[1., 0.]])
+    >>> soft = MajorityVoteClassifier(
+    ...     [("tree", DecisionTreeClassifier(random_state=0)), ("nb", GaussianNB())],
+    ...     voting="soft", random_state=0,
+    ... ).fit(X, y)
+    >>> soft.predict_proba([[2.4]]).round(3)
+    array([[0.805, 0.195]])
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "estimators": [list, None],
         "row_fractions": ["array-like", None],
+        "voting": [StrOptions({"hard", "soft"})],
         "random_state": ["random_state"],
     }
 
@@ -101,10 +148,12 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         estimators: list[tuple[str, Any]] | None = None,
         *,
         row_fractions: Sequence[float] | None = None,
+        voting: str = "hard",
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.estimators = estimators
         self.row_fractions = row_fractions
+        self.voting = voting
         self.random_state = random_state
 
     # ------------------------------------------------------------------ params (nested)
@@ -149,8 +198,9 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Numeric training data (bin codes keep their integer dtype). NaN is passed on to
-            the members, which may or may not accept it.
+            Numeric training data, given to the members as float64 (bin codes too: a KNN
+            member then finds exactly the neighbours the compiled kernel finds). NaN is passed
+            on to the members, which may or may not accept it.
         y : array-like of shape (n_samples,)
             Class labels, at least two distinct ones.
 
@@ -161,7 +211,7 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         """
         members = self._validated_members()
         fractions = self._validated_fractions(len(members))
-        X, y = validate_data(self, X, y, dtype="numeric", ensure_all_finite="allow-nan")
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         n_classes = encoder.classes_.size
@@ -213,7 +263,7 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         ]
 
     def predict(self, X: Any) -> np.ndarray:
-        """Majority vote; ties go to the lowest class index.
+        """The vote's labels (see the class docstring for the rule and the tie-break).
 
         Parameters
         ----------
@@ -225,14 +275,11 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         y : ndarray of shape (n_samples,)
             Predicted labels (from ``classes_``).
         """
-        counts = self._vote_counts(X)
-        return self.classes_[np.argmax(counts, axis=1)]  # argmax: first (lowest) index wins
+        labels = self._vote(X, with_proba=False)[0]
+        return self.classes_[labels]
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Share of the members voting for each class.
-
-        Consistent with :meth:`predict`: ``classes_[argmax(predict_proba(X), axis=1)]``
-        equals ``predict(X)``, because ``argmax`` also returns the lowest index among ties.
+        """Class probabilities: the member's own, the soft average, or hard-vote shares.
 
         Parameters
         ----------
@@ -242,10 +289,29 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Votes per class divided by the number of members (multiples of 1/n_members).
+            One member: its ``predict_proba``. ``voting="soft"``: the members' average.
+            ``voting="hard"``: refined vote shares (see the class docstring).
         """
-        counts = self._vote_counts(X)
-        return counts / len(self.estimators_)
+        return self._vote(X, with_proba=True)[1]
+
+    def _vote(self, X: Any, *, with_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class indices and (when asked, or needed by the vote) probabilities."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        members = self.estimators_
+        if len(members) == 1:
+            labels = np.asarray(members[0].predict(X), dtype=np.int64)
+            return labels, (members[0].predict_proba(X) if with_proba else None)
+        summed = np.zeros((X.shape[0], self.classes_.size))
+        for est in members:  # in member order, as the compiled kernel adds them
+            summed += est.predict_proba(X)
+        if self.voting == "soft":
+            proba = summed / len(members)
+            return np.argmax(proba, axis=1), proba
+        votes = np.stack([np.asarray(est.predict(X), dtype=np.int64) for est in members])
+        counts = _vote_counts(votes, self.classes_.size)
+        proba = (counts + 0.25 * summed) / (1.25 * len(members))  # one vote outweighs S <= 3
+        return np.argmax(proba, axis=1), proba
 
     def member_votes(self, X: Any) -> np.ndarray:
         """Class index predicted by every member.
@@ -261,33 +327,25 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
             ``votes[m, i]`` is member ``m``'s class index for row ``i``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype="numeric", ensure_all_finite="allow-nan", reset=False)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return np.stack([np.asarray(est.predict(X), dtype=np.int64) for est in self.estimators_])
 
-    def _vote_counts(self, X: Any) -> np.ndarray:
-        votes = self.member_votes(X)
-        n_rows, n_classes = votes.shape[1], self.classes_.size
-        cells = np.arange(n_rows) * n_classes + votes  # (row, class) -> flat cell, per member
-        counts = np.bincount(cells.ravel(), minlength=n_rows * n_classes)
-        return counts.reshape(n_rows, n_classes)
-
-    def _compiled_parts(self) -> dict[str, Any]:
-        """Plain objects for the compiler (which never imports this package).
+    def compiled_parts(self) -> CompiledParts:
+        """The fitted vote as plain parts, for a compiler (which never imports this package).
 
         Returns
         -------
-        parts : dict
-            ``"members"``: the fitted members (list, trained on class indices);
-            ``"classes"``: ``np.arange(n_classes)``, the indices every member predicts;
-            ``"labels"``: ``classes_``, mapping an index to its label. The vote is a hard
-            majority with ties going to the lowest class index.
+        parts : CompiledParts
+            The members (trained on class indices), the class indices, their labels and the
+            vote (``voting``: the rule of the class docstring).
         """
         check_is_fitted(self)
-        return {
-            "members": list(self.estimators_),
-            "classes": np.arange(self.classes_.size),
-            "labels": self.classes_,
-        }
+        return CompiledParts(
+            members=list(self.estimators_),
+            classes=np.arange(self.classes_.size),
+            labels=self.classes_,
+            voting=self.voting,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -315,10 +373,11 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
                     "The 'estimators' parameter of MajorityVoteClassifier must hold "
                     f"(name, estimator) tuples with a str name. Got {item!r} instead."
                 )
-            if not hasattr(item[1], "fit") or not hasattr(item[1], "predict"):
+            needs = ("fit", "predict") + (("predict_proba",) if len(members) > 1 else ())
+            if not all(hasattr(item[1], a) for a in needs):
                 raise TypeError(
                     f"Member {item[0]!r} of MajorityVoteClassifier must be a classifier with "
-                    f"fit and predict. Got {type(item[1]).__name__} instead."
+                    f"{', '.join(needs)}. Got {type(item[1]).__name__} instead."
                 )
         names = [name for name, _ in members]
         if len(set(names)) != len(names) or any("__" in n for n in names):
@@ -344,6 +403,14 @@ class MajorityVoteClassifier(ClassifierMixin, _BaseComposition):
                     f"in the range (0, 1]. Got {f!r} instead."
                 )
         return [float(f) for f in fractions]
+
+
+def _vote_counts(votes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Votes per (row, class) from (n_members, n_rows) class indices."""
+    n_rows = votes.shape[1]
+    cells = np.arange(n_rows) * n_classes + votes  # (row, class) -> flat cell, per member
+    counts = np.bincount(cells.ravel(), minlength=n_rows * n_classes)
+    return counts.reshape(n_rows, n_classes)
 
 
 def stratified_subset(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greenauto._kernels import BinningKernel
+from greenauto._native import BinningKernel
 
 __all__ = [
     "MAX_BINS",

@@ -316,12 +316,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return np.asarray(self._names, dtype=object)
 
-    @property
-    def categorical_columns_(self) -> list[int]:
-        """Positions of the columns encoded as categories."""
-        check_is_fitted(self)
-        return sorted(self.categories_)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True

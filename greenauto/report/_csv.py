@@ -6,15 +6,15 @@ import csv
 import io
 import json
 
-from greenauto.pareto import METRIC_UNITS
-from greenauto.report._data import ReportData, metric_unit
+from greenauto.metrics import METRICS, get_metric
+from greenauto.report._data import ReportData
 
 __all__ = ["render_csv"]
 
 
 def _metric_names(data: ReportData) -> list[str]:
     seen = {name for r in data.trials for name in r.metrics}
-    ordered = [m for m in METRIC_UNITS if m in seen]
+    ordered = [m for m in METRICS if m in seen]
     return ordered + sorted(seen - set(ordered))
 
 
@@ -28,7 +28,7 @@ def render_csv(data: ReportData) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
         ["trial", "state", "on_front", "default_pick", "params"]
-        + [f"{m} [{metric_unit(m)}]" for m in metrics]
+        + [f"{m} [{get_metric(m).unit}]" for m in metrics]
         + ["description", "energy_source", "error"]
     )
     for r in data.trials:

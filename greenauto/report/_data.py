@@ -1,5 +1,5 @@
-"""`ReportData`: everything a report shows, as plain values, built once from a fitted estimator
-or a `ParetoFront` (plus, optionally, the Optuna study). Every format is rendered from it.
+"""`ReportData`: everything a report shows, as plain values, built once from a search's typed
+`SearchResult` (or a `ParetoFront` alone). Every format is rendered from it.
 
 The pure helpers that turn it into a plot description (`plot_info`) and the plain-language
 summary (`summary_sentence`) live here too, so they are tested without any plotting library
@@ -11,120 +11,30 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NamedTuple
 
-import numpy as np
-
-from greenauto.pareto import METRIC_UNITS, ParetoFront, ParetoPoint
+from greenauto.metrics import get_metric
+from greenauto.pareto import ParetoFront, ParetoPoint
+from greenauto.results import (
+    DatasetSummary,
+    SearchResult,
+    SearchTotals,
+    TrialRecord,
+    machines_of,
+)
 
 __all__ = [
-    "METRIC_COLUMNS",
-    "METRIC_NAMES",
     "DatasetSummary",
     "PlotInfo",
     "ReportData",
     "SearchTotals",
     "TrialRecord",
     "build_report_data",
-    "metric_source",
-    "metric_unit",
     "plot_info",
     "summary_sentence",
 ]
-
-NOT_RECORDED = "not recorded"
-
-#: Metrics shown in the tables, in order: (metric, column heading).
-METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("score", "Score"),
-    ("fit_energy_j", "Fit energy (J)"),
-    ("inference_energy_j_per_1k", "J per 1,000 predictions"),
-    ("latency_s_per_row", "Latency (s per row)"),
-    ("model_bytes", "Model size (bytes)"),
-    ("n_features", "Features used"),
-    ("ops_per_row", "Operations per row"),
-)
-
-#: Plain names of the metrics, for axis labels and headings.
-METRIC_NAMES: dict[str, str] = {
-    "score": "score",
-    "fit_energy_j": "fit energy",
-    "inference_energy_j_per_1k": "inference energy",
-    "lifetime_energy_j": "lifetime energy",
-    "latency_s_per_row": "latency",
-    "model_bytes": "model size",
-    "n_features": "features used",
-    "ops_per_row": "operations per row",
-}
-
-_EXTRA_UNITS = {"fit_seconds": "s (wall clock)", "trial_seconds": "s (wall clock)"}
-_ENERGY_METRICS = ("fit_energy_j", "inference_energy_j_per_1k", "lifetime_energy_j")
-_OTHER_SOURCES = {
-    "latency_s_per_row": "wall clock, median per call on the reference batch",
-    "model_bytes": "size of the compiled model",
-    "n_features": "columns the pipeline selects",
-    "ops_per_row": "node visits / operations counted on the reference batch",
-    "fit_seconds": "wall clock of the fit, mean over folds",
-    "trial_seconds": "wall clock of the whole trial",
-}
-
-
-def metric_unit(metric: str) -> str:
-    """Unit of a recorded metric (``METRIC_UNITS``, plus the timing metrics)."""
-    return METRIC_UNITS.get(metric, _EXTRA_UNITS.get(metric, "unitless"))
-
-
-def metric_source(metric: str, energy_source: str, settings: Mapping[str, Any]) -> str:
-    """How a metric was obtained: the energy source for energies, the scorer for the score."""
-    if metric in _ENERGY_METRICS:
-        return energy_source
-    if metric == "score":
-        scoring = settings.get("scoring", NOT_RECORDED)
-        validation = settings.get("validation", NOT_RECORDED)
-        return f"validation {scoring} (validation: {validation})"
-    return _OTHER_SOURCES.get(metric, "recorded by the trial")
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial of the study: its state, parameters, metrics, description and error."""
-
-    number: int
-    state: str
-    params: dict[str, Any]
-    metrics: dict[str, float]
-    description: str = ""
-    energy_source: str = ""
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class SearchTotals:
-    """Totals of the whole search; ``None`` where the source object did not record them."""
-
-    wall_seconds: float | None = None
-    energy_j: float | None = None
-    energy_source: str | None = None
-    energy_detail: str = ""
-    co2_grams: float | None = None
-    co2_energy_j: float | None = None
-    co2_country: str | None = None
-    co2_region: str | None = None
-    co2_source: str | None = None
-    trial_states: dict[str, int] | None = None
-
-
-@dataclass(frozen=True)
-class DatasetSummary:
-    """Shape of the training data; ``None`` where it was not recorded."""
-
-    rows: int | None = None
-    columns: int | None = None
-    classes: tuple[str, ...] | None = None
-    feature_names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +66,22 @@ class ReportData:
     greenauto_version: str = ""
     created_utc: str = ""
 
+    @classmethod
+    def from_result(cls, result: SearchResult, *, title: str | None = None) -> ReportData:
+        """The report of a search result, stamped with this greenauto's version and now."""
+        if len(result.front) == 0:
+            raise ValueError("The Pareto front is empty: there is nothing to report.")
+        return cls(
+            front=result.front,
+            trials=tuple(result.trials),
+            totals=result.totals,
+            dataset=result.dataset,
+            settings=dict(result.settings),
+            title=title or "greenauto Pareto report",
+            greenauto_version=_version(),
+            created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
     @property
     def has_study(self) -> bool:
         """Whether the trials come from a study (else: only the front's points are known)."""
@@ -166,19 +92,29 @@ class ReportData:
         """Distinct energy sources of the front's points."""
         return tuple(sorted({p.energy_source for p in self.front}))
 
+    @property
+    def machines_note(self) -> str:
+        """Which machines ran the trials ("" when not recorded); says so when several did."""
+        machines = machines_of(self.trials)
+        if len(machines) <= 1:
+            return "".join(machines)
+        return (
+            f"{len(machines)} machines: {'; '.join(machines)}. Their energy figures come "
+            "from different CPUs: each point's energy source names its machine."
+        )
+
 
 # --------------------------------------------------------------------------- building
 def build_report_data(obj: Any, *, study: Any = None, title: str | None = None) -> ReportData:
-    """Collect a report's data from a fitted estimator or a `ParetoFront`.
+    """Collect a report's data from a search result, a fitted estimator or a `ParetoFront`.
 
     Parameters
     ----------
-    obj : fitted GreenAutoClassifier, ParetoFront or ReportData
-        Anything with a ``pareto_front_`` attribute is read as a fitted estimator (duck
-        typing: this module never imports the estimator); a ReportData is returned as it is
-        (with ``title`` replaced when given).
+    obj : SearchResult, fitted GreenAutoClassifier, ParetoFront or ReportData
+        A fitted estimator gives its ``search_result_`` (the one attribute read); a
+        ReportData is returned as it is (with ``title`` replaced when given).
     study : optuna.Study, optional
-        The study whose trials to list; defaults to the estimator's ``study_``.
+        The study whose trials to list when ``obj`` is a front.
     title : str, optional
 
     Returns
@@ -188,31 +124,15 @@ def build_report_data(obj: Any, *, study: Any = None, title: str | None = None) 
     if isinstance(obj, ReportData):
         return obj if title is None else dataclasses.replace(obj, title=title)
     if isinstance(obj, ParetoFront):
-        front, est = obj, None
-    elif hasattr(obj, "pareto_front_"):
-        front, est = obj.pareto_front_, obj
+        result = SearchResult.from_front(obj, study=study)
     else:
+        result = getattr(obj, "search_result_", obj)
+    if not isinstance(result, SearchResult):
         raise TypeError(
-            "export_report takes a fitted GreenAutoClassifier or a ParetoFront; got "
-            f"{type(obj).__name__}. (Is the estimator fitted?)"
+            "export_report takes a SearchResult, a fitted GreenAutoClassifier or a "
+            f"ParetoFront; got {type(obj).__name__}. (Is the estimator fitted?)"
         )
-    if len(front) == 0:
-        raise ValueError("The Pareto front is empty: there is nothing to report.")
-    if study is None and est is not None:
-        study = getattr(est, "study_", None)
-    trials = _trial_records(study) if study is not None else _front_records(front)
-    settings = dict(study.user_attrs.get("settings", {})) if study is not None else {}
-    totals = _totals(est, study)
-    return ReportData(
-        front=front,
-        trials=trials,
-        totals=totals,
-        dataset=_dataset(est),
-        settings=settings,
-        title=title or "greenauto Pareto report",
-        greenauto_version=_version(),
-        created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
+    return ReportData.from_result(result, title=title)
 
 
 def _version() -> str:
@@ -220,84 +140,6 @@ def _version() -> str:
         return version("greenauto")
     except PackageNotFoundError:  # pragma: no cover - source tree without install
         return "0+unknown"
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python scalars (JSON-able)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _trial_records(study: Any) -> tuple[TrialRecord, ...]:
-    records = []
-    for t in study.trials:
-        attrs = t.user_attrs
-        error = attrs.get("error") or t.system_attrs.get("fail_reason", "")
-        if not error and attrs.get("pruned_because"):
-            error = f"pruned: {attrs['pruned_because']}"
-        records.append(
-            TrialRecord(
-                number=int(t.number),
-                state=t.state.name,
-                params={k: _plain(v) for k, v in t.params.items()},
-                metrics={k: float(v) for k, v in (attrs.get("metrics") or {}).items()},
-                description=str(attrs.get("description", "")),
-                energy_source=str(attrs.get("energy_source", "")),
-                error=str(error),
-            )
-        )
-    return tuple(records)
-
-
-def _front_records(front: ParetoFront) -> tuple[TrialRecord, ...]:
-    return tuple(
-        TrialRecord(
-            number=p.trial,
-            state="COMPLETE",
-            params=dict(p.params),
-            metrics={k: float(v) for k, v in p.metrics.items()},
-            description=p.description,
-            energy_source=p.energy_source,
-        )
-        for p in sorted(front, key=lambda p: p.trial)
-    )
-
-
-def _totals(est: Any, study: Any) -> SearchTotals:
-    states = None
-    if study is not None:
-        states = {}
-        for t in study.trials:
-            states[t.state.name] = states.get(t.state.name, 0) + 1
-    energy = getattr(est, "search_energy_", None)
-    co2 = getattr(est, "search_emissions_", None)
-    seconds = getattr(est, "search_seconds_", None)
-    return SearchTotals(
-        wall_seconds=None if seconds is None else float(seconds),
-        energy_j=None if energy is None else float(energy.joules),
-        energy_source=None if energy is None else str(energy.source),
-        energy_detail="" if energy is None else str(getattr(energy, "detail", "")),
-        co2_grams=None if co2 is None else float(co2.grams_co2eq),
-        co2_energy_j=None if co2 is None else float(co2.joules),
-        co2_country=None if co2 is None else str(co2.country_iso_code),
-        co2_region=None if co2 is None or co2.region is None else str(co2.region),
-        co2_source=None if co2 is None else str(co2.source),
-        trial_states=states,
-    )
-
-
-def _dataset(est: Any) -> DatasetSummary:
-    if est is None:
-        return DatasetSummary()
-    classes = getattr(est, "classes_", None)
-    names = getattr(est, "feature_names_in_", None)
-    rows = getattr(est, "n_samples_fit_", None)
-    columns = getattr(est, "n_features_in_", None)
-    return DatasetSummary(
-        rows=None if rows is None else int(rows),
-        columns=None if columns is None else int(columns),
-        classes=None if classes is None else tuple(str(_plain(c)) for c in classes),
-        feature_names=None if names is None else tuple(str(n) for n in names),
-    )
 
 
 # --------------------------------------------------------------------------- derived views
@@ -353,11 +195,12 @@ def plot_info(data: ReportData) -> PlotInfo:
     default, best = _plot_point(front.default, x, y), _plot_point(front.best, x, y)
     if default is None or best is None:
         raise ValueError(f"The front's points lack a finite {x!r} or {y!r} to plot.")
+    xm = get_metric(x)
     return PlotInfo(
         x_metric=x,
         y_metric=y,
-        x_name=METRIC_NAMES.get(x, x),
-        x_label=f"{METRIC_NAMES.get(x, x).capitalize()} ({metric_unit(x)})",
+        x_name=xm.label,
+        x_label=f"{xm.label.capitalize()} ({xm.unit})",
         y_label=f"{data.settings.get('scoring', y)} on validation data",
         log_x=bool(xs) and min(xs) > 0,
         trials=trials,
@@ -365,15 +208,6 @@ def plot_info(data: ReportData) -> PlotInfo:
         default=default,
         best=best,
     )
-
-
-_PER_WHAT = {
-    "inference_energy_j_per_1k": "energy per prediction",
-    "fit_energy_j": "energy to train",
-    "lifetime_energy_j": "lifetime energy (training + expected predictions)",
-    "latency_s_per_row": "time per prediction",
-    "model_bytes": "memory",
-}
 
 
 def summary_sentence(data: ReportData) -> str:
@@ -385,7 +219,7 @@ def summary_sentence(data: ReportData) -> str:
     front = data.front
     s, e = front.score_metric, front.energy_metric
     pick, best = front.default, front.best
-    what = _PER_WHAT.get(e, e)
+    what = get_metric(e).less_of
     scoring = str(data.settings.get("scoring", "score"))
     if pick.trial == best.trial:
         return (
@@ -397,7 +231,7 @@ def summary_sentence(data: ReportData) -> str:
     if pick[e] > 0:
         ratio = f"{best[e] / pick[e]:.3g}x less {what}"
     else:
-        ratio = f"less {what} ({pick[e]:.3g} against {best[e]:.3g} {metric_unit(e)})"
+        ratio = f"less {what} ({pick[e]:.3g} against {best[e]:.3g} {get_metric(e).unit})"
     return (
         f"The default pick (trial {pick.trial}) uses {ratio} than the most accurate point "
         f"(trial {best.trial}) for {_points(drop)} of {scoring}."

@@ -35,11 +35,11 @@ def export_report(
 
     Parameters
     ----------
-    obj : fitted GreenAutoClassifier, ParetoFront or ReportData
-        What to report. A fitted estimator gives the whole report (every trial, search
-        totals, dataset summary); a front alone gives its points and marks the rest
-        "not recorded"; a ReportData (e.g. from `read_report` of a JSON report) is written
-        as it is.
+    obj : SearchResult, fitted GreenAutoClassifier, ParetoFront or ReportData
+        What to report. A search result (or a fitted estimator's ``search_result_``) gives
+        the whole report (every trial, search totals, dataset summary); a front alone gives
+        its points and marks the rest "not recorded"; a ReportData (e.g. from `read_report`
+        of a JSON report) is written as it is.
     path : str or path-like
         ``.html``: one self-contained page (plot, tables, totals; no script, no network);
         ``.json``: versioned schema ``greenauto.Report``, every number with unit and source;
@@ -60,7 +60,7 @@ def export_report(
         If the suffix is not one of ``.html``, ``.json``, ``.csv``, ``.md``, or the front is
         empty.
     TypeError
-        If ``obj`` is neither a fitted estimator nor a ParetoFront.
+        If ``obj`` is none of those.
 
     Examples
     --------

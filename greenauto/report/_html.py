@@ -8,7 +8,8 @@ load from outside the file.
 
 from __future__ import annotations
 
-from greenauto.report._data import METRIC_COLUMNS, ReportData, plot_info, summary_sentence
+from greenauto.metrics import table_metrics
+from greenauto.report._data import ReportData, plot_info, summary_sentence
 from greenauto.report._format import format_number
 from greenauto.report._plot import plot_svg
 
@@ -51,7 +52,7 @@ def render_html(data: ReportData) -> str:
         plot=info,
         svg=Markup(plot_svg(info)),
         summary=summary_sentence(data),
-        columns=METRIC_COLUMNS,
+        columns=[(m.name, m.heading) for m in table_metrics()],
         pick=data.front.default,
         best=data.front.best,
     )

@@ -15,16 +15,11 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from greenauto._schema import check_schema
+from greenauto.metrics import get_metric
 from greenauto.pareto import ParetoFront
-from greenauto.report._data import (
-    DatasetSummary,
-    ReportData,
-    SearchTotals,
-    TrialRecord,
-    metric_source,
-    metric_unit,
-    summary_sentence,
-)
+from greenauto.report._data import ReportData, summary_sentence
+from greenauto.results import DatasetSummary, SearchTotals, TrialRecord
 
 __all__ = [
     "REPORT_SCHEMA",
@@ -53,21 +48,31 @@ def quantity(value: float | int | None, unit: str, source: str) -> dict[str, Any
 
 
 def _metrics(metrics: dict[str, float], energy_source: str, settings: dict) -> dict[str, Any]:
-    return {
-        name: quantity(v, metric_unit(name), metric_source(name, energy_source, settings))
-        for name, v in metrics.items()
-    }
+    out = {}
+    for name, v in metrics.items():
+        m = get_metric(name)
+        out[name] = quantity(v, m.unit, m.source_of(energy_source, settings))
+    return out
 
 
 def _trial(r: TrialRecord, settings: dict) -> dict[str, Any]:
+    metrics = _metrics(r.metrics, r.energy_source, settings)
+    if r.variant_of is not None and "fit_energy_j" in metrics:
+        metrics["fit_energy_j"]["source"] += (
+            f", the prefix's share of trial {r.variant_of}'s measured fit"
+        )
     return {
         "number": r.number,
         "state": r.state,
         "params": r.params,
-        "metrics": _metrics(r.metrics, r.energy_source, settings),
+        "metrics": metrics,
         "description": r.description,
         "energy_source": r.energy_source,
         "error": r.error or None,
+        "machine": {"host": r.host, "cpu_model": r.cpu_model, "worker": r.worker, "run": r.run},
+        "spent_j": r.spent_j,
+        "retry_of": r.retry_of,
+        "variant_of": r.variant_of,
     }
 
 
@@ -84,12 +89,19 @@ def _totals(data: ReportData) -> dict[str, Any]:
         "wall_time": quantity(t.wall_seconds, "s", "wall clock of fit (search and refit)"),
         "energy": quantity(t.energy_j, "J", t.energy_source or "not recorded"),
         "co2": co2,
+        "stop_reason": t.stop_reason,
+        "energy_saved": quantity(
+            t.energy_saved_j,
+            "J",
+            f"estimated from the trial rate ({t.energy_source or 'not recorded'})",
+        ),
         "trials": None
         if states is None
         else {
             "completed": states.get("COMPLETE", 0),
             "failed": states.get("FAIL", 0),
             "pruned": states.get("PRUNED", 0),
+            "variants": t.variants,
             "by_state": dict(states),
         },
     }
@@ -153,6 +165,7 @@ def _value(q: Any) -> Any:
 
 
 def _trial_from(t: dict[str, Any]) -> TrialRecord:
+    machine = t.get("machine") or {}
     return TrialRecord(
         number=int(t["number"]),
         state=str(t["state"]),
@@ -161,6 +174,13 @@ def _trial_from(t: dict[str, Any]) -> TrialRecord:
         description=str(t.get("description", "")),
         energy_source=str(t.get("energy_source", "")),
         error=str(t.get("error") or ""),
+        host=str(machine.get("host", "")),
+        cpu_model=str(machine.get("cpu_model", "")),
+        worker=str(machine.get("worker", "")),
+        run=str(machine.get("run", "")),
+        spent_j=None if t.get("spent_j") is None else float(t["spent_j"]),
+        retry_of=None if t.get("retry_of") is None else int(t["retry_of"]),
+        variant_of=t.get("variant_of"),
     )
 
 
@@ -179,6 +199,9 @@ def _totals_from(report: dict[str, Any]) -> SearchTotals:
         co2_region=None if co2 is None else co2["region"],
         co2_source=None if co2 is None else co2["source"],
         trial_states=None if t["trials"] is None else dict(t["trials"]["by_state"]),
+        stop_reason=t.get("stop_reason"),
+        energy_saved_j=_value(t.get("energy_saved")),
+        variants=None if t["trials"] is None else t["trials"].get("variants"),
     )
 
 
@@ -190,14 +213,7 @@ def report_data_from_dict(report: dict[str, Any]) -> ReportData:
     ValueError
         If ``report`` is not a ``greenauto.Report`` of a version this greenauto reads.
     """
-    if report.get("schema") != REPORT_SCHEMA:
-        raise ValueError(f"Not a greenauto report (schema={report.get('schema')!r}).")
-    version = report.get("schema_version")
-    if not isinstance(version, int) or version > REPORT_SCHEMA_VERSION:
-        raise ValueError(
-            f"Report schema version {version!r} is not supported by this greenauto (it reads "
-            f"versions up to {REPORT_SCHEMA_VERSION})."
-        )
+    check_schema(report, REPORT_SCHEMA, REPORT_SCHEMA_VERSION, "report")
     d = report["dataset"]
     return ReportData(
         front=ParetoFront.from_dict(report["front"]),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from greenauto.report._data import METRIC_COLUMNS, ReportData, summary_sentence
+from greenauto.metrics import table_metrics
+from greenauto.report._data import ReportData, summary_sentence
 from greenauto.report._format import format_number
 
 __all__ = ["md_escape", "render_markdown"]
@@ -34,9 +35,9 @@ def _front(data: ReportData) -> list[str]:
     for p in data.front:
         mark = " (default)" if p.trial == pick else ""
         mark += " (most accurate)" if p.trial == best else ""
-        cells = [format_number(p.metrics.get(m)) for m, _ in METRIC_COLUMNS]
+        cells = [format_number(p.metrics.get(m.name)) for m in table_metrics()]
         rows.append([f"{p.trial}{mark}", *cells, md_escape(p.description)])
-    return _table(["Trial", *(h for _, h in METRIC_COLUMNS), "Pipeline"], rows)
+    return _table(["Trial", *(m.heading for m in table_metrics()), "Pipeline"], rows)
 
 
 def _totals(data: ReportData) -> list[str]:
@@ -53,8 +54,8 @@ def _totals(data: ReportData) -> list[str]:
     if t.trial_states is not None:
         s = t.trial_states
         trials = (
-            f"{s.get('COMPLETE', 0)} completed, {s.get('FAIL', 0)} failed, "
-            f"{s.get('PRUNED', 0)} pruned"
+            f"{s.get('COMPLETE', 0)} completed{_variants(t.variants)}, {s.get('FAIL', 0)} "
+            f"failed, {s.get('PRUNED', 0)} pruned"
         )
     classes = "not recorded" if d.classes is None else md_escape(", ".join(d.classes))
     rows = [
@@ -62,13 +63,27 @@ def _totals(data: ReportData) -> list[str]:
         ["Search energy", energy],
         ["CO2", co2],
         ["Trials", trials],
+        ["Stopped because", md_escape(t.stop_reason or "not recorded")],
+        ["Energy the early stop saved", _saved(t)],
         ["Rows", format_number(d.rows)],
         ["Columns", format_number(d.columns)],
         ["Classes", classes],
         ["Per-trial energy", md_escape(", ".join(data.energy_sources))],
         ["Calibration", md_escape(t.energy_detail or "not recorded")],
     ]
+    if data.machines_note:
+        rows.append(["Machines", md_escape(data.machines_note)])
     return _table(["", ""], rows)
+
+
+def _saved(t) -> str:
+    if t.energy_saved_j is None:
+        return "none (no early stop)"
+    return f"about {format_number(t.energy_saved_j, 'J')} (estimated from the trial rate)"
+
+
+def _variants(n: int | None) -> str:
+    return f" ({n} of them prefix variants of another trial's fit)" if n else ""
 
 
 def render_markdown(data: ReportData) -> str:

@@ -1,37 +1,42 @@
-"""One candidate pipeline: fit Binner -> FeatureSelector -> MajorityVoteClassifier, compile it,
-and count what it costs (model bytes, operations per row).
+"""One candidate pipeline: fit Binner -> FeatureSelector -> MajorityVoteClassifier and compile
+it (its size and operations per row come from the compiled model).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from greenauto.compiled import CompiledPipeline
-from greenauto.compiled._flatten import FlatForest, flatten_knn, flatten_nb, flatten_trees
-from greenauto.compiled._pipeline import member_kind
 from greenauto.ensemble import MajorityVoteClassifier, make_ensemble
 from greenauto.exceptions import ConstantFeatureWarning
 from greenauto.preprocessing import Binner, FeatureSelector
 from greenauto.search._space import PipelineConfig
 
-__all__ = ["Candidate", "fit_candidate"]
+__all__ = ["SIZE_PARAM", "Candidate", "fit_candidate", "prefix_size"]
 
-#: Operations charged per selected feature for binning (two 16-wide compare stages).
-_BIN_OPS_PER_FEATURE = 2
+
+#: The parameter that sizes a tree-ensemble member (trees, or boosting iterations).
+SIZE_PARAM = "n_estimators"
 
 
 @dataclass
 class Candidate:
-    """A fitted candidate and its compiled form."""
+    """A fitted candidate and its compiled form.
+
+    ``ensemble`` is None for a prefix (see :meth:`prefix`): it predicts through the compiled
+    model alone.
+    """
 
     config: PipelineConfig
     binner: Binner
     columns: np.ndarray
-    ensemble: MajorityVoteClassifier
+    ensemble: MajorityVoteClassifier | None
     compiled: CompiledPipeline
+    n_classes: int = 2
 
     @property
     def n_selected(self) -> int:
@@ -46,74 +51,50 @@ class Candidate:
         return member_input(self.binner.transform_columns(X, self.columns))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Share of member votes per class (the ensemble's own, in Python)."""
-        return self.ensemble.predict_proba(self.member_input(X))
+        """Class probabilities through the compiled kernel: one member's own, a soft vote's
+        average or a hard vote's refined shares (see ``MajorityVoteClassifier``)."""
+        return self.compiled.predict_proba(X)
 
-    def model_bytes(self) -> int:
-        """Bytes of the compiled model: bin edges of the selected columns and every member's
-        arrays (tree nodes, NB tables, KNN training codes)."""
-        total = int(sum(self.binner.n_bins_[self.columns] - 1)) * 8
-        for model in self.ensemble._compiled_parts()["members"]:
-            total += sum(a.nbytes for a in _arrays_of(model, self._n_codes()))
-        return total
+    def prefix_size(self) -> int | None:
+        """The size of the single tree-ensemble member a prefix can be cut from, else None."""
+        return prefix_size(self.config)
 
-    def ops_per_row(self, X: np.ndarray) -> float:
-        """Operations per row on ``X``: bin compares, tree node visits (counted on ``X``), NB
-        table look-ups and KNN distance terms."""
-        codes = self.member_input(X)
-        ops = float(_BIN_OPS_PER_FEATURE * self.n_selected)
-        for model in self.ensemble._compiled_parts()["members"]:
-            kind = member_kind(model)
-            if kind == "trees":
-                ops += node_visits(flatten_trees(model), codes) / codes.shape[0]
-            elif kind == "nb":
-                ops += self.n_selected * len(model.classes_)
-            else:
-                ops += flatten_knn(model).train.size
-        return ops
+    def prefix(self, k: int) -> Candidate:
+        """This candidate with its tree member cut to its first ``k`` estimators (boosting:
+        iterations): exactly what the same member fitted with ``n_estimators=k`` predicts,
+        without a new fit.
 
-    def _n_codes(self) -> np.ndarray:
-        return self.binner.n_bins_[self.columns] + 1
+        Raises
+        ------
+        ValueError
+            If the candidate has no single tree-ensemble member, or ``k`` is out of range.
+        """
+        size = self.prefix_size()
+        if size is None or not 1 <= k <= size or self.ensemble is None:
+            raise ValueError(f"No prefix of {k} for {self.config.describe(0, 0)!r}.")
+        spec = self.config.members[0]
+        params = {**spec.params, SIZE_PARAM: k}
+        config = dataclasses.replace(
+            self.config, members=(dataclasses.replace(spec, params=params),)
+        )
+        compiled = self.compiled.prefix(k)  # views of the flattened arrays: no new flattening
+        return Candidate(config, self.binner, self.columns, None, compiled, self.n_classes)
+
+
+def prefix_size(config: PipelineConfig) -> int | None:
+    """The size (``n_estimators``) of a configuration's single tree-ensemble member, or None
+    when it has no such member (then no prefix can be cut from it)."""
+    members = config.members
+    if len(members) != 1 or members[0].kind != "trees":
+        return None
+    size = members[0].params.get(SIZE_PARAM)
+    return None if size is None else int(size)
 
 
 def member_input(codes: np.ndarray) -> np.ndarray:
     """Members are fitted on float64 codes: every library takes them, and GaussianNB's
     parameters stay float64 like the compiled tables."""
     return codes.astype(np.float64)
-
-
-def node_visits(flat: FlatForest, X: np.ndarray) -> int:
-    """Tree nodes visited (internal nodes and leaves) by all rows of ``X`` in all trees,
-    traversed exactly as the compiled kernel does (``x <= threshold`` goes left, NaN by
-    ``missing_left``)."""
-    n = X.shape[0]
-    rows = np.arange(n)
-    visits = 0
-    for t in range(flat.n_trees):
-        node = np.full(n, flat.tree_starts[t], dtype=np.int64)
-        active = np.ones(n, dtype=bool)
-        while active.any():
-            visits += int(active.sum())
-            x = X[rows, flat.feature[node]].astype(np.float64)
-            go_left = np.where(
-                np.isnan(x), flat.missing_left[node] == 1, x <= flat.threshold[node]
-            )
-            nxt = np.where(go_left, flat.left[node], flat.right[node])
-            active &= flat.left[node] != -1
-            node = np.where(active, nxt, node)
-    return visits
-
-
-def _arrays_of(model: object, n_codes: np.ndarray) -> list[np.ndarray]:
-    kind = member_kind(model)
-    if kind == "trees":
-        flat = flatten_trees(model)
-        return [flat.feature, flat.threshold, flat.left, flat.right, flat.values]
-    if kind == "nb":
-        nb = flatten_nb(model, n_codes)
-        return [nb.table, nb.prior]
-    knn = flatten_knn(model)
-    return [knn.train, knn.labels]
 
 
 def fit_candidate(
@@ -145,12 +126,13 @@ def fit_candidate(
         random_state=random_state,
         class_counts=np.bincount(y).tolist(),
     ).fit(member_input(codes[:, columns]), y)
-    parts = ensemble._compiled_parts()
+    parts = ensemble.compiled_parts()
     compiled = CompiledPipeline(
-        parts["members"],
-        classes=parts["classes"],
+        parts.members,
+        classes=parts.classes,
         binner=binner,
         columns=columns,
         n_threads=n_threads,
+        voting=parts.voting,
     )
-    return Candidate(config, binner, columns, ensemble, compiled)
+    return Candidate(config, binner, columns, ensemble, compiled, int(parts.classes.size))

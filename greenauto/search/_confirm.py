@@ -5,19 +5,19 @@ on all training rows, so that the pick does not ride on one holdout's luck (the 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
+from greenauto.metrics import CONFIRMED_SCORE
 from greenauto.pareto import ParetoPoint
-from greenauto.search._candidate import fit_candidate
-from greenauto.search._space import config_from_params
+from greenauto.search._candidate import SIZE_PARAM, fit_candidate, prefix_size
+from greenauto.search._data import stratified_folds
 
-__all__ = ["CONFIRMED_METRIC", "confirm_points"]
+__all__ = ["confirm_points"]
 
-CONFIRMED_METRIC = "confirmed_score"
 #: At most this many points are re-scored, the most accurate first.
 MAX_CONFIRMED = 6
 
@@ -32,44 +32,60 @@ def confirm_points(
     deadline: float,
     random_state: int,
     n_splits: int = 3,
-    config_kwargs: dict | None = None,
+    n_repeats: int = 1,
+    window: float | None = None,
 ) -> list[ParetoPoint]:
-    """Points with ``metrics["confirmed_score"]`` added for those re-scored by CV.
+    """Points with ``metrics["confirmed_score"]`` added for those re-scored by fresh CV.
 
-    Candidates: points whose validation score is within ``2 x max_score_drop`` of the best,
-    most accurate first, at most ``MAX_CONFIRMED``; each costs ``n_splits`` fits, and a
-    candidate is skipped once its projected cost (its trial's fit time x n_splits) would pass
-    ``deadline``. ``score(candidate, X_val, y_val)`` scores a fitted candidate.
+    Candidates: points whose search score is within ``window`` (default ``2 x
+    max_score_drop``) of the best, most accurate first, at most ``MAX_CONFIRMED``. They are
+    re-scored on ``n_repeats`` x ``n_splits`` stratified folds drawn afresh (seeds
+    ``random_state + 1, ...``: never the search's own folds, whose luck the best scores rode
+    on). Prefixes of one fit (points that differ only in ``n_estimators``) share one fit per
+    fold: the largest is fitted and the others are its prefixes, which are exactly the same
+    models. A family is skipped once its projected cost (its largest trial's fit time x folds)
+    would pass ``deadline``. ``score(candidate, X_val, y_val)`` scores a fitted candidate.
     """
     best = max(p["score"] for p in points)
-    near = sorted(
-        (p for p in points if p["score"] >= best - 2 * max_score_drop),
-        key=lambda p: -p["score"],
-    )[:MAX_CONFIRMED]
-    counts = np.bincount(y)
-    usable = np.isin(y, np.flatnonzero(counts >= n_splits))
-    rows, always = np.flatnonzero(usable), np.flatnonzero(~usable)
-    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    folds = [(np.concatenate([rows[a], always]), rows[b]) for a, b in cv.split(rows, y[rows])]
+    window = 2 * max_score_drop if window is None else window
+    near = sorted((p for p in points if p["score"] >= best - window), key=lambda p: -p["score"])[
+        :MAX_CONFIRMED
+    ]
+    folds = [
+        fold
+        for r in range(n_repeats)
+        for fold in stratified_folds(y, n_splits, random_state + 1 + r)[0]
+    ]
     confirmed: dict[int, float] = {}
-    for p in near:
-        if time.perf_counter() + n_splits * p.metrics.get("fit_seconds", 0.0) > deadline:
+    for family in _families(near):
+        largest = max(family, key=lambda p: prefix_size(p.config) or 0)
+        cost = len(folds) * largest.metrics.get("fit_seconds", 0.0)
+        if time.perf_counter() + cost > deadline:
             continue
-        config = config_from_params(dict(p.params), **(config_kwargs or {}))
-        scores = []
+        scores: dict[int, list[float]] = {p.trial: [] for p in family}
         for train, val in folds:
-            cand = fit_candidate(config, X[train], y[train], random_state=random_state)
-            scores.append(score(cand, X[val], y[val]))
-        confirmed[p.trial] = float(np.mean(scores))
+            cand = fit_candidate(largest.config, X[train], y[train], random_state=random_state)
+            for p in family:
+                size = prefix_size(p.config)
+                member = cand if p is largest or size is None else cand.prefix(size)
+                scores[p.trial].append(score(member, X[val], y[val]))
+        confirmed.update({trial: float(np.mean(s)) for trial, s in scores.items()})
     return [
-        ParetoPoint(
-            p.trial,
-            p.params,
-            {**p.metrics, CONFIRMED_METRIC: confirmed[p.trial]},
-            p.description,
-            p.energy_source,
-        )
+        dataclasses.replace(p, metrics={**p.metrics, CONFIRMED_SCORE: confirmed[p.trial]})
         if p.trial in confirmed
         else p
         for p in points
     ]
+
+
+def _families(points: Sequence[ParetoPoint]) -> list[list[ParetoPoint]]:
+    """Points grouped by their configuration but for the tree member's size, in order."""
+    groups: dict[object, list[ParetoPoint]] = {}
+    for p in points:
+        if prefix_size(p.config) is None:
+            key: object = ("single", p.trial)
+        else:
+            params = p.config.trial_params()
+            key = tuple(sorted((k, v) for k, v in params.items() if not k.endswith(SIZE_PARAM)))
+        groups.setdefault(key, []).append(p)
+    return list(groups.values())

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import optuna
@@ -18,56 +16,29 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from greenauto.energy import (
     EnergyMeter,
     Measurement,
-    OperationCounter,
+    OperationCountMeter,
     measure_fit,
     measure_predict,
 )
-from greenauto.search._candidate import Candidate, fit_candidate
-from greenauto.search._space import suggest_config
+from greenauto.ensemble import ensemble_trial_params, stratified_subset
+from greenauto.metrics import objective_metric
+from greenauto.results import (
+    completed_attrs,
+    failed_attrs,
+    pruned_attrs,
+    variant_attrs,
+    variant_parent,
+)
+from greenauto.search._candidate import SIZE_PARAM, Candidate, fit_candidate
+from greenauto.search._data import OPS_ROWS, SearchData
+from greenauto.search._limits import Limits
+from greenauto.search._space import PipelineConfig, suggest_config
+from greenauto.search._variants import pick_variants, prefix_sizes
 
-__all__ = [
-    "OBJECTIVE_METRICS",
-    "SearchData",
-    "TrialObjective",
-    "score_candidate",
-    "subsample_stratified",
-]
+__all__ = ["LOW_FIDELITY_MIN_ROWS", "TrialObjective", "score_candidate"]
 
-#: objective name -> (metric recorded on every trial, maximise?)
-OBJECTIVE_METRICS: dict[str, tuple[str, bool]] = {
-    "score": ("score", True),
-    "inference_energy": ("inference_energy_j_per_1k", False),
-    "fit_energy": ("fit_energy_j", False),
-    "lifetime_energy": ("lifetime_energy_j", False),
-    "latency": ("latency_s_per_row", False),
-    "model_size": ("model_bytes", False),
-}
-
-
-@dataclass
-class SearchData:
-    """Encoded data of a search: training folds, validation folds and the reference batch.
-
-    ``folds`` holds ``(train_index, val_index)`` pairs: one for a holdout split, k for CV.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    folds: list[tuple[np.ndarray, np.ndarray]]
-    X_ref: np.ndarray
-    n_classes: int
-
-
-def subsample_stratified(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of about ``n`` rows drawn per class in proportion, at least one each."""
-    if n >= y.size:
-        return np.arange(y.size)
-    picked = []
-    for cls in np.unique(y):
-        rows = np.flatnonzero(y == cls)
-        take = max(1, round(n * rows.size / y.size))
-        picked.append(rng.choice(rows, size=min(take, rows.size), replace=False))
-    return np.sort(np.concatenate(picked))
+#: Fewest rows a low-fidelity fit uses (else an eighth of the training rows).
+LOW_FIDELITY_MIN_ROWS = 1000
 
 
 class _ScoringView(ClassifierMixin, BaseEstimator):
@@ -88,127 +59,6 @@ class _ScoringView(ClassifierMixin, BaseEstimator):
         return self.candidate.predict_proba(X)
 
 
-@dataclass
-class TrialObjective:
-    """Callable passed to ``study.optimize``; returns the objective values of one trial."""
-
-    data: SearchData
-    objectives: Sequence[str]
-    scorer: Callable[..., float]
-    meter: EnergyMeter
-    counter: OperationCounter | None = None
-    joules_per_op: float = 0.0
-    learners: Sequence[str] | None = None
-    max_members: int = 3
-    random_state: int = 0
-    expected_predictions: int = 1_000_000
-    deadline: float = math.inf
-    fidelity_rows: int = 20_000
-    fidelity_margin: float = 0.03
-    best_full_score: float = -math.inf
-    _durations: list[float] = field(default_factory=list)
-
-    def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
-        started = time.perf_counter()
-        try:
-            metrics = self._run(trial)
-        except optuna.TrialPruned:
-            raise
-        except Exception as exc:  # recorded on the trial; Optuna marks it failed
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            trial.set_user_attr("traceback", traceback.format_exc(limit=8))
-            raise
-        finally:
-            self._durations.append(time.perf_counter() - started)
-        metrics["trial_seconds"] = time.perf_counter() - started
-        trial.set_user_attr("metrics", metrics)
-        self.best_full_score = max(self.best_full_score, metrics["score"])
-        return tuple(metrics[OBJECTIVE_METRICS[o][0]] for o in self.objectives)
-
-    # ------------------------------------------------------------------ stages
-    def _run(self, trial: optuna.Trial) -> dict[str, float]:
-        if time.perf_counter() >= self.deadline:
-            trial.set_user_attr("pruned_because", "the time budget was spent before it started")
-            raise optuna.TrialPruned()
-        config = suggest_config(trial, learners=self.learners, max_members=self.max_members)
-        train, val = self.data.folds[0]
-        seed = self.random_state + trial.number
-        if train.size > self.fidelity_rows:
-            self._low_fidelity_check(trial, config, train, val, seed)
-        scores, fits, candidate = [], [], None
-        for k, (tr, va) in enumerate(self.data.folds):
-            fit_m, cand = self._measured_fit(config, tr, seed)
-            scores.append(self._score(cand, va))
-            fits.append(fit_m)
-            if k == 0:
-                candidate = cand
-        assert candidate is not None
-        ops = candidate.ops_per_row(self.data.X_ref)
-        pred_m = self._measured_predict(candidate, ops)
-        fit_j = float(np.mean([m.joules for m in fits]))
-        per_1k = float(pred_m.joules_per_1k_rows)
-        trial.set_user_attr("description", candidate.config.describe(
-            self.data.X.shape[1], candidate.n_selected
-        ))  # fmt: skip
-        trial.set_user_attr("energy_source", pred_m.source.value)
-        return {
-            "score": float(np.mean(scores)),
-            "fit_energy_j": fit_j,
-            "inference_energy_j_per_1k": per_1k,
-            "lifetime_energy_j": fit_j + self.expected_predictions * per_1k / 1000.0,
-            "latency_s_per_row": pred_m.wall_seconds / pred_m.rows,
-            "model_bytes": float(candidate.model_bytes()),
-            "n_features": float(candidate.n_selected),
-            "ops_per_row": float(ops),
-            "fit_seconds": float(np.mean([m.wall_seconds for m in fits])),
-        }
-
-    def _low_fidelity_check(self, trial, config, train, val, seed) -> None:
-        """Fit on a subsample first; drop the trial early if it is clearly worse than the best
-        full-data score so far, or if the full fit would not end before the deadline."""
-        rng = np.random.default_rng(seed)
-        sub = train[subsample_stratified(self.data.y[train], self.fidelity_rows // 4, rng)]
-        t0 = time.perf_counter()
-        cand = fit_candidate(config, self.data.X[sub], self.data.y[sub], random_state=seed)
-        score = self._score(cand, val)
-        elapsed = time.perf_counter() - t0
-        trial.set_user_attr("low_fidelity_score", score)
-        if score < self.best_full_score - self.fidelity_margin:
-            trial.set_user_attr("pruned_because", "low-fidelity score below the best")
-            raise optuna.TrialPruned()
-        projected = elapsed * train.size / sub.size * len(self.data.folds)
-        if time.perf_counter() + projected > self.deadline:
-            trial.set_user_attr("pruned_because", "full fit would overrun the time budget")
-            raise optuna.TrialPruned()
-
-    def _measured_fit(self, config, rows: np.ndarray, seed: int) -> tuple[Measurement, Candidate]:
-        holder: dict[str, Candidate] = {}
-        X, y = self.data.X[rows], self.data.y[rows]
-
-        def fit() -> None:
-            holder["c"] = fit_candidate(config, X, y, random_state=seed)
-            if self.counter is not None:
-                self.counter.add(_fit_ops(holder["c"], X.shape))
-
-        return measure_fit(fit, meter=self.meter), holder["c"]
-
-    def _measured_predict(self, candidate: Candidate, ops_per_row: float) -> Measurement:
-        counter = self.counter
-
-        def predict(X: np.ndarray) -> object:
-            out = candidate.predict_codes(X)
-            if counter is not None:
-                counter.add(max(1, int(ops_per_row * X.shape[0])))
-            return out
-
-        return measure_predict(predict, self.data.X_ref, meter=self.meter)
-
-    def _score(self, candidate: Candidate, rows: np.ndarray) -> float:
-        return score_candidate(
-            self.scorer, candidate, self.data.X[rows], self.data.y[rows], self.data.n_classes
-        )
-
-
 def score_candidate(
     scorer: Callable[..., float],
     candidate: Candidate,
@@ -220,6 +70,230 @@ def score_candidate(
     return float(scorer(_ScoringView(candidate, n_classes), X, y))
 
 
+class _Pruned(optuna.TrialPruned):
+    """A trial the search drops, with the reason recorded on the trial."""
+
+    def __init__(self, trial: optuna.Trial, reason: str) -> None:
+        super().__init__(reason)
+        for key, value in pruned_attrs(reason).items():
+            trial.set_user_attr(key, value)
+
+
+@dataclass
+class TrialObjective:
+    """Callable passed to ``study.optimize``; returns the objective values of one trial.
+
+    Every outcome goes through the codec of ``greenauto.results``: a completed trial records
+    its metrics, description and energy source; a failed one its error; a pruned one why.
+    """
+
+    data: SearchData
+    objectives: Sequence[str]
+    scorer: Callable[..., float]
+    meter: EnergyMeter
+    learners: Sequence[str] | None = None
+    max_members: int = 3
+    random_state: int = 0
+    expected_predictions: int = 1_000_000
+    deadline: float = math.inf
+    fidelity_rows: int = 4_000
+    fidelity_margin: float = 0.01
+    fidelity_after: int = 0
+    limits: Limits = field(default_factory=Limits)
+    variants: bool = True
+    _added: list[optuna.trial.FrozenTrial] = field(default_factory=list)
+    _rung: list[tuple[float, float]] = field(default_factory=list)  # low-fidelity (score, ops)
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        started = time.perf_counter()
+        try:
+            config, cands, fits, metrics, source = self._run(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:  # recorded on the trial; Optuna marks it failed
+            for key, value in failed_attrs(exc).items():
+                trial.set_user_attr(key, value)
+            raise
+        metrics["trial_seconds"] = time.perf_counter() - started
+        description = config.describe(self.data.X.shape[1], cands[0].n_selected)
+        for key, value in completed_attrs(metrics, description, source).items():
+            trial.set_user_attr(key, value)
+        for key, value in (self.limits.as_constraints(metrics) or {}).items():
+            trial.set_constraint(key, value)  # the sampler learns where the limits bind
+        if self.variants:
+            self._add_variants(trial, cands, fits, metrics)
+        return self._values(metrics)
+
+    def take_added(self) -> list[optuna.trial.FrozenTrial]:
+        """The variant trials the last call added to the study (then forgets them)."""
+        added, self._added = self._added, []
+        return added
+
+    def _values(self, metrics: dict[str, float]) -> tuple[float, ...]:
+        return tuple(metrics[objective_metric(o).name] for o in self.objectives)
+
+    # ------------------------------------------------------------------ stages
+    def _run(
+        self, trial: optuna.Trial
+    ) -> tuple[PipelineConfig, list[Candidate], list[Measurement], dict[str, float], str]:
+        if time.perf_counter() >= self.deadline:
+            raise _Pruned(trial, "the time budget was spent before it started")
+        config = suggest_config(trial, learners=self.learners, max_members=self.max_members)
+        train, val = self.data.folds[0]
+        seed = self.random_state + trial.number
+        if train.size >= self.fidelity_rows and trial.number >= self.fidelity_after:
+            self._low_fidelity_check(trial, config, train, val, seed)
+        scores, fits, cands = [], [], []
+        for tr, va in self.data.folds:
+            fit_m, cand = self._measured_fit(config, tr, seed)
+            scores.append(self._score(cand, va))
+            fits.append(fit_m)
+            cands.append(cand)
+        fit_j = float(np.mean([m.joules for m in fits]))
+        fit_s = float(np.mean([m.wall_seconds for m in fits]))
+        metrics, source = self._metrics(cands[0], float(np.mean(scores)), fit_j, fit_s)
+        return config, cands, fits, metrics, source
+
+    def _metrics(
+        self, candidate: Candidate, score: float, fit_j: float, fit_s: float
+    ) -> tuple[dict[str, float], str]:
+        """Every recorded figure of a fitted candidate: its inference energy is measured."""
+        ops = candidate.compiled.operations_per_row(self.data.X_ref[:OPS_ROWS])
+        pred_m = self._measured_predict(candidate, ops)
+        per_1k = float(pred_m.joules_per_1k_rows)
+        metrics = {
+            "score": score,
+            "fit_energy_j": fit_j,
+            "inference_energy_j_per_1k": per_1k,
+            "lifetime_energy_j": fit_j + self.expected_predictions * per_1k / 1000.0,
+            "latency_s_per_row": pred_m.wall_seconds / pred_m.rows,
+            "model_bytes": float(candidate.compiled.nbytes),
+            "n_features": float(candidate.n_selected),
+            "ops_per_row": float(ops),
+            "fit_seconds": fit_s,
+        }
+        return metrics, pred_m.source.value
+
+    def _add_variants(
+        self,
+        trial: optuna.Trial,
+        cands: list[Candidate],
+        fits: list[Measurement],
+        parent: dict[str, float],
+    ) -> None:
+        """Score a ladder of prefixes of the fitted candidate on the same folds; record the
+        non-dominated ones as trials of their own (inference energy measured; fit energy is
+        the prefix's share ``k / n`` of the parent's measured fit, as ``variant_of`` says)."""
+        size = cands[0].prefix_size()
+        if size is None:
+            return
+        spec = cands[0].config.members[0]
+        low = getattr(spec.get_learner().space.get(SIZE_PARAM), "low", 1)
+        family = []
+        for k in prefix_sizes(size, low):
+            prefixes = [c.prefix(k) for c in cands]
+            score = float(np.mean([
+                self._score(p, va) for p, (_, va) in zip(prefixes, self.data.folds, strict=True)
+            ]))  # fmt: skip
+            family.append((k, score, parent["ops_per_row"] * k / size, prefixes[0]))
+        chosen = pick_variants(
+            (parent["score"], parent["ops_per_row"]), [(k, s, o) for k, s, o, _ in family]
+        )
+        for k, score, _, prefix in family:
+            if k not in chosen:
+                continue
+            share = k / size
+            metrics, source = self._metrics(
+                prefix, score, parent["fit_energy_j"] * share, parent["fit_seconds"] * share
+            )
+            description = prefix.config.describe(self.data.X.shape[1], prefix.n_selected)
+            description += f" (first {k} of trial {trial.number}'s {size}, no fit of its own)"
+            attrs = {
+                **completed_attrs(metrics, description, source),
+                **variant_attrs(trial.number),
+            }
+            params = {**trial.params, **ensemble_trial_params(prefix.config.members)}
+            trial.study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=trial.distributions,
+                    values=self._values(metrics),
+                    user_attrs=attrs,
+                    constraints=self.limits.as_constraints(metrics),
+                )
+            )
+        if chosen:
+            self._added = [
+                t
+                for t in trial.study.get_trials(deepcopy=False)
+                if variant_parent(t) == trial.number
+            ]
+
+    def _low_fidelity_check(self, trial, config, train, val, seed) -> None:
+        """Multi-fidelity: fit on a stratified eighth of the training rows first (at least
+        ``LOW_FIDELITY_MIN_ROWS``) and go on to the full fit only if the candidate is near the
+        front of the trials seen at that same fidelity (asynchronous successive halving, on
+        two objectives): it is dropped when an earlier low-fidelity candidate at most 25 %
+        costlier (operations per row) scored ``fidelity_margin`` more. It is also dropped when
+        the full fit would end past the deadline, projected from the low-fidelity fit's time.
+        """
+        rows = max(LOW_FIDELITY_MIN_ROWS, train.size // 8)
+        sub = train[stratified_subset(self.data.y[train], rows / train.size, seed=seed)]
+        t0 = time.perf_counter()
+        cand = fit_candidate(config, self.data.X[sub], self.data.y[sub], random_state=seed)
+        score = self._score(cand, val)
+        elapsed = time.perf_counter() - t0
+        ops = cand.compiled.operations_per_row(self.data.X_ref[:OPS_ROWS])
+        margin = self.fidelity_margin
+        beaten = [s for s, o in self._rung if s >= score + margin and o <= 1.25 * ops]
+        self._rung.append((score, ops))
+        if beaten:
+            raise _Pruned(
+                trial,
+                f"low-fidelity score {score:.4f} on {sub.size} rows: a candidate as cheap "
+                f"scored {max(beaten):.4f} at that fidelity",
+            )
+        projected = elapsed * train.size / sub.size * len(self.data.folds)
+        if time.perf_counter() + projected > self.deadline:
+            raise _Pruned(trial, "the full fit would overrun the time budget")
+
+    def _counter(self):
+        return self.meter.counter if isinstance(self.meter, OperationCountMeter) else None
+
+    def _measured_fit(self, config, rows: np.ndarray, seed: int) -> tuple[Measurement, Candidate]:
+        holder: dict[str, Candidate] = {}
+        X, y = self.data.X[rows], self.data.y[rows]
+        counter = self._counter()
+
+        def fit() -> None:
+            holder["c"] = fit_candidate(config, X, y, random_state=seed)
+            if counter is not None:
+                counter.add(_fit_ops(holder["c"], X.shape))
+
+        return measure_fit(fit, meter=self.meter), holder["c"]
+
+    def _measured_predict(self, candidate: Candidate, ops_per_row: float) -> Measurement:
+        """Inference energy on the reference batch: from the user's rows through the encoder
+        and the compiled model when the search has them (what ``predict`` costs), else from
+        the encoded rows."""
+        counter = self._counter()
+        encode = self.data.encode
+        batch = self.data.X_ref if encode is None else self.data.raw_ref
+
+        def predict(X: object) -> object:
+            out = candidate.predict_codes(X if encode is None else encode(X))
+            if counter is not None:  # the operation-count model counts the kernel's work
+                counter.add(max(1, int(ops_per_row * len(out))))
+            return out
+
+        return measure_predict(predict, batch, meter=self.meter)
+
+    def _score(self, candidate: Candidate, rows: np.ndarray) -> float:
+        return score_candidate(
+            self.scorer, candidate, self.data.X[rows], self.data.y[rows], self.data.n_classes
+        )
+
+
 def _fit_ops(candidate: Candidate, shape: tuple[int, int]) -> int:
     """Operation-count model of a fit: binning every value, then per member rows x selected
     columns x its size (trees or estimators; 1 for NB and KNN)."""
@@ -229,17 +303,3 @@ def _fit_ops(candidate: Candidate, shape: tuple[int, int]) -> int:
         size = int(spec.params.get("n_estimators", 1))
         ops += int(n_rows * spec.row_fraction) * candidate.n_selected * max(size, 1)
     return max(ops, 1)
-
-
-def describe_error(trial: optuna.trial.FrozenTrial) -> str:
-    """The recorded error of a failed trial (or Optuna's fail reason)."""
-    return str(
-        trial.user_attrs.get("error") or trial.system_attrs.get("fail_reason", "unknown error")
-    )
-
-
-def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, Any] | None:
-    """Metrics recorded by a completed trial, or None."""
-    if trial.state != optuna.trial.TrialState.COMPLETE:
-        return None
-    return trial.user_attrs.get("metrics")

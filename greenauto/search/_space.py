@@ -2,7 +2,8 @@
 
 `suggest_config` asks an Optuna trial (define-by-run) for a `PipelineConfig`; the ensemble
 part comes from each learner's own declared space (`greenauto.ensemble`), FLAML-style.
-`seed_configs` lists cheap, known-good candidates the study evaluates first.
+`config_from_params` rebuilds a finished trial's configuration from its stored parameters, and
+`seed_params` lists cheap, known-good candidates the study evaluates first.
 """
 
 from __future__ import annotations
@@ -37,6 +38,44 @@ class PipelineConfig:
     selector: str
     feature_fraction: float
     members: tuple[MemberSpec, ...]
+
+    def trial_params(self) -> dict[str, Any]:
+        """The trial parameters under which `suggest_config` returns this configuration (the
+        inverse of `config_from_params`)."""
+        params: dict[str, Any] = {
+            "n_bins": self.n_bins,
+            "bin_strategy": self.bin_strategy,
+            "selector": self.selector,
+        }
+        if self.selector != "none":
+            params["feature_fraction"] = self.feature_fraction
+        return {**params, **ensemble_trial_params(self.members)}
+
+    def to_sklearn(self, X: Any, y: Any, *, random_state: int = 0) -> Any:
+        """This candidate fitted on ``X, y`` (encoded as ``GreenAutoClassifier`` encodes them),
+        as a plain scikit-learn ``Pipeline``: see ``CompiledPipeline.to_sklearn``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        random_state : int, default=0
+
+        Returns
+        -------
+        pipeline : sklearn.pipeline.Pipeline
+        """
+        import numpy as np
+
+        from greenauto.preprocessing import TabularEncoder, encode_labels
+        from greenauto.search._candidate import fit_candidate
+
+        encoder = TabularEncoder().fit(X)
+        labels = encode_labels(y)
+        y_enc = labels.transform(np.asarray(y)).astype(np.int64)
+        candidate = fit_candidate(self, encoder.transform(X), y_enc, random_state=random_state)
+        compiled = candidate.compiled.with_metadata(labels=labels.classes_, encoder=encoder)
+        return compiled.to_sklearn()
 
     def describe(self, n_features: int, n_selected: int) -> str:
         """E.g. ``"LightGBM(40 trees) + CategoricalNB on 12 of 57 columns, 16 bins"``."""
@@ -74,25 +113,37 @@ def config_from_params(
     )
 
 
-#: Learners seeded first, cheapest inference first; KNN is left to the sampler (its
-#: inference cost grows with the training rows).
-_SEED_ORDER = (
-    "decision_tree",
-    "gaussian_nb",
-    "categorical_nb",
-    "lightgbm",
-    "random_forest",
-    "extra_trees",
-)
+#: A learner is seeded only if its initial parameters cost at most this many operations per
+#: predicted row (its ``cost_hint``) on the search's data: KNN, whose cost grows with the
+#: training rows, is then left to the sampler on all but tiny data.
+SEED_MAX_OPS_PER_ROW = 10_000
 
 
-def seed_params(learners: Sequence[str] | None, max_members: int = 3) -> list[dict[str, Any]]:
+def seed_params(
+    learners: Sequence[str] | None,
+    max_members: int = 3,
+    *,
+    shape: tuple[int, int] = (10_000, 20),
+    n_classes: int = 2,
+) -> list[dict[str, Any]]:
     """Trial parameters of cheap, known-good candidates the study evaluates first (FLAML's
-    low-cost start): each allowed learner alone with its declared initial parameters, on all
-    columns with 32 quantile bins; then LightGBM with its library defaults on 255 bins (the
-    accurate anchor users compare against); then a vote of the first three cheap learners."""
-    allowed = set(learner_names() if learners is None else learners)
-    order = [name for name in _SEED_ORDER if name in allowed]
+    low-cost start).
+
+    Each allowed learner alone with its declared initial parameters, on all columns with 32
+    quantile bins, cheapest first by its ``cost_hint`` on data of ``shape`` (rows, columns)
+    (learners above ``SEED_MAX_OPS_PER_ROW`` are left out); then LightGBM with its library
+    defaults on 255 bins (the accurate anchor users compare against); then a vote of the three
+    cheapest learners.
+    """
+    allowed = learner_names() if learners is None else sorted(set(learners))
+    n_rows, n_features = shape
+    costs = {
+        name: get_learner(name).cost_hint(
+            get_learner(name).initial_params(), n_rows, n_features, n_classes=n_classes
+        )
+        for name in allowed
+    }
+    order = sorted((n for n in allowed if costs[n] <= SEED_MAX_OPS_PER_ROW), key=costs.get)
     base = {"n_bins": 32, "bin_strategy": "quantile", "selector": "none"}
     seeds = []
     for name in order:
@@ -115,4 +166,5 @@ _LIGHTGBM_DEFAULTS = {
     "min_child_samples": 20,
     "colsample_bytree": 1.0,
     "reg_lambda": 1e-3,
+    "max_depth": -1,
 }

@@ -37,10 +37,16 @@ def test_one_dimensional_input(pipe):
         pipe.predict(np.zeros(3, np.float32))
 
 
-@pytest.mark.parametrize("dtype", [np.int64, np.uint8, object, np.float16])
+@pytest.mark.parametrize("dtype", [object, np.complex64, "U3"])
 def test_wrong_dtype(pipe, dtype):
-    with pytest.raises(TypeError, match="float32 or float64"):
+    with pytest.raises(TypeError, match="must hold numbers"):
         pipe.predict(np.zeros((5, 3), dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.int8, np.float16, bool])
+def test_every_numeric_dtype_is_read(pipe, dtype):
+    Xd = (X * 3).astype(dtype)
+    np.testing.assert_array_equal(pipe.predict(Xd), TREE.predict(Xd))
 
 
 def test_empty_batch(pipe):
@@ -65,12 +71,9 @@ def test_nb_needs_binner():
         CompiledPipeline([nb], classes=[0, 1])
 
 
-def test_proba_of_a_vote():
-    nb = CategoricalNB(min_categories=BINNER.n_bins_ + 1).fit(CODES, Y)
-    tree = DecisionTreeClassifier(max_depth=2).fit(CODES, Y)
-    pipe = CompiledPipeline([tree, nb], classes=[0, 1], binner=BINNER)
-    with pytest.raises(ValueError, match="exactly one tree-model member"):
-        pipe.predict_proba(X)
+def test_unknown_voting():
+    with pytest.raises(ValueError, match="voting must be 'hard' or 'soft'"):
+        CompiledPipeline([TREE], classes=[0, 1], voting="max")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 from greenauto.compiled import CompiledPipeline
+from greenauto.compiled._reference import vote_reference
 
 from .conftest import DATASETS, binned, encoded, fit_rows
 
@@ -97,11 +98,12 @@ def test_knn_on_bins(name, p):
     np.testing.assert_array_equal(pipe.predict(X[:1500]), expected)
 
 
-def sklearn_hard_vote(predictions: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """VotingClassifier(voting="hard").predict on already fitted members."""
-    encoded_votes = np.searchsorted(classes, predictions).T
-    winners = np.apply_along_axis(lambda v: np.argmax(np.bincount(v)), 1, encoded_votes)
-    return classes[winners]
+def in_pipeline_classes(model, data: np.ndarray, classes: np.ndarray):
+    """A member's class indices and probabilities, in the pipeline's classes."""
+    where = np.searchsorted(classes, model.classes_)
+    proba = np.zeros((data.shape[0], classes.size))
+    proba[:, where] = model.predict_proba(data)
+    return np.searchsorted(classes, model.predict(data)), proba
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -117,14 +119,23 @@ def test_vote_dt_nb_knn_with_selection(name):
     knn = KNeighborsClassifier(n_neighbors=3, algorithm="brute")
     knn.fit(sel[rows][:, knn_cols].astype(np.float64), y[rows])
     classes = np.unique(y)  # members fitted on 1,500 rows may know fewer classes
-    pipe = CompiledPipeline(
-        [dt, nb, (knn, knn_cols)], classes=classes, binner=binner, columns=columns
-    )
     with threadpool_limits(1):
-        votes = np.array(
-            [dt.predict(sel), nb.predict(sel), knn.predict(sel[:, knn_cols].astype(np.float64))]
+        parts = [
+            in_pipeline_classes(dt, sel, classes),
+            in_pipeline_classes(nb, sel, classes),
+            in_pipeline_classes(knn, sel[:, knn_cols].astype(np.float64), classes),
+        ]
+    for voting in ("hard", "soft"):
+        pipe = CompiledPipeline(
+            [dt, nb, (knn, knn_cols)], classes=classes, binner=binner, columns=columns,
+            voting=voting,
+        )  # fmt: skip
+        labels, proba = vote_reference(
+            np.array([v for v, _ in parts]), [p for _, p in parts], voting
         )
-    np.testing.assert_array_equal(pipe.predict(X), sklearn_hard_vote(votes, classes))
+        got_labels, got_proba = pipe.predict_with_proba(X)
+        np.testing.assert_array_equal(got_labels, classes[labels])
+        np.testing.assert_allclose(got_proba, proba, rtol=0, atol=1e-12)
 
 
 def test_two_threads_equal_one_thread():
@@ -146,3 +157,15 @@ def test_vote_with_two_threads_equals_one_thread():
     one = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner, n_threads=1)
     two = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner, n_threads=2)
     np.testing.assert_array_equal(two.predict(big), one.predict(big))
+
+
+def test_raw_hard_vote_labels_alone_equal_labels_with_probabilities():
+    X, y = encoded("letter")
+    trees = [
+        DecisionTreeClassifier(max_depth=d, random_state=d).fit(X[:1500], y[:1500]) for d in (4, 7)
+    ]
+    pipe = CompiledPipeline(trees, classes=trees[0].classes_, voting="hard")
+    labels, proba = pipe.predict_with_proba(X)
+    assert np.mean(trees[0].predict(X) != trees[1].predict(X)) > 0.1  # many ties to break
+    np.testing.assert_array_equal(pipe.predict(X), labels)
+    np.testing.assert_array_equal(pipe.classes_[np.argmax(proba, axis=1)], labels)

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from greenauto import Binner
 from greenauto.compiled import CompiledPipeline, flatten_trees
-from greenauto.compiled._reference import tree_reference
+from greenauto.compiled._reference import tree_reference, vote_reference
 
 N_FEATURES = 5
 RNG = np.random.default_rng(0)
@@ -72,15 +72,20 @@ def test_forest_on_random_input(X):
 
 
 @settings(max_examples=60, deadline=None)
-@given(X=batches, seed=st.integers(0, 1000))
-def test_binned_vote_on_random_input(X, seed):
+@given(X=batches, seed=st.integers(0, 1000), voting=st.sampled_from(["hard", "soft"]))
+def test_binned_vote_on_random_input(X, seed, voting):
     tree = DecisionTreeClassifier(max_depth=5, random_state=seed).fit(CODES, Y_FIT)
     nb = CategoricalNB(min_categories=BINNER.n_bins_ + 1).fit(CODES, Y_FIT)
     knn = KNeighborsClassifier(n_neighbors=1 + seed % 7, p=1 + seed % 2, algorithm="brute")
     knn.fit(CODES.astype(np.float64), Y_FIT)
-    pipe = CompiledPipeline([tree, nb, knn], classes=[0, 1, 2], binner=BINNER)
+    pipe = CompiledPipeline([tree, nb, knn], classes=[0, 1, 2], binner=BINNER, voting=voting)
     codes = BINNER.transform(X)
+    members = [(tree, codes), (nb, codes), (knn, codes * 1.0)]
     with threadpool_limits(1):
-        votes = np.stack([tree.predict(codes), nb.predict(codes), knn.predict(codes * 1.0)])
-    counts = np.stack([(votes == c).sum(axis=0) for c in range(3)], axis=1)
-    np.testing.assert_array_equal(pipe.predict(X), np.argmax(counts, axis=1))
+        votes = np.stack([m.predict(data) for m, data in members])
+        probas = [m.predict_proba(data) for m, data in members]
+    labels, proba = vote_reference(votes, probas, voting)
+    got_labels, got_proba = pipe.predict_with_proba(X)
+    np.testing.assert_array_equal(got_labels, labels)
+    np.testing.assert_array_equal(pipe.predict(X), labels)  # labels only: ties recomputed
+    np.testing.assert_allclose(got_proba, proba, rtol=0, atol=1e-12)

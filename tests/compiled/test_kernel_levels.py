@@ -162,33 +162,6 @@ def test_bad_isa_environment_is_a_clear_import_error(tmp_path):
     assert "GREENAUTO_ISA: unknown instruction-set level 'avx3'" in done.stderr
 
 
-def test_fewer_threads_than_asked_still_predict_every_row(tmp_path):
-    """OpenMP may grant fewer threads than asked (OMP_DYNAMIC, a thread limit): every row is
-    still predicted, identically to one thread."""
-    code = """
-        import numpy as np
-        from sklearn.ensemble import RandomForestClassifier
-        from greenauto import Binner
-        from greenauto.compiled import CompiledPipeline
-        rng = np.random.default_rng(0)
-        X = rng.normal(size=(30000, 6)).astype(np.float32)
-        y = (X[:, 0] + X[:, 1] > 0).astype(int)
-        binner = Binner(n_bins=32).fit(X)
-        rf = RandomForestClassifier(n_estimators=5, max_depth=6, random_state=0)
-        rf.fit(binner.transform(X), y)
-        expected = rf.predict(binner.transform(X))
-        two = CompiledPipeline([rf], classes=rf.classes_, binner=binner, n_threads=2)
-        # reversed rows second: a label buffer reused from the first call cannot hide a gap
-        for rows in (slice(None), slice(None, None, -1)):
-            assert (two.predict(X[rows]) == expected[rows]).all()
-        print("ok")
-    """
-    for env in ({"OMP_DYNAMIC": "true", "OMP_THREAD_LIMIT": "1"}, {"OMP_THREAD_LIMIT": "1"}):
-        done = run_python(code, tmp_path, **env)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "ok"
-
-
 @pytest.mark.parametrize("n_classes", [2, 3, 7])
 def test_tied_and_nearly_tied_forests_give_the_library_labels(n_classes):
     """Labels come from integer leaf sums only where the top two classes are far apart; exact

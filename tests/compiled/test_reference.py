@@ -64,7 +64,12 @@ def test_knn_and_vote_match_reference():
     np.testing.assert_array_equal(
         CompiledPipeline([knn], classes=classes, binner=binner).predict(X), knn_votes
     )
-    tree_votes = tree_reference(flatten_trees(tree), codes)[0]
-    pipe = CompiledPipeline([tree, knn], classes=classes, binner=binner)
-    expected = vote_reference(np.stack([tree_votes, knn_votes]), classes.size)
-    np.testing.assert_array_equal(pipe.predict(X), expected)
+    tree_votes, tree_proba = tree_reference(flatten_trees(tree), codes)
+    knn_proba = knn.predict_proba(codes.astype(float))
+    for voting in ("hard", "soft"):
+        pipe = CompiledPipeline([tree, knn], classes=classes, binner=binner, voting=voting)
+        labels, proba = vote_reference(
+            np.stack([tree_votes, knn_votes]), [tree_proba, knn_proba], voting
+        )
+        np.testing.assert_array_equal(pipe.predict(X), labels)
+        np.testing.assert_allclose(pipe.predict_proba(X), proba, rtol=0, atol=1e-12)

@@ -12,6 +12,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from greenauto._kernels import CompiledPipelineKernel
 from greenauto.compiled import FlatForest, flatten_trees
+from greenauto.compiled._flatten import leaf_distributions
 from greenauto.compiled._reference import tree_reference
 
 N_FEATURES = 4
@@ -39,7 +40,8 @@ def add(flat: FlatForest, binned: bool = False, class_map=(0, 1)) -> CompiledPip
         kernel = CompiledPipelineKernel(None, [], N_FEATURES, 2)
     kernel.add_trees(
         flat.tree_starts, flat.feature, flat.threshold, flat.left, flat.right,
-        flat.missing_left, flat.values, flat.out_offset, flat.n_outputs, flat.output_code,
+        flat.missing_left, leaf_distributions(flat.values) if flat.output == "mean"
+        else flat.values, flat.out_offset, flat.n_outputs, flat.output_code,
         flat.sigmoid, list(class_map),
     )  # fmt: skip
     return kernel

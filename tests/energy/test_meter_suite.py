@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from greenauto.energy import (
     CodecarbonMeter,
     CpuTimeMeter,
     EnergyMeter,
+    EnergyMeterError,
     EnergySource,
     Measurement,
     OperationCounter,
@@ -34,9 +36,12 @@ Y = (X[:, 0] + X[:, 1] > 1).astype(int)
 
 
 def work() -> None:
-    """About 10 ms of numpy work that also counts its operations (for the model meter)."""
-    np.sort(RNG.random(200_000))
-    COUNTER.add(200_000)
+    """At least 10 ms of CPU work, on any machine (longer than the fake RAPL counter's 2 ms
+    update period), that also counts its operations (for the model meter)."""
+    t0 = time.process_time()
+    while time.process_time() - t0 < 0.01:
+        np.sort(RNG.random(200_000))
+        COUNTER.add(200_000)
 
 
 @dataclass
@@ -138,3 +143,22 @@ def test_measure_fit_with_each_meter(backend: Backend) -> None:
     _check(m, backend)
     assert m.calls == 3  # shorter than min_cpu_seconds: repeated, median kept
     assert len(fits) == 3
+
+
+def test_tally_keeps_a_running_total_or_says_it_cannot(backend: Backend) -> None:
+    if isinstance(backend.meter, CodecarbonMeter):
+        with pytest.raises(EnergyMeterError, match="cannot keep a running total"):
+            backend.meter.tally()
+        return
+    tally = backend.meter.tally()
+    assert tally.source is backend.source
+    work()
+    first = tally.joules
+    assert first > 0
+    work()
+    second = tally.joules
+    assert second >= first  # reading it stops nothing (a RAPL counter may not have ticked)
+    m = backend.meter.measure(work)  # an interval inside a tally is counted by both
+    assert m.joules > 0
+    assert tally.joules >= second + 0.5 * m.joules
+    assert tally.joules > first

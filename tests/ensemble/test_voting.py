@@ -99,9 +99,35 @@ def test_predict_proba_is_consistent_with_predict(binned) -> None:
     members = _mixed(n_codes)[:2]  # two members: ties happen
     vote = MajorityVoteClassifier(members, random_state=0).fit(X_tr, y_tr)
     proba = vote.predict_proba(X_te)
-    assert set(np.unique(proba)) <= {0.0, 0.5, 1.0}
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(vote.classes_[proba.argmax(axis=1)], vote.predict(X_te))
+
+
+@pytest.mark.parametrize("voting", ["hard", "soft"])
+def test_two_member_ties_go_to_the_surer_member(binned, voting) -> None:
+    X_tr, X_te, y_tr, _, n_codes = binned
+    members = _mixed(n_codes)[1:]  # GaussianNB and 1-NN disagree often
+    vote = MajorityVoteClassifier(members, voting=voting, random_state=0).fit(X_tr, y_tr)
+    a, b = vote.estimators_
+    pa, pb = a.predict_proba(X_te), b.predict_proba(X_te)
+    va, vb = a.predict(X_te), b.predict(X_te)
+    rows = np.arange(X_te.shape[0])
+    disagree = np.flatnonzero(va != vb)
+    assert disagree.size > 5  # the data has ties to break
+    summed = pa + pb
+    surer = np.where(summed[rows, va] >= summed[rows, vb], va, vb)
+    surer = np.where(summed[rows, va] == summed[rows, vb], np.minimum(va, vb), surer)
+    got = np.searchsorted(vote.classes_, vote.predict(X_te))
+    np.testing.assert_array_equal(got[disagree], surer[disagree])
+    agree = va == vb
+    if voting == "hard":  # a class both members vote for wins, however sure they are
+        np.testing.assert_array_equal(got[agree], va[agree])
+        counts = (np.arange(vote.classes_.size) == va[:, None]) * 1.0 + (
+            np.arange(vote.classes_.size) == vb[:, None]
+        )
+        np.testing.assert_array_equal(vote.predict_proba(X_te), (counts + 0.25 * summed) / 2.5)
+    else:
+        np.testing.assert_array_equal(vote.predict_proba(X_te), summed / 2)
 
 
 def test_each_member_trains_on_its_fraction_with_every_class() -> None:
@@ -191,14 +217,14 @@ def test_string_labels_and_pandas_input() -> None:
 def test_compiled_parts_hand_over_plain_objects(binned) -> None:
     X_tr, X_te, y_tr, _, n_codes = binned
     vote = MajorityVoteClassifier(_trio(n_codes), random_state=0).fit(X_tr, y_tr)
-    parts = vote._compiled_parts()
-    assert parts["members"] == vote.estimators_
-    np.testing.assert_array_equal(parts["classes"], [0, 1])
-    np.testing.assert_array_equal(parts["labels"], ["benign", "malignant"])
+    parts = vote.compiled_parts()
+    assert parts.members == vote.estimators_
+    np.testing.assert_array_equal(parts.classes, [0, 1])
+    np.testing.assert_array_equal(parts.labels, ["benign", "malignant"])
     # The compiler's contract: member class indices -> bincount argmax -> labels.
-    votes = np.stack([m.predict(X_te) for m in parts["members"]])
-    counts = np.stack([(votes == c).sum(axis=0) for c in parts["classes"]], axis=1)
-    np.testing.assert_array_equal(parts["labels"][counts.argmax(axis=1)], vote.predict(X_te))
+    votes = np.stack([m.predict(X_te) for m in parts.members])
+    counts = np.stack([(votes == c).sum(axis=0) for c in parts.classes], axis=1)
+    np.testing.assert_array_equal(parts.labels[counts.argmax(axis=1)], vote.predict(X_te))
 
 
 def test_pickle_clone_and_grid_search(binned) -> None:
