@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from greenauto._kernels import StringCategories, encode_columns
+from greenauto._native import StringCategories, encode_columns
 
 __all__ = ["TabularEncoder"]
 
