@@ -27,7 +27,7 @@ from _common import median_seconds, write_results
 
 import greenauto._kernels as kernels
 from greenauto import Binner
-from greenauto.preprocessing._tabular import TabularEncoder
+from greenauto.preprocessing import TabularEncoder
 
 DATASETS = ("magic", "letter", "wisdm_activity", "spambase")
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"

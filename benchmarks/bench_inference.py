@@ -54,7 +54,7 @@ from _peers import lleaves_predict, onnx_predict, sklearn_predict, visits_per_ro
 import greenauto._kernels as kernels
 from greenauto import Binner
 from greenauto.compiled import CompiledPipeline
-from greenauto.preprocessing._tabular import TabularEncoder
+from greenauto.preprocessing import TabularEncoder
 
 DATASETS = ("magic", "letter", "wisdm_activity", "spambase")
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"

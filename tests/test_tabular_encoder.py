@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from greenauto._kernels import StringCategories, encode_columns
-from greenauto.preprocessing._tabular import TabularEncoder
+from greenauto.preprocessing import TabularEncoder
 
 from .compiled.conftest import DATASETS, dataset_files
 
