@@ -1148,13 +1148,13 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, double* 
                   double* index) {
     const int64_t qstep = v.groups * 4;
     const int64_t stages = (v.groups + 3) / 4;
-    constexpr int64_t kMaxStages = 16;  // features beyond 256: the plain stages
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
     uint64_t top[kKnnQueries];
     uint32_t below[kKnnQueries];
     bool small = true;  // every query code below 128 (the training codes are)
     for (int64_t j = 0; j < kKnnQueries * qstep; ++j) small = small && queries[j] < 128;
 #if defined(GREENAUTO_HAVE_DOT)
+    constexpr int64_t kMaxStages = 16;  // features beyond 256: the plain stages
     DotQuery qb[kMaxStages][kKnnQueries];
     int32_t qq[kMaxStages][kKnnQueries] = {};
     for (int64_t s = 0; s < min64(stages, kMaxStages); ++s) {
