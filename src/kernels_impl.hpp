@@ -174,6 +174,18 @@ inline void add_qs_leaves(const ForestView& f, const TreeInfo& t, const uint32_t
     for (int64_t r = 0; r < n; ++r) add_leaf(f, t, t.leaf_begin + leaf[r], r, acc);
 }
 
+// A tree's Quickscorer nodes: column offsets, thresholds, bitvectors.
+struct QsNodes {
+    const uint32_t* off;
+    const uint8_t* thr;
+    const uint64_t* mask;
+    int32_t n;
+};
+inline QsNodes qs_nodes(const ForestView& f, const TreeInfo& t) {
+    return {f.qs_offset + t.qs_begin, f.qs_threshold + t.qs_begin, f.qs_mask + t.qs_begin,
+            t.qs_nodes};
+}
+
 #if defined(GREENAUTO_LEVEL_AVX512)
 // Leaf values of 8 rows (leaf slots in 64-bit lanes) from a tree's padded value table.
 template <int L>
@@ -205,13 +217,11 @@ template <int L>
 inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
                  double* acc) {
     __m512i v0 = _mm512_set1_epi32(-1), v1 = v0, v2 = v0, v3 = v0;
-    const uint32_t* off = f.qs_offset + t.qs_begin;
-    const uint8_t* thr = f.qs_threshold + t.qs_begin;
-    const uint64_t* mask = f.qs_mask + t.qs_begin;
-    for (int32_t i = 0; i < t.qs_nodes; ++i) {
-        const __mmask64 k = _mm512_cmpgt_epu8_mask(_mm512_loadu_si512(cols + off[i]),
-                                                  _mm512_set1_epi8(static_cast<char>(thr[i])));
-        const __m512i m = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(mask[i])));
+    const QsNodes q = qs_nodes(f, t);
+    for (int32_t i = 0; i < q.n; ++i) {
+        const __mmask64 k = _mm512_cmpgt_epu8_mask(_mm512_loadu_si512(cols + q.off[i]),
+                                                  _mm512_set1_epi8(static_cast<char>(q.thr[i])));
+        const __m512i m = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(q.mask[i])));
         v0 = _mm512_mask_and_epi32(v0, static_cast<__mmask16>(k), v0, m);
         v1 = _mm512_mask_and_epi32(v1, static_cast<__mmask16>(k >> 16), v1, m);
         v2 = _mm512_mask_and_epi32(v2, static_cast<__mmask16>(k >> 32), v2, m);
@@ -239,13 +249,11 @@ inline void qs64(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
                  double* acc) {
     __m512i v[8];
     for (int j = 0; j < 8; ++j) v[j] = _mm512_set1_epi64(-1);
-    const uint32_t* off = f.qs_offset + t.qs_begin;
-    const uint8_t* thr = f.qs_threshold + t.qs_begin;
-    const uint64_t* mask = f.qs_mask + t.qs_begin;
-    for (int32_t i = 0; i < t.qs_nodes; ++i) {
-        const __mmask64 k = _mm512_cmpgt_epu8_mask(_mm512_loadu_si512(cols + off[i]),
-                                                  _mm512_set1_epi8(static_cast<char>(thr[i])));
-        const __m512i m = _mm512_set1_epi64(static_cast<long long>(mask[i]));
+    const QsNodes q = qs_nodes(f, t);
+    for (int32_t i = 0; i < q.n; ++i) {
+        const __mmask64 k = _mm512_cmpgt_epu8_mask(_mm512_loadu_si512(cols + q.off[i]),
+                                                  _mm512_set1_epi8(static_cast<char>(q.thr[i])));
+        const __m512i m = _mm512_set1_epi64(static_cast<long long>(q.mask[i]));
         for (int j = 0; j < 8; ++j)
             v[j] = _mm512_mask_and_epi64(v[j], static_cast<__mmask8>(k >> (8 * j)), v[j], m);
     }
@@ -279,16 +287,14 @@ inline __m256i qs_holds(const uint8_t* c, __m256i thr) {
 // Trees of at most 32 leaves: 8 rows per register of 32-bit bitvectors, 64 rows in 8.
 inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
                  double* acc) {
-    __m256i v[8];
+    const QsNodes q = qs_nodes(f, t);
+    __m256i v[8];  // rows 8j .. 8j + 7: all leaves possible
     for (int j = 0; j < 8; ++j) v[j] = _mm256_set1_epi32(-1);
-    const uint32_t* off = f.qs_offset + t.qs_begin;
-    const uint8_t* thr = f.qs_threshold + t.qs_begin;
-    const uint64_t* mask = f.qs_mask + t.qs_begin;
-    for (int32_t i = 0; i < t.qs_nodes; ++i) {
-        const __m256i th = _mm256_set1_epi8(static_cast<char>(thr[i]));
-        const __m256i m = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(mask[i])));
+    for (int32_t i = 0; i < q.n; ++i) {
+        const __m256i th = _mm256_set1_epi8(static_cast<char>(q.thr[i]));
+        const __m256i m = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(q.mask[i])));
         for (int h = 0; h < 2; ++h) {
-            const __m256i holds = qs_holds(cols + off[i] + 32 * h, th);
+            const __m256i holds = qs_holds(cols + q.off[i] + 32 * h, th);
             const __m128i lo = _mm256_castsi256_si128(holds);
             const __m128i hi = _mm256_extracti128_si256(holds, 1);
             __m256i* w = v + 4 * h;
@@ -344,28 +350,38 @@ void trees_f64(const ForestView& f, const double* cols, int64_t n, double* acc) 
 }
 
 // =========================================================================== transposing
+#if defined(__SSE2__)
+// 8 rows (8 bytes each, `stride` apart) to 8 features x 8 rows: out[q] holds features 2q (low
+// 8 bytes) and 2q + 1 (high 8 bytes).
+inline void transpose8x8(const uint8_t* src, int64_t stride, __m128i* out) {
+    __m128i row[8];
+    for (int i = 0; i < 8; ++i)
+        row[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i * stride));
+    const __m128i a0 = _mm_unpacklo_epi8(row[0], row[1]), a1 = _mm_unpacklo_epi8(row[2], row[3]);
+    const __m128i a2 = _mm_unpacklo_epi8(row[4], row[5]), a3 = _mm_unpacklo_epi8(row[6], row[7]);
+    const __m128i b0 = _mm_unpacklo_epi16(a0, a1), b1 = _mm_unpackhi_epi16(a0, a1);
+    const __m128i b2 = _mm_unpacklo_epi16(a2, a3), b3 = _mm_unpackhi_epi16(a2, a3);
+    out[0] = _mm_unpacklo_epi32(b0, b2);
+    out[1] = _mm_unpackhi_epi32(b0, b2);
+    out[2] = _mm_unpacklo_epi32(b1, b3);
+    out[3] = _mm_unpackhi_epi32(b1, b3);
+}
+#endif
+
 // Rows [0, m) of x (row-major bytes, nf per row read, row stride `stride`) into feature-major
 // blocks of kBlockRows rows (kernels.hpp), rows past m zeroed.
 void transpose_u8(const uint8_t* x, int64_t stride, int64_t m, int64_t nf, uint8_t* out) {
     const int64_t block_step = nf * kBlockRows;
     int64_t r = 0;
 #if defined(__SSE2__)
-    // 8 rows x 8 features at a time: eight 8-byte loads, a 3-stage unpack, eight 8-byte stores
-    for (; r + 8 <= m; r += 8) {
+    for (; r + 8 <= m; r += 8) {  // 8 rows x 8 features at a time
         uint8_t* dst = out + (r / kBlockRows) * block_step + r % kBlockRows;
         const uint8_t* src = x + r * stride;
         int64_t f = 0;
         for (; f + 8 <= nf; f += 8) {
-            __m128i row[8];
-            for (int i = 0; i < 8; ++i)
-                row[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i * stride + f));
-            const __m128i a0 = _mm_unpacklo_epi8(row[0], row[1]), a1 = _mm_unpacklo_epi8(row[2], row[3]);
-            const __m128i a2 = _mm_unpacklo_epi8(row[4], row[5]), a3 = _mm_unpacklo_epi8(row[6], row[7]);
-            const __m128i b0 = _mm_unpacklo_epi16(a0, a1), b1 = _mm_unpackhi_epi16(a0, a1);
-            const __m128i b2 = _mm_unpacklo_epi16(a2, a3), b3 = _mm_unpackhi_epi16(a2, a3);
-            const __m128i c[4] = {_mm_unpacklo_epi32(b0, b2), _mm_unpackhi_epi32(b0, b2),
-                                  _mm_unpacklo_epi32(b1, b3), _mm_unpackhi_epi32(b1, b3)};
-            for (int q = 0; q < 4; ++q) {  // c[q]: features f+2q (low 8 bytes), f+2q+1 (high)
+            __m128i c[4];
+            transpose8x8(src + f, stride, c);
+            for (int q = 0; q < 4; ++q) {
                 _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (f + 2 * q) * kBlockRows), c[q]);
                 _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (f + 2 * q + 1) * kBlockRows),
                                  _mm_unpackhi_epi64(c[q], c[q]));
@@ -396,20 +412,11 @@ void transpose8_u8(const uint8_t* x, int64_t stride, int64_t m, int64_t nf, uint
         uint8_t* dst = out + r * nf;  // group r / 8 starts at (r / 8) * nf * 8
         const uint8_t* src = x + r * stride;
         int64_t f = 0;
-        for (; f + 8 <= nf; f += 8) {
-            __m128i row[8];
-            for (int i = 0; i < 8; ++i)
-                row[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i * stride + f));
-            const __m128i a0 = _mm_unpacklo_epi8(row[0], row[1]), a1 = _mm_unpacklo_epi8(row[2], row[3]);
-            const __m128i a2 = _mm_unpacklo_epi8(row[4], row[5]), a3 = _mm_unpacklo_epi8(row[6], row[7]);
-            const __m128i b0 = _mm_unpacklo_epi16(a0, a1), b1 = _mm_unpackhi_epi16(a0, a1);
-            const __m128i b2 = _mm_unpacklo_epi16(a2, a3), b3 = _mm_unpackhi_epi16(a2, a3);
-            // features f .. f + 7, 8 bytes each: 64 contiguous bytes
-            __m128i* d = reinterpret_cast<__m128i*>(dst + f * 8);
-            _mm_storeu_si128(d, _mm_unpacklo_epi32(b0, b2));
-            _mm_storeu_si128(d + 1, _mm_unpackhi_epi32(b0, b2));
-            _mm_storeu_si128(d + 2, _mm_unpacklo_epi32(b1, b3));
-            _mm_storeu_si128(d + 3, _mm_unpackhi_epi32(b1, b3));
+        for (; f + 8 <= nf; f += 8) {  // features f .. f + 7, 8 bytes each: 64 contiguous bytes
+            __m128i c[4];
+            transpose8x8(src + f, stride, c);
+            for (int q = 0; q < 4; ++q)
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + f * 8) + q, c[q]);
         }
         for (; f < nf; ++f)
             for (int i = 0; i < 8; ++i) dst[f * 8 + i] = src[i * stride + f];
@@ -519,53 +526,6 @@ inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin
                        << 8)));
         }
         const bool nan = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) & 1;
-        out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
-    }
-}
-#endif
-
-#if defined(GREENAUTO_LEVEL_AVX512)
-// AVX-512: splitters held in a register, NaN handled without a branch.
-template <>
-inline void bin_column<double>(const double* table, int two_stage, uint8_t nan_bin,
-                               const double* x, int64_t row_stride, int64_t n, uint8_t* out,
-                               int64_t out_stride) {
-    const __m512d s0 = _mm512_loadu_pd(table), s1 = _mm512_loadu_pd(table + 8);
-    const double* blocks = table + 16;
-    for (int64_t r = 0; r < n; ++r) {
-        const __m512d v = _mm512_set1_pd(x[r * row_stride]);
-        unsigned bin = static_cast<unsigned>(_mm_popcnt_u32(
-            _mm512_cmp_pd_mask(s0, v, _CMP_LE_OQ) |
-            (static_cast<unsigned>(_mm512_cmp_pd_mask(s1, v, _CMP_LE_OQ)) << 8)));
-        if (two_stage) {
-            const double* blk = blocks + 16 * (bin & 15u);
-            bin = 16 * (bin & 15u) +
-                  static_cast<unsigned>(_mm_popcnt_u32(
-                      _mm512_cmp_pd_mask(_mm512_loadu_pd(blk), v, _CMP_LE_OQ) |
-                      (static_cast<unsigned>(_mm512_cmp_pd_mask(_mm512_loadu_pd(blk + 8), v,
-                                                                 _CMP_LE_OQ))
-                       << 8)));
-        }
-        const bool nan = _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) & 1u;
-        out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
-    }
-}
-
-template <>
-inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin,
-                              const float* x, int64_t row_stride, int64_t n, uint8_t* out,
-                              int64_t out_stride) {
-    const __m512 split = _mm512_loadu_ps(table);
-    const float* blocks = table + 16;
-    for (int64_t r = 0; r < n; ++r) {
-        const __m512 v = _mm512_set1_ps(x[r * row_stride]);
-        unsigned bin = static_cast<unsigned>(_mm_popcnt_u32(_mm512_cmp_ps_mask(split, v, _CMP_LE_OQ)));
-        if (two_stage) {
-            const unsigned a = bin & 15u;
-            bin = 16 * a + static_cast<unsigned>(_mm_popcnt_u32(
-                               _mm512_cmp_ps_mask(_mm512_loadu_ps(blocks + 16 * a), v, _CMP_LE_OQ)));
-        }
-        const bool nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & 1u;
         out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
     }
 }
@@ -827,127 +787,121 @@ inline uint32_t group_dist(const uint8_t* y, const uint8_t* q, int p) {
 #endif
 }
 
-// Partial distances over the first `first` groups of the 32 rows of chunk c to the
-// kKnnQueries queries: bit i of below[q] set when that of row i is under top[q], and then (only
-// then) part[q * kKnnChunk + i] the distances of the chunk's rows to query q.
+// Integer vectors of the level: the KNN kernels below are written once for both widths
+// (GA_MM(op) names the level's intrinsic: _mm512_op or _mm256_op).
+#if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
 #if defined(GREENAUTO_LEVEL_AVX512)
-inline __m512i knn_part(__m512i t, __m512i qb, int p) {
-    if (p == 1) return _mm512_sad_epu8(t, qb);
-    const __m512i a = _mm512_sub_epi8(_mm512_max_epu8(t, qb), _mm512_min_epu8(t, qb));
-    const __m512i z = _mm512_setzero_si512();
-    const __m512i lo = _mm512_unpacklo_epi8(a, z), hi = _mm512_unpackhi_epi8(a, z);
-    const __m512i sl = _mm512_madd_epi16(lo, lo), sh = _mm512_madd_epi16(hi, hi);
-    // per 64-bit lane (one row): two 32-bit partial sums, folded in knn_chunk
-    return _mm512_add_epi32(_mm512_unpacklo_epi64(sl, sh), _mm512_unpackhi_epi64(sl, sh));
-}
-
-// Mode 0: L1 (SAD), 1: L2 (absolute differences squared).
-template <int Mode, int First>
-inline void knn_chunk(const KnnView& v, int64_t c, const __m512i (*qb)[kKnnFirstGroups],
-                      const uint64_t* top, uint32_t* part, uint32_t* below) {
-    const int64_t gstep = v.n_chunks * kKnnChunk * 8;
-    __m512i acc[kKnnQueries][4];
-    for (int q = 0; q < kKnnQueries; ++q)
-        for (int j = 0; j < 4; ++j) acc[q][j] = _mm512_setzero_si512();
-    for (int g = 0; g < First; ++g) {
-        const uint8_t* y = v.train + g * gstep + c * kKnnChunk * 8;
-        for (int j = 0; j < 4; ++j) {
-            const __m512i t = _mm512_loadu_si512(y + 64 * j);
-            for (int q = 0; q < kKnnQueries; ++q) {
-                if constexpr (Mode == 0)
-                    acc[q][j] = _mm512_add_epi64(acc[q][j], _mm512_sad_epu8(t, qb[q][g]));
-                else
-                    acc[q][j] = _mm512_add_epi32(acc[q][j], knn_part(t, qb[q][g], 2));
-            }
-        }
+#define GA_MM(op) _mm512_##op
+#define GA_SI(op) _mm512_##op##_si512
+using IVecReg = __m512i;
+#else
+#define GA_MM(op) _mm256_##op
+#define GA_SI(op) _mm256_##op##_si256
+using IVecReg = __m256i;
+#endif
+struct IVec {
+    using V = IVecReg;
+    static constexpr int kBytes = sizeof(V);
+    static V load(const void* p) { return GA_SI(loadu)(static_cast<const V*>(p)); }
+    static void store(void* p, V v) { GA_SI(storeu)(static_cast<V*>(p), v); }
+    static V zero() { return GA_SI(setzero)(); }
+    static V set32(int32_t x) { return GA_MM(set1_epi32)(x); }
+    static V add32(V a, V b) { return GA_MM(add_epi32)(a, b); }
+    static V add64(V a, V b) { return GA_MM(add_epi64)(a, b); }
+    static V sub32(V a, V b) { return GA_MM(sub_epi32)(a, b); }
+    static V sad(V a, V b) { return GA_MM(sad_epu8)(a, b); }
+    static V absdiff8(V a, V b) { return GA_MM(sub_epi8)(GA_MM(max_epu8)(a, b), GA_MM(min_epu8)(a, b)); }
+    static V lo8(V a) { return GA_MM(unpacklo_epi8)(a, zero()); }
+    static V hi8(V a) { return GA_MM(unpackhi_epi8)(a, zero()); }
+    static V madd16(V a, V b) { return GA_MM(madd_epi16)(a, b); }
+    static V maddubs(V a, V b) { return GA_MM(maddubs_epi16)(a, b); }
+    static V ones16() { return GA_MM(set1_epi16)(1); }
+    static V lo64(V a, V b) { return GA_MM(unpacklo_epi64)(a, b); }
+    static V hi64(V a, V b) { return GA_MM(unpackhi_epi64)(a, b); }
+    static V high32_of_64(V a) { return GA_MM(srli_epi64)(a, 32); }
+#if defined(GREENAUTO_LEVEL_AVX512)
+    static V set64(int64_t x) { return _mm512_set1_epi64(x); }
+    static V low32_of_64(V a) { return _mm512_and_si512(a, set64(0xFFFFFFFFll)); }
+    // bit i set where lane i of a < b (signed 32-bit; unsigned 64-bit lanes, all < 2^63)
+    static uint32_t lt32(V a, V b) { return _mm512_cmplt_epi32_mask(a, b); }
+    static uint32_t lt64(V a, V b) { return _mm512_cmplt_epu64_mask(a, b); }
+    // the 64-bit lanes (values < 2^32) narrowed to 32 bits and stored
+    static void store64as32(uint32_t* p, V a) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi64_epi32(a));
     }
-    for (int q = 0; q < kKnnQueries; ++q) {
-        const __m512i tq = _mm512_set1_epi64(static_cast<long long>(top[q]));
-        uint32_t bits = 0;
-        for (int j = 0; j < 4; ++j) {
-            __m512i s = acc[q][j];
-            if constexpr (Mode != 0)
-                s = _mm512_add_epi64(_mm512_and_si512(s, _mm512_set1_epi64(0xFFFFFFFFll)),
-                                     _mm512_srli_epi64(s, 32));
-            acc[q][j] = s;
-            bits |= static_cast<uint32_t>(_mm512_cmplt_epu64_mask(s, tq)) << (8 * j);
-        }
-        below[q] = bits;
-        if (bits)
-            for (int j = 0; j < 4; ++j)
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(part + q * kKnnChunk + 8 * j),
-                                    _mm512_cvtepi64_epi32(acc[q][j]));
+#else
+    static V set64(int64_t x) { return _mm256_set1_epi64x(x); }
+    static V low32_of_64(V a) { return _mm256_and_si256(a, set64(0xFFFFFFFFll)); }
+    static uint32_t lt32(V a, V b) {
+        return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(b, a))));
     }
-}
+    static uint32_t lt64(V a, V b) {  // signed compare: every sum stays far below 2^63
+        return static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(b, a))));
+    }
+    static void store64as32(uint32_t* p, V a) {
+        const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                         _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a, pick)));
+    }
+#endif
+};
+#undef GA_MM
+#undef GA_SI
+#define GREENAUTO_HAVE_IVEC 1
+#endif
 
-using KnnQuery = __m512i[kKnnFirstGroups];
+// Partial distances over the first `First` groups of 8 bytes of the 32 rows of chunk c to the
+// kKnnQueries queries (one row per 64-bit lane): bit i of below[q] set when that of row i is
+// under top[q], and then (only then) part[q * kKnnChunk + i] the distances to query q.
+// Mode 0: L1 (byte SAD); 1: L2 (absolute differences widened to 16 bits and squared with a
+// multiply-add: two 32-bit halves per 64-bit lane, folded at the end).
+#if defined(GREENAUTO_HAVE_IVEC)
+using KnnQuery = IVec::V[kKnnFirstGroups];
 inline void knn_broadcast(const uint8_t* queries, int64_t qstep, int64_t first, KnnQuery* qb) {
     for (int q = 0; q < kKnnQueries; ++q)
         for (int64_t g = 0; g < kKnnFirstGroups; ++g) {
             uint64_t qg = 0;
             if (g < first) std::memcpy(&qg, queries + q * qstep + 8 * g, 8);
-            qb[q][g] = _mm512_set1_epi64(static_cast<long long>(qg));
+            qb[q][g] = IVec::set64(static_cast<int64_t>(qg));
         }
 }
 
-#elif defined(GREENAUTO_LEVEL_AVX2)
-inline __m256i knn_part(__m256i t, __m256i qb, int p) {
-    if (p == 1) return _mm256_sad_epu8(t, qb);
-    const __m256i a = _mm256_sub_epi8(_mm256_max_epu8(t, qb), _mm256_min_epu8(t, qb));
-    const __m256i z = _mm256_setzero_si256();
-    const __m256i lo = _mm256_unpacklo_epi8(a, z), hi = _mm256_unpackhi_epi8(a, z);
-    const __m256i sl = _mm256_madd_epi16(lo, lo), sh = _mm256_madd_epi16(hi, hi);
-    return _mm256_add_epi32(_mm256_unpacklo_epi64(sl, sh), _mm256_unpackhi_epi64(sl, sh));
+template <int Mode>
+inline IVec::V knn_part(IVec::V t, IVec::V qb) {
+    using W = IVec;
+    if constexpr (Mode == 0) return W::sad(t, qb);
+    const W::V a = W::absdiff8(t, qb);
+    const W::V sl = W::madd16(W::lo8(a), W::lo8(a)), sh = W::madd16(W::hi8(a), W::hi8(a));
+    return W::add32(W::lo64(sl, sh), W::hi64(sl, sh));  // per 64-bit lane: two halves
 }
 
 template <int Mode, int First>
-inline void knn_chunk(const KnnView& v, int64_t c, const __m256i (*qb)[kKnnFirstGroups],
-                      const uint64_t* top, uint32_t* part, uint32_t* below) {
+inline void knn_chunk(const KnnView& v, int64_t c, const KnnQuery* qb, const uint64_t* top,
+                      uint32_t* part, uint32_t* below) {
+    using W = IVec;
+    constexpr int kRegs = kKnnChunk * 8 / W::kBytes;  // registers per group of the chunk
+    constexpr int kLanes = W::kBytes / 8;             // rows per register
     const int64_t gstep = v.n_chunks * kKnnChunk * 8;
-    // 32-bit lanes 0, 2, 4, 6 -> 4 consecutive rows
-    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
     for (int q = 0; q < kKnnQueries; ++q) {
-        __m256i acc[8];
-        for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_si256();
+        W::V acc[kRegs];
+        for (int j = 0; j < kRegs; ++j) acc[j] = W::zero();
         for (int g = 0; g < First; ++g) {
             const uint8_t* y = v.train + g * gstep + c * kKnnChunk * 8;
-            for (int j = 0; j < 8; ++j) {
-                const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32 * j));
-                if constexpr (Mode == 0)
-                    acc[j] = _mm256_add_epi64(acc[j], _mm256_sad_epu8(t, qb[q][g]));
-                else
-                    acc[j] = _mm256_add_epi32(acc[j], knn_part(t, qb[q][g], 2));
+            for (int j = 0; j < kRegs; ++j) {
+                const W::V d = knn_part<Mode>(W::load(y + W::kBytes * j), qb[q][g]);
+                acc[j] = Mode == 0 ? W::add64(acc[j], d) : W::add32(acc[j], d);
             }
         }
-        // signed 64-bit compares: every sum stays far below 2^63
-        const __m256i tq = _mm256_set1_epi64x(static_cast<long long>(top[q]));
+        const W::V tq = W::set64(static_cast<int64_t>(top[q]));
         uint32_t bits = 0;
-        for (int j = 0; j < 8; ++j) {
-            __m256i s = acc[j];
-            if constexpr (Mode != 0)
-                s = _mm256_add_epi64(_mm256_and_si256(s, _mm256_set1_epi64x(0xFFFFFFFFll)),
-                                     _mm256_srli_epi64(s, 32));
-            acc[j] = s;
-            bits |= static_cast<uint32_t>(_mm256_movemask_pd(
-                        _mm256_castsi256_pd(_mm256_cmpgt_epi64(tq, s))))
-                    << (4 * j);
+        for (int j = 0; j < kRegs; ++j) {
+            if constexpr (Mode != 0) acc[j] = W::add64(W::low32_of_64(acc[j]), W::high32_of_64(acc[j]));
+            bits |= W::lt64(acc[j], tq) << (kLanes * j);
         }
         below[q] = bits;
         if (bits)
-            for (int j = 0; j < 8; ++j)
-                _mm_storeu_si128(reinterpret_cast<__m128i*>(part + q * kKnnChunk + 4 * j),
-                                 _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(acc[j], pick)));
+            for (int j = 0; j < kRegs; ++j) W::store64as32(part + q * kKnnChunk + kLanes * j, acc[j]);
     }
-}
-
-using KnnQuery = __m256i[kKnnFirstGroups];
-inline void knn_broadcast(const uint8_t* queries, int64_t qstep, int64_t first, KnnQuery* qb) {
-    for (int q = 0; q < kKnnQueries; ++q)
-        for (int64_t g = 0; g < kKnnFirstGroups; ++g) {
-            uint64_t qg = 0;
-            if (g < first) std::memcpy(&qg, queries + q * qstep + 8 * g, 8);
-            qb[q][g] = _mm256_set1_epi64x(static_cast<long long>(qg));
-        }
 }
 
 #else
@@ -1052,79 +1006,33 @@ inline void dot_stage_plain(const KnnView& v, int64_t c, int64_t s, const uint8_
 
 // The same with |q - y|^2 = |q|^2 + |y|^2 - 2 q.y (squared norms of the stage precomputed),
 // one unsigned x signed byte multiply-add per feature, every row in a 32-bit lane.
-#if defined(GREENAUTO_LEVEL_AVX512)
-using DotQuery = __m512i[4];
+#if defined(GREENAUTO_HAVE_IVEC)
+using DotQuery = IVec::V[4];
 inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb,
                       const int32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+    using W = IVec;
+    constexpr int kLanes = W::kBytes / 4;        // rows per register
+    constexpr int kRegs = kKnnChunk / kLanes;    // registers per group of the chunk
     const int64_t gstep = v.n_chunks * kKnnChunk * 4;
     const int64_t rows = v.n_chunks * kKnnChunk;
     const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
-    const __m512i ones = _mm512_set1_epi16(1);
-    __m512i acc[kKnnQueries][2];
-    for (int q = 0; q < kKnnQueries; ++q) acc[q][0] = acc[q][1] = _mm512_setzero_si512();
-    for (int64_t g = 0; g < n_g; ++g)
-        for (int h = 0; h < 2; ++h) {
-            const __m512i t =
-                _mm512_loadu_si512(v.train + (g0 + g) * gstep + (c * kKnnChunk + 16 * h) * 4);
-            for (int q = 0; q < kKnnQueries; ++q)
-                acc[q][h] = _mm512_add_epi32(
-                    acc[q][h], _mm512_madd_epi16(_mm512_maddubs_epi16(t, qb[q][g]), ones));
-        }
     for (int q = 0; q < kKnnQueries; ++q) {
-        const __m512i tq = _mm512_set1_epi32(static_cast<int>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
-        uint32_t bits = 0;
-        for (int h = 0; h < 2; ++h) {
-            const __m512i yy = _mm512_loadu_si512(v.yy + s * rows + c * kKnnChunk + 16 * h);
-            __m512i d = _mm512_sub_epi32(_mm512_add_epi32(_mm512_set1_epi32(qq[q]), yy),
-                                         _mm512_add_epi32(acc[q][h], acc[q][h]));
-            uint32_t* pp = part + q * kKnnChunk + 16 * h;
-            if (s) d = _mm512_add_epi32(d, _mm512_loadu_si512(pp));
-            _mm512_storeu_si512(pp, d);
-            bits |= static_cast<uint32_t>(_mm512_cmplt_epi32_mask(d, tq)) << (16 * h);
-        }
-        below[q] = s ? below[q] & bits : bits;
-    }
-}
-inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int64_t groups,
-                          DotQuery* qb) {
-    for (int q = 0; q < kKnnQueries; ++q)
-        for (int64_t g = 0; g < 4; ++g) {
-            uint32_t w = 0;
-            if (4 * s + g < groups) std::memcpy(&w, queries + q * qstep + 4 * (4 * s + g), 4);
-            qb[q][g] = _mm512_set1_epi32(static_cast<int>(w));
-        }
-}
-#define GREENAUTO_HAVE_DOT 1
-#elif defined(GREENAUTO_LEVEL_AVX2)
-using DotQuery = __m256i[4];
-inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb,
-                      const int32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
-    const int64_t gstep = v.n_chunks * kKnnChunk * 4;
-    const int64_t rows = v.n_chunks * kKnnChunk;
-    const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int q = 0; q < kKnnQueries; ++q) {
-        __m256i acc[4];
-        for (int h = 0; h < 4; ++h) acc[h] = _mm256_setzero_si256();
+        W::V acc[kRegs];
+        for (int h = 0; h < kRegs; ++h) acc[h] = W::zero();
         for (int64_t g = 0; g < n_g; ++g)
-            for (int h = 0; h < 4; ++h) {
-                const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-                    v.train + (g0 + g) * gstep + (c * kKnnChunk + 8 * h) * 4));
-                acc[h] = _mm256_add_epi32(acc[h],
-                                          _mm256_madd_epi16(_mm256_maddubs_epi16(t, qb[q][g]), ones));
+            for (int h = 0; h < kRegs; ++h) {
+                const W::V t = W::load(v.train + (g0 + g) * gstep + (c * kKnnChunk + kLanes * h) * 4);
+                acc[h] = W::add32(acc[h], W::madd16(W::maddubs(t, qb[q][g]), W::ones16()));
             }
-        const __m256i tq = _mm256_set1_epi32(static_cast<int>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
+        const W::V tq = W::set32(static_cast<int32_t>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
         uint32_t bits = 0;
-        for (int h = 0; h < 4; ++h) {
-            const __m256i yy = _mm256_loadu_si256(
-                reinterpret_cast<const __m256i*>(v.yy + s * rows + c * kKnnChunk + 8 * h));
-            __m256i d = _mm256_sub_epi32(_mm256_add_epi32(_mm256_set1_epi32(qq[q]), yy),
-                                         _mm256_add_epi32(acc[h], acc[h]));
-            auto* pp = reinterpret_cast<__m256i*>(part + q * kKnnChunk + 8 * h);
-            if (s) d = _mm256_add_epi32(d, _mm256_loadu_si256(pp));
-            _mm256_storeu_si256(pp, d);
-            bits |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(tq, d))))
-                    << (8 * h);
+        for (int h = 0; h < kRegs; ++h) {
+            const W::V yy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
+            W::V d = W::sub32(W::add32(W::set32(qq[q]), yy), W::add32(acc[h], acc[h]));
+            uint32_t* pp = part + q * kKnnChunk + kLanes * h;
+            if (s) d = W::add32(d, W::load(pp));
+            W::store(pp, d);
+            bits |= W::lt32(d, tq) << (kLanes * h);
         }
         below[q] = s ? below[q] & bits : bits;
     }
@@ -1135,7 +1043,7 @@ inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int6
         for (int64_t g = 0; g < 4; ++g) {
             uint32_t w = 0;
             if (4 * s + g < groups) std::memcpy(&w, queries + q * qstep + 4 * (4 * s + g), 4);
-            qb[q][g] = _mm256_set1_epi32(static_cast<int>(w));
+            qb[q][g] = IVec::set32(static_cast<int32_t>(w));
         }
 }
 #define GREENAUTO_HAVE_DOT 1

@@ -2,6 +2,7 @@
 // prints checksums of the outputs: binning, a deep walked tree plus small trees (labels and
 // probabilities), the few-row path, raw float trees, and a vote with two KNN members (L1, L2).
 // tools/check_aarch64.sh builds it for x86-64 and for aarch64 and compares the two outputs.
+// An argument (scalar, avx2, avx512) selects another level where the build has it.
 #include "compiled_pipeline.hpp"
 #include <cstdio>
 #include <cstring>
@@ -9,8 +10,8 @@
 using namespace greenauto;
 static uint64_t fnv(const void* p, size_t n, uint64_t h = 1469598103934665603ull) {
   auto* b = static_cast<const unsigned char*>(p); for (size_t i = 0; i < n; ++i) { h ^= b[i]; h *= 1099511628211ull; } return h; }
-int main() {
-  set_active_isa(Isa::kScalar);
+int main(int argc, char** argv) {
+  set_active_isa(argc > 1 ? parse_isa(argv[1]) : Isa::kScalar);
   std::mt19937 g(7); const int64_t nf = 12, n = 3000;
   std::vector<int64_t> nb(nf);
   for (int64_t j = 0; j < nf; ++j) nb[j] = j % 3 == 0 ? 9 : (j % 3 == 1 ? 64 : 255);
