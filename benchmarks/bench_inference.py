@@ -1,157 +1,97 @@
-"""Inference speed: greenauto's compiled pipeline against every runtime a user could pick.
+"""Inference speed on four data shapes: greenauto's compiled kernels against the runtimes a user
+could pick, in one run, and the goals of issue 13 (median over the datasets and the worst one).
 
-One run, same data (the ``magic`` dataset, 10 features, tiled to 200,000 rows), same thread
-count for everyone: scikit-learn ``predict``, LightGBM ``Booster.predict``, ONNX Runtime
-(skl2onnx / onnxmltools), and tl2cgen and lleaves where they install. Models: RF(100 trees,
-depth 10), LightGBM(100 trees, 31 leaves), DT(depth 10), and the hard vote DT + NB + KNN.
-Batches of 1, 1,000 and 200,000 rows; 1 and 2 threads. Prints rows/s, node visits/s (tree
-models: internal nodes actually visited per row, counted on the data) and ratios of medians,
-and writes ``benchmarks/results/bench_inference.md``.
+Datasets (``--data-dir``, default ../shared/datasets): magic (10 features, 2 classes), letter
+(16, 26), wisdm_activity (44, 6, NaN) and spambase (57, 2), each tiled to 200,000 rows and
+shuffled. Every model is trained on 64-bin ``Binner`` codes; greenauto bins inside its own call
+(from float32 features), the peers get the codes precomputed (binning is free for them).
 
-Models come in two forms: ``raw`` (trained on float32 features; greenauto's raw path) and
-``binned`` (trained on Binner codes; greenauto bins inside its call, from float input, while
-the peers get the codes precomputed, i.e. binning is free for them).
+- RF (100 trees, depth 10): scikit-learn ``predict``, ONNX Runtime; node visits/s per core.
+- LightGBM (100 trees, 31 leaves): ``Booster.predict``, lleaves, ONNX Runtime.
+- The vote DT(depth 10) + GaussianNB + KNN(k=5) fitted on 5,000 rows: scikit-learn's
+  ``VotingClassifier`` on the float features (median-imputed where there is NaN), and the same
+  binned members called one by one. Batches of 20,000 rows (the KNN dominates).
+- One row through the RF from Python.
+- ``Binner.transform`` at 64 and 255 bins (float32, ns per value).
+- ``predict`` from a pandas DataFrame (adult, 8 text columns; magic, numeric) with a one-tree
+  model (DT depth 6): ``TabularEncoder.transform`` + compiled call, against the compiled call on
+  the already-encoded array, 1,000 rows; and the categorical encoding per value.
 
-Run ``python benchmarks/bench_inference.py [--quick] [--no-tl2cgen] [--no-lleaves]``.
+Times are medians of repeated wall-clock calls; 1 thread unless stated, 2-thread scaling at the
+largest batch. Writes ``benchmarks/results/bench_inference.md``.
+
+Run ``python benchmarks/bench_inference.py [--quick] [--no-lleaves] [--no-onnx]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 from sklearn.ensemble import RandomForestClassifier, VotingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import median_seconds, write_results
+from _peers import lleaves_predict, onnx_predict, sklearn_predict, visits_per_row
 
+import greenauto._kernels as kernels
 from greenauto import Binner
-from greenauto.compiled import CompiledPipeline, flatten_trees
-from greenauto.datasets import load_dataset
+from greenauto.compiled import CompiledPipeline
+from greenauto.preprocessing import TabularEncoder
 
-BATCHES = (1, 1_000, 200_000)
-THREADS = (1, 2)
-PACKAGES = [
-    "greenauto",
-    "numpy",
-    "scikit-learn",
-    "lightgbm",
-    "onnxruntime",
-    "skl2onnx",
-    "onnxmltools",
-    "tl2cgen",
-    "treelite",
-    "lleaves",
-    "llvmlite",
-]
+DATASETS = ("magic", "letter", "wisdm_activity", "spambase")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+N_BINS = 64
+PACKAGES = ["greenauto", "numpy", "pandas", "scikit-learn", "lightgbm", "onnxruntime",
+            "skl2onnx", "onnxmltools", "lleaves", "llvmlite"]  # fmt: skip
 Predict = Callable[[np.ndarray, int], object]  # (X, n_threads) -> predictions
 
 
-def visits_per_row(model: object, X: np.ndarray) -> float:
-    """Mean internal nodes visited per row over all trees (comparisons actually made)."""
-    flat = flatten_trees(model)
-    rows = np.arange(X.shape[0])
-    total = 0
-    for t in range(flat.n_trees):
-        node = np.full(X.shape[0], flat.tree_starts[t])
-        while True:
-            inner = flat.left[node] != -1
-            if not inner.any():
-                break
-            total += int(inner.sum())
-            x = X[rows, flat.feature[node]].astype(np.float64)
-            go_left = np.where(
-                np.isnan(x), flat.missing_left[node] == 1, x <= flat.threshold[node]
-            )
-            node = np.where(inner, np.where(go_left, flat.left[node], flat.right[node]), node)
-    return total / X.shape[0]
+@dataclass
+class Data:
+    name: str
+    X: np.ndarray  # float32 training features
+    y: np.ndarray
+    binner: Binner
+    codes: np.ndarray  # uint8 codes of X
+    big: np.ndarray  # float32, n_rows tiled and shuffled
+    big_codes: np.ndarray  # float32 codes of big (what the peers get)
 
 
-def onnx_session(model: object, n_features: int, threads: int, lightgbm: bool = False):
-    """An ONNX Runtime session for the model (labels output), or None if conversion fails."""
-    try:
-        import onnxruntime as ort
-
-        if lightgbm:
-            import onnxmltools
-            from onnxmltools.convert.common.data_types import FloatTensorType
-
-            types = [("X", FloatTensorType([None, n_features]))]
-            onx = onnxmltools.convert_lightgbm(model, initial_types=types, zipmap=False)
-        else:
-            from skl2onnx import to_onnx
-            from skl2onnx.common.data_types import FloatTensorType
-
-            types = [("X", FloatTensorType([None, n_features]))]
-            onx = to_onnx(model, initial_types=types, options={"zipmap": False})
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        return ort.InferenceSession(
-            onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # a peer that cannot convert is reported, not fatal
-        print(f"  ONNX conversion failed: {exc!r}")
-        return None
+def read_frame(data_dir: Path, name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    frame = pd.read_csv(data_dir / f"{name}.csv.gz")
+    y = pd.factorize(frame.pop("target"), sort=True)[0]
+    return frame, y
 
 
-def onnx_predict(session) -> Predict:
-    name = session.get_inputs()[0].name
-    label = session.get_outputs()[0].name
-    return lambda X, _t: session.run([label], {name: X})[0]
-
-
-def tl2cgen_predict(model: object, workdir: Path, tag: str) -> Predict | None:
-    """Compile the model with tl2cgen (gcc) and return its predictor, or None."""
-    try:
-        import tl2cgen
-        import treelite
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if isinstance(model, lgb.Booster):
-                tl_model = treelite.frontend.from_lightgbm(model)
-            else:
-                tl_model = treelite.sklearn.import_model(model)
-            lib = workdir / f"{tag}.so"
-            t0 = time.perf_counter()
-            tl2cgen.export_lib(
-                tl_model, toolchain="gcc", libpath=str(lib), params={"parallel_comp": 8}, nthread=2
-            )
-            print(f"  tl2cgen build {tag}: {time.perf_counter() - t0:.0f} s")
-            predictors = {t: tl2cgen.Predictor(str(lib), nthread=t) for t in THREADS}
-        return lambda X, t: predictors[t].predict(tl2cgen.DMatrix(X))
-    except Exception as exc:
-        print(f"  tl2cgen failed: {exc!r}")
-        return None
-
-
-def lleaves_predict(booster: lgb.Booster, workdir: Path) -> Predict | None:
-    try:
-        import lleaves
-
-        path = workdir / "lgbm.txt"
-        booster.save_model(str(path))
-        model = lleaves.Model(model_file=str(path))
-        t0 = time.perf_counter()
-        model.compile(cache=str(workdir / "lleaves.o"))
-        print(f"  lleaves compile: {time.perf_counter() - t0:.0f} s")
-        return lambda X, t: model.predict(X, n_jobs=t)
-    except Exception as exc:
-        print(f"  lleaves failed: {exc!r}")
-        return None
+def load(data_dir: Path, name: str, n_rows: int) -> Data:
+    frame, y = read_frame(data_dir, name)
+    X = TabularEncoder().fit_transform(frame).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant columns
+        binner = Binner(n_bins=N_BINS, random_state=0).fit(X)
+    rng = np.random.default_rng(0)
+    big = np.tile(X, (-(-n_rows // X.shape[0]), 1))[:n_rows]
+    big = np.ascontiguousarray(big[rng.permutation(n_rows)])
+    codes = binner.transform(X)
+    return Data(name, X, y, binner, codes, big, binner.transform(big).astype(np.float32))
 
 
 def greenauto_predict(pipe: CompiledPipeline) -> Predict:
@@ -162,256 +102,264 @@ def greenauto_predict(pipe: CompiledPipeline) -> Predict:
     return run
 
 
-def sklearn_predict(model: object) -> Predict:
-    def run(X: np.ndarray, threads: int) -> np.ndarray:
-        if hasattr(model, "n_jobs"):
-            model.n_jobs = threads
-        with threadpool_limits(threads):
-            return model.predict(X)
-
-    return run
-
-
-def time_call(fn: Predict, X: np.ndarray, threads: int, slow: bool) -> float:
-    if slow:  # one warm-up and three timed calls: the 200k-row vote takes seconds per call
+def time_runner(fn: Predict, X: np.ndarray, threads: int) -> float:
+    """Median seconds per call: several rounds for fast calls, 3 calls for slow ones."""
+    t0 = time.perf_counter()
+    fn(X, threads)
+    slow = time.perf_counter() - t0 > 0.05
+    if slow:
         return median_seconds(lambda: fn(X, threads), repeat=3, min_time=0.0)
     return median_seconds(lambda: fn(X, threads), repeat=7, min_time=0.3)
 
 
-def run_case(
-    name: str,
-    runners: dict[str, tuple[Predict, bool]],
-    inputs: dict[str, np.ndarray],
-    visits: float | None,
+# runtime name -> (predict, whether it reads the precomputed codes)
+Runners = dict[str, tuple[Predict, bool]]
+
+
+def run_model(
+    title: str,
+    runners: Runners,
+    inputs: dict[bool, np.ndarray],
     batches: tuple[int, ...],
+    visits: float | None,
     lines: list[str],
-) -> dict[tuple[str, int, int], float]:
-    """Time every runner on every batch and thread count; append a markdown table.
-
-    Returns the medians (seconds per call) by (runtime, threads, batch).
-    """
-    head = "| runtime | threads | " + " | ".join(f"{b:,} rows" for b in batches) + " |"
-    lines += [
-        f"### {name}",
-        "",
-        f"node visits per row: {visits:.0f}" if visits else "",
-        "",
-        head,
-        "|---|---|" + "---|" * len(batches),
-    ]
-    medians: dict[tuple[str, int, int], float] = {}
-    for runtime, (fn, uses_binned) in runners.items():
-        for threads in THREADS:
-            cells = []
-            for b in batches:
-                X = inputs["codes" if uses_binned else "raw"][:b]
-                slow = b >= 100_000 and "vote" in name
-                sec = time_call(fn, X, threads, slow)
-                medians[runtime, threads, b] = sec
-                rate = f"{b / sec:,.0f} rows/s"
-                if b == 1:
-                    rate = f"{sec * 1e6:,.1f} µs ({rate})"
-                if visits and b > 1:
-                    rate += f", {b * visits / sec / 1e6:,.0f} M visits/s"
-                cells.append(rate)
-            lines.append(f"| {runtime} | {threads} | " + " | ".join(cells) + " |")
-            print(lines[-1], flush=True)
-    lines += [
-        "",
-        "ratio of medians (peer time / greenauto time; > 1: greenauto faster):",
-        "",
-        head,
-        "|---|---|" + "---|" * len(batches),
-    ]
+) -> dict:
+    """Time every runner; append a table. Returns seconds by (runtime, threads, batch)."""
+    big = batches[-1]
+    cols = [f"{b:,} rows" for b in batches] + [f"{big:,} rows, 2 threads"]
+    lines += [f"### {title}", ""]
+    if visits:
+        lines += [f"node visits per row (internal nodes on the data path): {visits:.0f}", ""]
+    lines += ["| runtime | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    sec: dict[tuple[str, int, int], float] = {}
+    for runtime, (fn, codes) in runners.items():
+        cells = []
+        for threads, b in [(1, b) for b in batches] + [(2, big)]:
+            s = sec[runtime, threads, b] = time_runner(fn, inputs[codes][:b], threads)
+            cell = f"{s * 1e6:,.1f} µs" if b == 1 else f"{b / s:,.0f} rows/s"
+            if visits and b > 1:
+                cell += f", {b * visits / s / 1e9:.2f} G visits/s"
+            cells.append(cell)
+        lines.append(f"| {runtime} | " + " | ".join(cells) + " |")
+        print(lines[-1], flush=True)
+    lines += ["", "peer time / greenauto time (> 1: greenauto faster):", ""]
+    lines += ["| runtime | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for runtime in runners:
-        if runtime == "greenauto":
-            continue
-        for threads in THREADS:
-            cells = [
-                f"{medians[runtime, threads, b] / medians['greenauto', threads, b]:.1f}x"
-                for b in batches
-            ]
-            lines.append(f"| {runtime} | {threads} | " + " | ".join(cells) + " |")
+        if runtime != "greenauto":
+            cells = [f"{sec[runtime, t, b] / sec['greenauto', t, b]:.2f}x"
+                     for t, b in [(1, b) for b in batches] + [(2, big)]]  # fmt: skip
+            lines.append(f"| {runtime} | " + " | ".join(cells) + " |")
     lines.append("")
-    return medians
+    return sec
 
 
-def goals(results: dict[str, tuple[dict[tuple[str, int, int], float], float | None]],
-          big: int) -> list[str]:  # fmt: skip
-    """The issue's three goals against what this run measured."""
-    rf_b, rf_visits = results["rf_binned"]
-    rf_r, _ = results["rf_raw"]
-    vote, _ = results["vote"]
-    per_core = big * rf_visits / rf_b["greenauto", 1, big] / 1e9
-    one_row = rf_b["greenauto", 1, 1] * 1e6
-    one_row_raw = rf_r["greenauto", 1, 1] * 1e6
-    peer = "scikit-learn VotingClassifier (float features)"
-    speedup = vote[peer, 1, big] / vote["greenauto", 1, big]
-    return [
-        "## Goals (1 thread)",
-        "",
-        "| goal | target | reached |",
-        "|---|---|---|",
-        f"| node visits per second per core, binned RF, {big:,} rows | >= 1.5 G | "
-        f"{per_core:.2f} G |",
-        f"| one row through the 100-tree RF, from Python | < 5 µs | {one_row:.1f} µs binned, "
-        f"{one_row_raw:.1f} µs raw |",
-        f"| DT+NB+KNN vote vs scikit-learn VotingClassifier, {big:,} rows | >= 10x | "
-        f"{speedup:.1f}x |",
-        "",
-    ]
-
-
-def load_data(n_rows: int) -> dict[str, np.ndarray]:
-    X, y = load_dataset("magic")
-    X = X.to_numpy(np.float32)
-    y = np.asarray(y)
-    binner = Binner(n_bins=255).fit(X)
-    reps = -(-n_rows // X.shape[0])
-    big = np.tile(X, (reps, 1))[:n_rows]
-    rng = np.random.default_rng(0)
-    big = np.ascontiguousarray(big[rng.permutation(n_rows)])
-    return {
-        "X": X,
-        "y": y,
-        "binner": binner,
-        "codes": binner.transform(X),
-        "big": big,
-        "big_codes": binner.transform(big).astype(np.float32),
-    }
-
-
-def tree_runners(model, data, binned: bool, workdir: Path, args, tag: str):
-    """greenauto and every peer that can run this tree model."""
-    pipe = CompiledPipeline(
-        [model], classes=np.unique(data["y"]), binner=data["binner"] if binned else None
-    )
-    is_lgbm = isinstance(model, lgb.LGBMClassifier)
+def tree_runners(model, data: Data, args, workdir: Path) -> dict[str, tuple[Predict, bool]]:
+    pipe = CompiledPipeline([model], classes=np.unique(data.y), binner=data.binner)
     runners: dict[str, tuple[Predict, bool]] = {"greenauto": (greenauto_predict(pipe), False)}
-    if is_lgbm:
+    if isinstance(model, lgb.LGBMClassifier):
         booster = model.booster_
         runners["lightgbm Booster.predict"] = (
             lambda X, t: booster.predict(X, num_threads=t),
-            binned,
+            True,
         )
+        if not args.no_lleaves:
+            fn = lleaves_predict(booster, workdir)
+            if fn is not None:
+                runners["lleaves"] = (fn, True)
     else:
-        runners["scikit-learn predict"] = (sklearn_predict(model), binned)
-        if binned:  # the same work as greenauto's call: binning from float, then the model
-            binner, predict = data["binner"], sklearn_predict(model)
-            runners["scikit-learn Binner.transform + predict"] = (
-                lambda X, t: predict(binner.transform(X), t),
-                False,
-            )
-    sessions = {t: onnx_session(model, data["X"].shape[1], t, lightgbm=is_lgbm) for t in THREADS}
-    if all(s is not None for s in sessions.values()):
-        runs = {t: onnx_predict(s) for t, s in sessions.items()}
-        runners["onnxruntime"] = (lambda X, t: runs[t](X, t), binned)
-    if is_lgbm and not args.no_lleaves:
-        fn = lleaves_predict(model.booster_, workdir / tag)
+        runners["scikit-learn predict"] = (sklearn_predict(model), True)
+    if not args.no_onnx:
+        fn = onnx_predict(model, data.X.shape[1])
         if fn is not None:
-            runners["lleaves"] = (fn, binned)
-    if not binned and not args.no_tl2cgen and tag in ("rf_raw", "lgbm_raw"):
-        fn = tl2cgen_predict(model.booster_ if is_lgbm else model, workdir, tag)
-        if fn is not None:
-            runners["tl2cgen"] = (fn, binned)
+            runners["onnxruntime"] = (fn, True)
     return runners
 
 
-def vote_runners(data):
-    codes, y = data["codes"], data["y"]
-    binner = data["binner"]
+def vote_runners(data: Data, n_train: int) -> dict[str, tuple[Predict, bool]]:
+    rng = np.random.default_rng(0)
+    rows = rng.permutation(data.X.shape[0])[:n_train]
+    X, y, codes = data.X[rows], data.y[rows], data.codes[rows].astype(np.float64)
     dt = DecisionTreeClassifier(max_depth=10, random_state=0).fit(codes, y)
-    nb = GaussianNB().fit(codes.astype(np.float64), y)
-    knn = KNeighborsClassifier(n_neighbors=5, algorithm="brute").fit(codes.astype(np.float64), y)
-    pipe = CompiledPipeline([dt, nb, knn], classes=dt.classes_, binner=binner)
-    raw_vote = VotingClassifier(
-        [
-            ("dt", DecisionTreeClassifier(max_depth=10, random_state=0)),
-            ("nb", GaussianNB()),
-            ("knn", KNeighborsClassifier(n_neighbors=5)),
-        ],
-        voting="hard",
-    ).fit(data["X"], y)
+    nb = GaussianNB().fit(codes, y)
+    knn = KNeighborsClassifier(n_neighbors=5, algorithm="brute").fit(codes, y)
+    pipe = CompiledPipeline([dt, nb, knn], classes=np.unique(y), binner=data.binner)
+    members = [("dt", DecisionTreeClassifier(max_depth=10, random_state=0)),
+               ("nb", GaussianNB()), ("knn", KNeighborsClassifier(n_neighbors=5))]  # fmt: skip
+    vote = VotingClassifier(members, voting="hard")
+    if np.isnan(X).any():
+        vote = make_pipeline(SimpleImputer(strategy="median"), vote)
+    vote.fit(X, y)
+    binner = data.binner
 
-    def same_members(X: np.ndarray, threads: int) -> np.ndarray:
+    def same_members(Xb: np.ndarray, threads: int) -> np.ndarray:
         with threadpool_limits(threads):
-            c = binner.transform(X)
-            votes = np.stack([dt.predict(c), nb.predict(c * 1.0), knn.predict(c * 1.0)])
+            c = binner.transform(Xb).astype(np.float64)
+            votes = np.stack([dt.predict(c), nb.predict(c), knn.predict(c)])
         counts = np.stack([(votes == k).sum(axis=0) for k in dt.classes_], axis=1)
         return dt.classes_[np.argmax(counts, axis=1)]
 
     return {
         "greenauto": (greenauto_predict(pipe), False),
-        "scikit-learn VotingClassifier (float features)": (sklearn_predict(raw_vote), False),
-        "scikit-learn, same binned members (Binner + 3 predicts + vote)": (same_members, False),
+        "scikit-learn VotingClassifier (float features)": (sklearn_predict(vote), False),
+        "scikit-learn, same binned members": (same_members, False),
     }
+
+
+def binning_ns(data: Data) -> dict[int, float]:
+    """ns per value of Binner.transform (float32, 1 thread) at 64 and 255 bins."""
+    out = {}
+    for n_bins in (64, 255):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            binner = Binner(n_bins=n_bins, random_state=0).fit(data.X)
+        s = median_seconds(lambda b=binner: b.transform(data.big), repeat=7, min_time=0.5)
+        out[n_bins] = s * 1e9 / data.big.size
+    return out
+
+
+def dataframe_predict(data_dir: Path, name: str, lines: list[str]) -> dict[str, float]:
+    """DataFrame -> labels with a one-tree model against the compiled call on encoded arrays."""
+    frame, y = read_frame(data_dir, name)
+    enc = TabularEncoder().fit(frame)
+    X = enc.transform(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        binner = Binner(n_bins=N_BINS, random_state=0).fit(X)
+    tree = DecisionTreeClassifier(max_depth=6, random_state=0).fit(binner.transform(X), y)
+    pipe = CompiledPipeline([tree], classes=np.unique(y), binner=binner)
+    batch = frame.sample(1_000, random_state=0)
+    encoded = enc.transform(batch)
+    assert np.array_equal(pipe.predict(encoded), pipe.predict(enc.transform(batch)))
+    t_enc = median_seconds(lambda: enc.transform(batch), repeat=9, min_time=0.5)
+    t_model = median_seconds(lambda: pipe.predict(encoded), repeat=9, min_time=0.5)
+    t_all = median_seconds(lambda: pipe.predict(enc.transform(batch)), repeat=9, min_time=0.5)
+    n_cat = len(enc.categories_)
+    res = {"ratio": t_all / t_model, "model": t_model, "all": t_all, "encode": t_enc,
+           "cat_ns": np.nan}  # fmt: skip
+    if n_cat:  # the text columns alone, through the same compiled path
+        text = batch[[batch.columns[j] for j in sorted(enc.categories_)]]
+        enc_text = TabularEncoder().fit(frame[text.columns])
+        t_text = median_seconds(lambda: enc_text.transform(text), repeat=9, min_time=0.5)
+        res["cat_ns"] = t_text * 1e9 / text.size
+    lines.append(
+        f"| {name} | {n_cat} of {frame.shape[1]} | {t_enc * 1e6:,.0f} | {t_model * 1e6:,.0f} | "
+        f"{t_all * 1e6:,.0f} | {res['ratio']:.2f}x | "
+        + (f"{res['cat_ns']:.1f} |" if n_cat else "- |")
+    )
+    print(lines[-1], flush=True)
+    return res
+
+
+def summary(rows: list[tuple[str, str, list[float], str, bool]]) -> list[str]:
+    """Goals table: per goal the median over the datasets and the worst one."""
+    out = [
+        "## Goals (1 thread)",
+        "",
+        "| goal | target | median over datasets | worst dataset |",
+        "|---|---|---|---|",
+    ]
+    for goal, target, values, unit, higher in rows:
+        worst = min(values) if higher else max(values)
+        median = statistics.median(values)
+        out.append(f"| {goal} | {target} | {median:.2f}{unit} | {worst:.2f}{unit} |")
+    return [*out, ""]
+
+
+def bench_dataset(data: Data, args, workdir: Path, goals: dict[str, list[float]],
+                  lines: list[str]) -> None:  # fmt: skip
+    """RF, LightGBM, the vote and binning on one dataset."""
+    n_rows = data.big.shape[0]
+    batches = (1, 1_000, n_rows)
+    inputs = {False: data.big, True: data.big_codes}
+    rf = RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0, n_jobs=2)
+    rf.fit(data.codes, data.y)
+    visits = visits_per_row(rf, data.big_codes[:3000])
+    runners = tree_runners(rf, data, args, workdir)
+    sec = run_model("RF (100 trees, depth 10)", runners, inputs, batches, visits, lines)
+    goals["rf"].append(n_rows * visits / sec["greenauto", 1, n_rows] / 1e9)
+    goals["row"].append(sec["greenauto", 1, 1] * 1e6)
+    gbm = lgb.LGBMClassifier(n_estimators=100, num_leaves=31, verbose=-1, n_jobs=2)
+    gbm.fit(data.codes, data.y)
+    visits = visits_per_row(gbm, data.big_codes[:3000])
+    runners = tree_runners(gbm, data, args, workdir)
+    sec = run_model("LightGBM (100 trees, 31 leaves)", runners, inputs, batches, visits, lines)
+    if ("lleaves", 1, n_rows) in sec:
+        goals["lgbm"].append(sec["lleaves", 1, n_rows] / sec["greenauto", 1, n_rows])
+    small = (1, 1_000, min(n_rows, 20_000))
+    title = "vote DT(depth 10) + GaussianNB + KNN(k=5), fitted on 5,000 rows"
+    sec = run_model(title, vote_runners(data, 5_000), inputs, small, None, lines)
+    peer = "scikit-learn VotingClassifier (float features)"
+    goals["vote"].append(sec[peer, 1, small[-1]] / sec["greenauto", 1, small[-1]])
+    ns = binning_ns(data)
+    goals["bin64"].append(ns[64])
+    goals["bin255"].append(ns[255])
+    lines += [
+        f"Binner.transform, float32, 1 thread: {ns[64]:.2f} ns/value at 64 bins, "
+        f"{ns[255]:.2f} at 255 bins",
+        "",
+    ]
+
+
+def goal_rows(goals: dict[str, list[float]], e2e: dict[str, dict[str, float]]) -> list:
+    rows = [
+        ("binned RF 100 x depth 10, G node visits/s/core", ">= 1.5 (worst)", goals["rf"],
+         " G", True),
+        ("LightGBM 100 x 31, lleaves time / greenauto time", ">= 1.3x (median)",
+         goals["lgbm"], "x", True),
+        ("one row through RF 100 from Python, µs", "< 2", goals["row"], " µs", False),
+        ("Binner.transform at 64 bins, ns/value", "<= 2", goals["bin64"], " ns", False),
+        ("Binner.transform at 255 bins, ns/value", "<= 2", goals["bin255"], " ns", False),
+        ("vote vs VotingClassifier, 20,000 rows", ">= 10x", goals["vote"], "x", True),
+        ("DataFrame predict / compiled call (adult, magic)", "<= 1.5x",
+         [e2e[n]["ratio"] for n in e2e], "x", False),
+        ("categorical encoding (adult), ns/value", "<= 20", [e2e["adult"]["cat_ns"]],
+         " ns", False),
+    ]  # fmt: skip
+    return [r for r in rows if r[2]]  # no lleaves: no LightGBM goal
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="largest batch 20,000 rows")
-    parser.add_argument("--no-tl2cgen", action="store_true")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--quick", action="store_true", help="20,000 rows, results not written")
     parser.add_argument("--no-lleaves", action="store_true")
+    parser.add_argument("--no-onnx", action="store_true")
     args = parser.parse_args()
-    batches = (1, 1_000, 20_000) if args.quick else BATCHES
-    data = load_data(batches[-1])
-    X, y, codes = data["X"], data["y"], data["codes"]
-    inputs = {"raw": data["big"], "codes": data["big_codes"]}
-    lines = [
-        f"Data: `magic` ({X.shape[0]:,} rows, {X.shape[1]} features) for training; "
-        f"batches cut from it tiled to {batches[-1]:,} rows (shuffled). Binned models: "
-        "Binner(n_bins=255); greenauto bins inside its call from float32, peers get the "
-        "codes precomputed as float32. Times are medians of repeated calls.",
+    n_rows = 20_000 if args.quick else 200_000
+    lines: list[str] = []
+    goals: dict[str, list[float]] = {
+        k: [] for k in ("rf", "lgbm", "row", "bin64", "bin255", "vote")
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in DATASETS:
+            data = load(args.data_dir, name, n_rows)
+            n_classes = np.unique(data.y).size
+            lines += [f"## {name}: {data.X.shape[0]:,} rows x {data.X.shape[1]} features, "
+                      f"{n_classes} classes", ""]  # fmt: skip
+            print(lines[-2], flush=True)
+            workdir = Path(tmp) / name
+            workdir.mkdir()
+            bench_dataset(data, args, workdir, goals, lines)
+    lines += [
+        "## predict from a pandas DataFrame, one tree (DT depth 6), 1,000 rows",
+        "",
+        "| dataset | text columns | encode µs | compiled call on encoded µs | "
+        "DataFrame -> labels µs | ratio | categorical encoding ns/value |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    e2e = {name: dataframe_predict(args.data_dir, name, lines) for name in ("adult", "magic")}
+    load_avg = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    head = [
+        *summary(goal_rows(goals, e2e)),
+        f"Kernel instruction-set level: {kernels.isa()} (best this CPU supports: "
+        f"{kernels.detected_isa()}). Load average (1, 5, 15 min) at the end: {load_avg} on "
+        f"{os.cpu_count()} cores. Times are medians of wall-clock calls.",
         "",
     ]
-    models = {
-        "rf": lambda: RandomForestClassifier(
-            n_estimators=100, max_depth=10, random_state=0, n_jobs=2
-        ),
-        "lgbm": lambda: lgb.LGBMClassifier(n_estimators=100, num_leaves=31, verbose=-1),
-        "dt": lambda: DecisionTreeClassifier(max_depth=10, random_state=0),
-    }
-    titles = {
-        "rf": "RF (100 trees, depth 10)",
-        "lgbm": "LightGBM (100 trees, 31 leaves)",
-        "dt": "DT (depth 10)",
-    }
-    results: dict[str, tuple[dict[tuple[str, int, int], float], float | None]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        for key, make in models.items():
-            for mode in ("binned", "raw"):
-                (workdir / f"{key}_{mode}").mkdir()
-                train = codes if mode == "binned" else X
-                model = make().fit(train, y)
-                sample = (inputs["codes"] if mode == "binned" else inputs["raw"])[:5000]
-                visits = visits_per_row(model, sample)
-                print(f"== {titles[key]}, {mode}: {visits:.0f} node visits per row", flush=True)
-                runners = tree_runners(
-                    model, data, mode == "binned", workdir, args, f"{key}_{mode}"
-                )
-                medians = run_case(
-                    f"{titles[key]}, {mode}", runners, inputs, visits, batches, lines
-                )
-                results[f"{key}_{mode}"] = (medians, visits)
-    print("== vote DT + NB + KNN", flush=True)
-    medians = run_case(
-        f"vote DT(depth 10) + GaussianNB + KNN(k=5, {X.shape[0]:,} training rows), binned",
-        vote_runners(data),
-        inputs,
-        None,
-        batches,
-        lines,
-    )
-    results["vote"] = (medians, None)
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    lines.insert(1, f"Load average (1, 5, 15 min) at the end of the run: {load} on "
-                    f"{os.cpu_count()} cores: other jobs shared the machine.")  # fmt: skip
-    summary = goals(results, batches[-1])
-    print("\n".join(summary))
-    lines = summary + lines
+    print("\n".join(head))
     if not args.quick:
-        path = write_results("bench_inference", "Compiled inference", "\n".join(lines), PACKAGES)
+        title = "Compiled inference on four data shapes"
+        path = write_results("bench_inference", title, "\n".join(head + lines), PACKAGES)
         print(f"wrote {path}")
 
 

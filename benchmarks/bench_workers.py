@@ -75,7 +75,7 @@ def one_run(X, y, *, storage: str, workers: int, budget: float, seed: int) -> di
     ).fit(X, y)  # fmt: skip
     result = auto.search_result_
     # the trials the search ran, not the cheaper variants (prefixes) a trial adds
-    done = [r for r in result.trials if r.state in FINISHED and r.variant_of is None]
+    done = [r for r in result.trials if r.state in FINISHED and r.sampled]
     front = np.array(
         [[1.0 - p["score"], np.log10(p["inference_energy_j_per_1k"])] for p in auto.pareto_front_]
     )

@@ -592,7 +592,7 @@ class Progress:
             )
 
     def __call__(self, record: TrialRecord, progress: SearchProgress) -> None:
-        if record.variant_of is not None:  # shown with the next sampled trial
+        if not record.sampled:  # shown with the next sampled trial
             return
         if self.bar is not None:
             self.bar.update(1)
@@ -604,7 +604,7 @@ class Progress:
     def line(self, progress: SearchProgress) -> str:
         """One line for the log: ``trial 4/10: 3 ok, 1 failed, 0 pruned; best score ...``."""
         total = f"/{self.n_trials}" if self.n_trials else ""
-        variants = f" (+{progress.variants} prefix variants)" if progress.variants else ""
+        variants = f" (+{progress.variants} derived)" if progress.variants else ""
         return (
             f"trial {progress.finished}{total}: {progress.complete} ok, {progress.failed} "
             f"failed, {progress.pruned} pruned{variants}; {self.summary(progress)}"

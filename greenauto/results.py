@@ -39,6 +39,7 @@ __all__ = [
     "pruned_attrs",
     "records_of",
     "spent_attrs",
+    "student_attrs",
     "variant_attrs",
     "variant_parent",
     "worker_attrs",
@@ -54,6 +55,7 @@ _RETRY_OF = "failed_trial"
 #: Why a trial failed when nothing recorded an error: its process stopped mid-trial.
 WORKER_LOST = "its worker stopped before the trial finished (killed, crashed or interrupted)"
 _VARIANT_OF = "variant_of"
+_STUDENT_OF, _STUDENT_PARAMS, _TEACHER_PARAMS = "student_of", "student_params", "teacher_params"
 
 
 def completed_attrs(
@@ -127,6 +129,19 @@ def variant_attrs(parent: int) -> dict[str, Any]:
     return {_VARIANT_OF: int(parent)}
 
 
+def student_attrs(
+    teacher: int, params: Mapping[str, Any], teacher_params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The extra ``user_attrs`` of a distilled student of trial ``teacher``: its own
+    configuration's parameters and its teacher's (a student is added to the study without
+    sampled parameters, so that the sampler's model of the space stays the space's)."""
+    return {
+        _STUDENT_OF: int(teacher),
+        _STUDENT_PARAMS: {k: _plain(v) for k, v in params.items()},
+        _TEACHER_PARAMS: {k: _plain(v) for k, v in teacher_params.items()},
+    }
+
+
 def variant_parent(trial: Any) -> int | None:
     """The trial a (frozen) trial is a variant of, or None (see `variant_attrs`)."""
     parent = trial.user_attrs.get(_VARIANT_OF)
@@ -173,6 +188,10 @@ class TrialRecord:
         The trial this one repeats, after that trial's worker died.
     variant_of : int or None
         The trial whose fit this one is a cheaper variant of (no fit of its own).
+    student_of : int or None
+        The trial whose candidate taught this distilled student; ``params`` are then the
+        student's own and ``teacher_params`` its teacher's.
+    teacher_params : dict or None
     """
 
     number: int
@@ -189,6 +208,8 @@ class TrialRecord:
     spent_j: float | None = None
     retry_of: int | None = None
     variant_of: int | None = None
+    student_of: int | None = None
+    teacher_params: Mapping[str, Any] | None = None
 
     @classmethod
     def from_trial(cls, trial: Any) -> TrialRecord:
@@ -214,10 +235,12 @@ class TrialRecord:
             metrics[_SPENT] = float(spent)
         worker = attrs.get(_WORKER) or {}
         retry_of = trial.system_attrs.get(_RETRY_OF)
+        student_of = attrs.get(_STUDENT_OF)
+        params = attrs.get(_STUDENT_PARAMS) if student_of is not None else trial.params
         return cls(
             number=int(trial.number),
             state=trial.state.name,
-            params={k: _plain(v) for k, v in trial.params.items()},
+            params={k: _plain(v) for k, v in params.items()},
             metrics=metrics,
             description=str(attrs.get(_DESCRIPTION, "")),
             energy_source=str(attrs.get(_SOURCE, "")),
@@ -229,7 +252,15 @@ class TrialRecord:
             spent_j=None if spent is None else float(spent),
             retry_of=None if retry_of is None else int(retry_of),
             variant_of=variant_parent(trial),
+            student_of=None if student_of is None else int(student_of),
+            teacher_params=None if student_of is None else dict(attrs[_TEACHER_PARAMS]),
         )
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the sampler chose this trial (not a prefix variant nor a distilled student
+        derived from another trial's fit)."""
+        return self.variant_of is None and self.student_of is None
 
     @property
     def complete(self) -> bool:
@@ -310,7 +341,8 @@ class SearchTotals:
 
     ``energy_*`` is what the trial meter measured over the whole fit (every trial and the
     refit); ``co2_*`` is codecarbon's tracker when a country was given. ``variants`` counts the
-    completed trials that are cheaper variants of another trial's fit (prefixes).
+    completed trials that are cheaper variants of another trial's fit (prefixes), ``students``
+    the distilled students.
     ``energy_saved_j`` is what an early stop saved, estimated from the trial rate (the
     joules the first budget to bind would still have let the search spend), in the trial
     meter's unit and source.
@@ -328,6 +360,7 @@ class SearchTotals:
     trial_states: dict[str, int] | None = None
     stop_reason: str | None = None
     variants: int | None = None
+    students: int | None = None
     energy_saved_j: float | None = None
 
 
@@ -365,7 +398,8 @@ class SearchProgress:
     finished, complete, failed, pruned : int
         Trials the sampler ran in this fit so far, and how they ended.
     variants : int
-        Cheaper variants of those trials recorded so far (prefixes; no fit of their own).
+        Candidates derived from those trials' fits so far: prefix variants (no fit of their
+        own) and distilled students.
     best_score : float or None
         Best validation score so far (None before the first completed trial).
     front_size : int

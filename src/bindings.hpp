@@ -6,4 +6,6 @@
 namespace greenauto {
 void bind_binning(nanobind::module_& m);
 void bind_compiled(nanobind::module_& m);
+void bind_cpu(nanobind::module_& m);
+void bind_encoding(nanobind::module_& m);
 }  // namespace greenauto

@@ -8,12 +8,13 @@
 //
 // Search: a 16-ary search in at most two stages. Each feature's (at most 254) inner edges are
 // laid out as 16 "splitters" (every 16th edge) and 16 blocks of 15 edges, padded with NaN. A
-// stage compares x with 16 slots at once (four SSE compares) and, since the slots are sorted
-// with the NaN padding last, the number of slots <= x is the length of the run of ones at the
-// bottom of the compare mask. Features with at most 16 bins need one stage. All reads stay
-// inside the feature's own 16 or 16 + 256 slots, whatever the edges are.
+// stage compares x with 16 slots at once (one AVX-512, two AVX2 or four SSE compares; see
+// kernels_impl.hpp) and, since the slots are sorted with the NaN padding last, the number of
+// slots <= x is the number of set bits of the compare mask. Features with at most 16 bins need
+// one stage. All reads stay inside the feature's own 16 or 16 + 256 slots, whatever the edges.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -21,57 +22,12 @@
 #include <string>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
+#include "kernels.hpp"
 #include "parallel.hpp"
 
 namespace greenauto {
 
 inline constexpr int kMaxBins = 255;
-
-namespace detail {
-
-// Number of the 16 sorted slots e[0..15] (NaN padding last) with e[k] <= x, in [0, 16].
-inline unsigned count_le16(float x, const float* e) {
-#if defined(__SSE2__)
-    const __m128 v = _mm_set1_ps(x);
-    const __m128i c0 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e), v));
-    const __m128i c1 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 4), v));
-    const __m128i c2 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 8), v));
-    const __m128i c3 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 12), v));
-    const __m128i packed =
-        _mm_packs_epi16(_mm_packs_epi32(c0, c1), _mm_packs_epi32(c2, c3));
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(packed));
-    return static_cast<unsigned>(__builtin_ctz(~mask));  // bit 16 of ~mask is always set
-#else
-    unsigned c = 0;
-    for (int k = 0; k < 16; ++k) c += (e[k] <= x) ? 1u : 0u;
-    return c;
-#endif
-}
-
-inline unsigned count_le16(double x, const double* e) {
-#if defined(__SSE2__)
-    const __m128d v = _mm_set1_pd(x);
-    auto half = [&](const double* h) {  // 8 doubles -> 16-bit mask, two bits per slot
-        const __m128i a = _mm_packs_epi32(_mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h), v)),
-                                          _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 2), v)));
-        const __m128i b = _mm_packs_epi32(_mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 4), v)),
-                                          _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(h + 6), v)));
-        return static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(a, b)));
-    };
-    const unsigned mask = half(e) | (half(e + 8) << 16);
-    return (mask == 0xFFFFFFFFu) ? 16u : static_cast<unsigned>(__builtin_ctz(~mask)) / 2;
-#else
-    unsigned c = 0;
-    for (int k = 0; k < 16; ++k) c += (e[k] <= x) ? 1u : 0u;
-    return c;
-#endif
-}
-
-}  // namespace detail
 
 class BinningKernel {
    public:
@@ -114,6 +70,7 @@ class BinningKernel {
                 }
             }
         }
+        build_levels(edges, width);
     }
 
     std::int64_t n_features() const { return n_features_; }
@@ -126,42 +83,51 @@ class BinningKernel {
     void transform(const T* X, std::int64_t n_rows, std::int64_t row_stride,
                    std::int64_t col_stride, const std::int64_t* columns, std::int64_t n_out,
                    std::uint8_t* out, int n_threads) const {
+        const KernelTable& k = active_kernels();
+        const BinView v = view();
         parallel_for_rows(n_rows, kBlockRows, n_threads, [&](std::int64_t r0, std::int64_t r1) {
-            for (std::int64_t i = 0; i < n_out; ++i) {
-                const std::int64_t c = columns[i];
-                column(X + c * col_stride, row_stride, c, r0, r1, out + i, n_out);
-            }
+            if constexpr (sizeof(T) == 4)
+                k.bin_f32(v, X + r0 * row_stride, r1 - r0, row_stride, col_stride, columns, n_out,
+                          out + r0 * n_out, n_out);
+            else
+                k.bin_f64(v, X + r0 * row_stride, r1 - r0, row_stride, col_stride, columns, n_out,
+                          out + r0 * n_out, n_out);
         });
-    }
-
-    // Bins of rows [r0, r1) of one feature c, read with stride row_stride from x, written with
-    // stride out_stride to out (row r goes to out[r * out_stride]).
-    template <typename T>
-    void column(const T* x, std::int64_t row_stride, std::int64_t c, std::int64_t r0,
-                std::int64_t r1, std::uint8_t* out, std::int64_t out_stride) const {
-        const T* table = edge_data<T>() + offsets_[c];
-        const std::uint8_t nan_bin = n_bins_[c];
-        if (nan_bin <= 16) {
-            for (std::int64_t r = r0; r < r1; ++r) {
-                const T v = x[r * row_stride];
-                const unsigned b = detail::count_le16(v, table);
-                out[r * out_stride] = (v != v) ? nan_bin : static_cast<std::uint8_t>(b);
-            }
-            return;
-        }
-        const T* blocks = table + 16;
-        for (std::int64_t r = r0; r < r1; ++r) {
-            const T v = x[r * row_stride];
-            const unsigned a = detail::count_le16(v, table) & 15u;
-            const unsigned b = detail::count_le16(v, blocks + 16 * a);
-            out[r * out_stride] = (v != v) ? nan_bin : static_cast<std::uint8_t>(16 * a + b);
-        }
     }
 
    private:
     // Rows per block: one block of a typical row (<= 100 float32 features) stays in L1 while
     // every selected column of it is binned.
     static constexpr std::int64_t kBlockRows = 64;
+
+    BinView view() const {
+        return BinView{n_bins_.data(), offsets_.data(),   edges32_.data(), edges64_.data(),
+                       levels_.data(), level_off_.data(), level32_.data(), sorted64_.data()};
+    }
+
+    // Level tables of the vectorised search and the sorted float64 edges (kernels.hpp).
+    void build_levels(const double* edges, std::int64_t width) {
+        levels_.resize(n_features_);
+        level_off_.resize(n_features_);
+        sorted64_.assign(static_cast<std::size_t>(256 * n_features_),
+                         std::numeric_limits<double>::quiet_NaN());
+        for (std::int64_t j = 0; j < n_features_; ++j) {
+            const int m = n_bins_[j] - 1;  // inner edges
+            int levels = 0;
+            while ((1 << levels) - 1 < m) ++levels;
+            levels_[j] = static_cast<std::uint8_t>(levels);
+            level_off_[j] = static_cast<std::int64_t>(level32_.size());
+            level32_.resize(level32_.size() + kLevelFloats,
+                            std::numeric_limits<float>::quiet_NaN());
+            float* t = level32_.data() + level_off_[j];
+            for (int l = 0, off = 0; l < levels; off += std::max(16, 1 << l), ++l)
+                for (int i = 0; i < (1 << l); ++i) {
+                    const int slot = ((2 * i + 1) << (levels - 1 - l)) - 1;
+                    if (slot < m) t[off + i] = round_up_to_float(edges[j * width + slot]);
+                }
+            for (int k = 0; k < m; ++k) sorted64_[256 * j + k] = edges[j * width + k];
+        }
+    }
 
     // Table slots holding inner edge k of a feature with nb bins: one slot when nb <= 16, else
     // its slot in block k / 16 and, for every 16th edge, a splitter slot too.
@@ -183,17 +149,15 @@ class BinningKernel {
         return f;
     }
 
-    template <typename T>
-    const T* edge_data() const {
-        if constexpr (sizeof(T) == 4) return edges32_.data();
-        else return edges64_.data();
-    }
-
     std::int64_t n_features_;
     std::vector<std::uint8_t> n_bins_;
     std::vector<std::int64_t> offsets_;
     std::vector<double> edges64_;
     std::vector<float> edges32_;
+    std::vector<std::uint8_t> levels_;
+    std::vector<std::int64_t> level_off_;
+    std::vector<float> level32_;
+    std::vector<double> sorted64_;
 };
 
 }  // namespace greenauto

@@ -71,13 +71,11 @@ struct TreeMember final : Member {
     bool binned() const override { return Node::kBinned; }
     std::int64_t n_classes() const override { return model.n_classes(); }
     std::int64_t scratch_doubles(std::int64_t block) const override {
-        return block * model.n_outputs();
+        return model.scratch_doubles(block);
     }
     void run(const typename TreeEnsemble<Node>::Input* x, std::int64_t stride, std::int64_t n,
              std::int32_t* labels, double* proba, double* scratch) const {
-        std::fill(scratch, scratch + n * model.n_outputs(), 0.0);
-        model.accumulate(x, stride, n, scratch);
-        model.finish(scratch, n, labels, proba);
+        model.predict(x, stride, n, labels, proba, scratch);
     }
     void predict_codes(const std::uint8_t* x, std::int64_t stride, std::int64_t n,
                        std::int32_t* labels, double* proba, double* scratch) const override {

@@ -10,14 +10,17 @@
 // finite and the structure is a tree), features in range, thresholds not NaN, leaf values
 // finite. Anything else raises std::invalid_argument before a single row is read.
 //
-// Internal layout (rebuilt breadth first): the two children of a node are adjacent, so a step
-// is `node = left + go_right`; a leaf points to itself and never goes right, so a block of rows
-// can step a tree a fixed `depth` times without a branch per row (lleaves/treelite style, with
-// several rows in flight to hide load latency).
-//   binned model: uint8 codes; go_right = code > t with t = floor(threshold) (a split with
-//     threshold < 0 sends every code right and is removed; >= 255 keeps t = 255: never right).
-//   raw model: float32 features; go_right = x > t with t = the largest float32 <= threshold
-//     (exactly `(double)x <= threshold` for every float32 x), NaN goes right when !missing_left.
+// Layouts built from it (kernels.hpp), chosen per tree and per call:
+//   walk: breadth first, the two children of a node adjacent, a leaf pointing to itself; rows
+//     step a tree `depth` times without a branch (every tree; the only one at the scalar level).
+//   quickscorer: binned trees of at most 64 leaves, leaves numbered left to right, one
+//     bitvector per internal node (AVX2 / AVX-512 levels, 64 rows per pass).
+// Binned models read uint8 codes: a split sends a code right when code > floor(threshold); a
+// split with threshold < 0 sends every code right and one with threshold >= 255 none, so both
+// are removed when the layouts are built. Raw models read float32 features, compared in
+// float64 (`!(x <= threshold)`), NaN right when !missing_left.
+// Output: leaf values added in tree order for every row (the source libraries' order), then
+// the mean (scikit-learn), sigmoid or softmax (LightGBM).
 #pragma once
 
 #include <algorithm>
@@ -28,6 +31,8 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include "kernels.hpp"
 
 namespace greenauto {
 
@@ -51,133 +56,223 @@ struct ForestArrays {
     double sigmoid;  // LightGBM's sigmoid parameter (kSigmoid only)
 };
 
+// Input kinds of a tree model.
 struct BinNode {
-    std::int32_t left;
-    std::uint16_t feature;
-    std::uint8_t threshold;
-    std::uint8_t unused;
     static constexpr bool kBinned = true;
-    bool go_right(const std::uint8_t* x) const { return x[feature] > threshold; }
-    bool right_of(std::uint8_t v) const { return v > threshold; }
 };
-
 struct RawNode {
-    std::int32_t left;
-    std::int32_t feature;
-    float threshold;
-    std::uint32_t nan_right;
     static constexpr bool kBinned = false;
-    bool go_right(const float* x) const { return right_of(x[feature]); }
-    bool right_of(float v) const { return (v > threshold) | (nan_right & (v != v)); }
 };
-
-inline float round_down_to_float(double t) {
-    if (std::isinf(t)) return static_cast<float>(t);
-    constexpr double fmax = std::numeric_limits<float>::max();
-    if (t >= fmax) return std::numeric_limits<float>::max();
-    if (t < -fmax) return -std::numeric_limits<float>::infinity();
-    float f = static_cast<float>(t);
-    if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
-    return f;
-}
 
 template <typename Node>
 class TreeEnsemble {
    public:
     using Input = std::conditional_t<Node::kBinned, std::uint8_t, float>;
+    // Blocks of fewer rows than this are read in place, row by row (the latency path).
+    static constexpr std::int64_t kRowPathBelow = 8;
 
     explicit TreeEnsemble(const ForestArrays& a)
         : n_trees_(a.n_trees), n_features_(a.n_features), width_(a.width),
-          n_outputs_(a.n_outputs), output_(a.output),
-          sigmoid_(a.sigmoid) {
+          n_outputs_(a.n_outputs), output_(a.output), sigmoid_(a.sigmoid) {
         check_shapes(a);
         std::vector<std::uint8_t> parents(static_cast<std::size_t>(a.n_nodes), 0);
-        for (std::int64_t t = 0; t < a.n_trees; ++t) build_tree(a, t, parents);
-        max_depth_ = n_trees_ ? *std::max_element(depth_.begin(), depth_.end()) : 0;
+        for (std::int64_t t = 0; t < a.n_trees; ++t)
+            for (std::int64_t i = a.tree_starts[t]; i < a.tree_starts[t + 1]; ++i)
+                check_node(a, t, i, a.tree_starts[t + 1], parents);
+        // the kernels read only the features some split uses, renumbered 0, 1, ... (all of
+        // them, in place, when at least half are used: rows are then transposed as they are)
+        compact_.assign(static_cast<std::size_t>(a.n_features), -1);
+        for (std::int64_t i = 0; i < a.n_nodes; ++i)
+            if (!is_leaf(a, i)) compact_[a.feature[i]] = 0;
+        std::int64_t n_used = 0;
+        for (std::int64_t f = 0; f < a.n_features; ++f) n_used += compact_[f] == 0;
+        for (std::int64_t f = 0; f < a.n_features; ++f)
+            if (compact_[f] == 0 || 2 * n_used >= a.n_features) {
+                compact_[f] = static_cast<std::int32_t>(used_.size());
+                used_.push_back(f);
+            }
+        identity_ = static_cast<std::int64_t>(used_.size()) == a.n_features;
+        for (std::int64_t t = 0; t < a.n_trees; ++t) build_tree(a, t);
+        for (const TreeInfo& t : trees_) max_depth_ = std::max<std::int64_t>(max_depth_, t.depth);
+        quantize();
     }
+
+    // Moving would leave view_ pointing into the moved-from vectors.
+    TreeEnsemble(const TreeEnsemble&) = delete;
+    TreeEnsemble& operator=(const TreeEnsemble&) = delete;
 
     std::int64_t n_outputs() const { return n_outputs_; }
     std::int64_t n_classes() const { return output_ == TreeOutput::kSigmoid ? 2 : n_outputs_; }
     std::int64_t n_trees() const { return n_trees_; }
-    std::int64_t n_nodes() const { return static_cast<std::int64_t>(nodes_.size()); }
     std::int64_t max_depth() const { return max_depth_; }
 
-    // acc: n x n_outputs, zeroed by the caller; x: n rows of `stride` elements. Leaves are
-    // added in tree order for every row (the source libraries' summation order).
-    void accumulate(const Input* x, std::int64_t stride, std::int64_t n, double* acc) const {
-        std::int64_t r0 = 0;
-        if (n >= kRows) {
-            // kRows rows at a time, transposed to feature-major: a step reads
-            // cols[feature * kRows + r] with r a constant after unrolling.
-            std::vector<Input> cols(static_cast<std::size_t>(n_features_ * kRows));
-            for (; r0 + kRows <= n; r0 += kRows) {
-                for (std::int64_t r = 0; r < kRows; ++r) {
-                    const Input* row = x + (r0 + r) * stride;
-                    for (std::int64_t f = 0; f < n_features_; ++f) cols[f * kRows + r] = row[f];
-                }
-                rows_by_tree(cols.data(), acc + r0 * n_outputs_);
-            }
-        }
-        for (; r0 < n; ++r0) trees_by_row(x + r0 * stride, acc + r0 * n_outputs_);
+    // Scratch (float64 elements) predict needs for calls of up to `rows` rows: accumulators,
+    // one output row, the accumulators of one row recomputed exactly, the rows' used features.
+    std::int64_t scratch_doubles(std::int64_t rows) const {
+        const std::int64_t blocks = std::clamp<std::int64_t>((rows + kBlockRows - 1) / kBlockRows, 1,
+                                                             kMaxBlocks);
+        // binned: cols and rows8, kBlockRows bytes per feature each per block
+        const std::int64_t col = Node::kBinned ? 2 * kBlockRows / 8 : kBlockRows;
+        return blocks * (n_outputs_ * kBlockRows + n_used() * col) +
+               n_outputs_ * (kBlockRows + 1) + 1;
     }
 
-    // Rows stepped together through one tree (kRows independent chains).
-    static constexpr int kRows = 16;
+    // Class indices of n rows (x: n rows of `stride` elements) and, when proba is not null,
+    // n x n_classes probabilities, exactly as the source library computes them.
+    void predict(const Input* x, std::int64_t stride, std::int64_t n, std::int32_t* labels,
+                 double* proba, double* scratch) const {
+        const KernelTable& k = active_kernels();
+        // labels only: integer leaf values where the model has them (see quantize())
+        const bool approx = proba == nullptr && !quantized_.empty();
+        ForestView v = view();
+        if (approx) v.quantized = quantized_.data();
+        constexpr std::int64_t kCall = kMaxBlocks * kBlockRows;
+        const std::int64_t blocks = std::min<std::int64_t>((n + kBlockRows - 1) / kBlockRows,
+                                                           kMaxBlocks);
+        const std::int64_t acc_step = n_outputs_ * kBlockRows;
+        double* acc = scratch;
+        double* row = acc + blocks * acc_step;
+        double* exact_acc = row + n_outputs_;
+        double* cols = exact_acc + acc_step;
+        for (std::int64_t r0 = 0; r0 < n; r0 += kCall) {
+            const std::int64_t m = std::min(kCall, n - r0);
+            std::fill(acc, acc + blocks * acc_step, 0.0);
+            const Input* xb = x + r0 * stride;
+            const bool by_row = m < kRowPathBelow;
+            if constexpr (Node::kBinned) {
+                // bytes of a float64 buffer, written and read through unsigned char only
+                auto* c = reinterpret_cast<std::uint8_t*>(cols);
+                std::uint8_t* rows8 = c + blocks * kBlockRows * n_used();
+                if (by_row) {
+                    gather(xb, stride, m, c, true);
+                    k.tree_rows_u8(v, c, n_used(), m, acc);
+                } else {
+                    if (k.quickscorer && has_qs_) {  // Quickscorer trees read cols
+                        if (identity_) k.transpose_u8(xb, stride, m, n_used(), c);
+                        else gather(xb, stride, m, c, false);
+                    }
+                    if (identity_) k.transpose8_u8(xb, stride, m, n_used(), rows8);
+                    else gather8(xb, stride, m, rows8);
+                    k.trees_u8(v, c, rows8, m, acc);
+                }
+            } else {
+                gather(xb, stride, m, cols, by_row);
+                if (by_row) k.tree_rows_f64(v, cols, n_used(), m, acc);
+                else k.trees_f64(v, cols, m, acc);
+            }
+            for (std::int64_t b0 = 0; b0 < m; b0 += kBlockRows) {
+                const double* ab = acc + (b0 / kBlockRows) * acc_step;
+                const std::int64_t mb = std::min(kBlockRows, m - b0);
+                if (approx) finish_certified(ab, mb, labels + r0 + b0, row);
+                else finish(ab, mb, labels + r0 + b0, proba ? proba + (r0 + b0) * n_classes() : nullptr, row);
+            }
+            if (approx)  // rows whose top two classes were too close: the exact sums
+                for (std::int64_t r = 0; r < m; ++r)
+                    if (labels[r0 + r] < 0) exact_row(k, xb + r * stride, exact_acc, cols, labels + r0 + r, row);
+        }
+    }
 
    private:
-    void rows_by_tree(const Input* cols, double* acc) const {
-        const Node* nodes = nodes_.data();
-        for (std::int64_t t = 0; t < n_trees_; ++t) {
-            const std::int32_t depth = depth_[t];
-            const std::int64_t off = out_offset_[t];
-            std::int32_t idx[kRows];
-            for (int r = 0; r < kRows; ++r) idx[r] = roots_[t];
-            for (std::int32_t s = 0; s < depth; ++s)
-                for (int r = 0; r < kRows; ++r) {
-                    const Node& nd = nodes[idx[r]];
-                    const Input v = cols[static_cast<std::int64_t>(nd.feature) * kRows + r];
-                    idx[r] = nd.left + static_cast<std::int32_t>(nd.right_of(v));
-                }
-            for (int r = 0; r < kRows; ++r) add_leaf(idx[r], acc + r * n_outputs_ + off);
+    std::int64_t n_used() const { return static_cast<std::int64_t>(used_.size()); }
+
+    // Mean outputs of probabilities (scikit-learn classifiers, width > 1): leaf values also as
+    // integers q = round(v * 65535). Their sums are exact; the float64 sum S of the values (in
+    // tree order, as scikit-learn adds them) lies within T * max|q / 65535 - v| + T^2 2^-53 of
+    // sum(q) / 65535 (T trees, every partial sum <= T). So when the two largest integer sums
+    // differ by more than margin_ (that bound twice, plus room for the division by T to keep
+    // the order), the label is certainly the class of the largest; otherwise the row's sums
+    // are recomputed exactly. Four times less leaf memory to read; exact labels always.
+    void quantize() {
+        if (output_ != TreeOutput::kMean || width_ < 2 || n_trees_ > 65535) return;
+        double dev = 0.0;
+        for (double v : value_)
+            if (!(v >= 0.0 && v <= 1.0)) return;
+        quantized_.resize(value_.size());
+        for (std::size_t i = 0; i < value_.size(); ++i) {
+            const double q = std::nearbyint(value_[i] * 65535.0);
+            quantized_[i] = static_cast<std::uint16_t>(q);
+            dev = std::max(dev, std::abs(q / 65535.0 - value_[i]));
         }
+        const double t = static_cast<double>(n_trees_);
+        margin_ = 65535.0 * (2.0 * t * dev + 2.0 * t * t * 0x1p-53 + 4.0 * t * 0x1p-50) + 2.0;
     }
 
-    // One row, kTrees trees stepped together (the latency path for tiny batches).
-    void trees_by_row(const Input* row, double* acc) const {
-        constexpr int kTrees = 8;
-        const Node* nodes = nodes_.data();
-        std::int64_t t0 = 0;
-        for (; t0 + kTrees <= n_trees_; t0 += kTrees) {
-            std::int32_t idx[kTrees];
-            std::int32_t depth = 0;
-            for (int k = 0; k < kTrees; ++k) {
-                idx[k] = roots_[t0 + k];
-                depth = std::max(depth, depth_[t0 + k]);
-            }
-            for (std::int32_t s = 0; s < depth; ++s)
-                for (int k = 0; k < kTrees; ++k) {
-                    const Node& nd = nodes[idx[k]];
-                    idx[k] = nd.left + static_cast<std::int32_t>(nd.go_right(row));
-                }
-            for (int k = 0; k < kTrees; ++k) add_leaf(idx[k], acc + out_offset_[t0 + k]);
-        }
-        for (; t0 < n_trees_; ++t0) {
-            std::int32_t i = roots_[t0];
-            for (std::int32_t s = 0; s < depth_[t0]; ++s) {
-                const Node& nd = nodes[i];
-                i = nd.left + static_cast<std::int32_t>(nd.go_right(row));
-            }
-            add_leaf(i, acc + out_offset_[t0]);
-        }
-    }
-
-   public:
-    // Turns accumulated scores into labels and, when proba is not null, n x n_classes
-    // probabilities, exactly as the source library does.
-    void finish(double* acc, std::int64_t n, std::int32_t* labels, double* proba) const {
+    // Labels from integer sums where certain (kept), -1 where the exact sums must decide.
+    void finish_certified(const double* acc, std::int64_t m, std::int32_t* labels,
+                          double* a) const {
         const std::int64_t k = n_outputs_;
-        for (std::int64_t r = 0; r < n; ++r) {
-            double* a = acc + r * k;
+        for (std::int64_t r = 0; r < m; ++r) {
+            if (rows_major(width_)) std::copy(acc + r * k, acc + (r + 1) * k, a);
+            else for (std::int64_t c = 0; c < k; ++c) a[c] = acc[c * kBlockRows + r];
+            std::int64_t best = 0;
+            for (std::int64_t c = 1; c < k; ++c)
+                if (a[c] > a[best]) best = c;
+            double second = -1.0;
+            for (std::int64_t c = 0; c < k; ++c)
+                if (c != best) second = std::max(second, a[c]);
+            labels[r] = a[best] - second > margin_ ? static_cast<std::int32_t>(best) : -1;
+        }
+    }
+
+    // One row's label from its exact float64 sums (the row path, values as the model has them).
+    void exact_row(const KernelTable& k, const Input* x, double* acc, double* buf,
+                   std::int32_t* label, double* a) const {
+        ForestView v = view();
+        std::fill(acc, acc + n_outputs_ * kBlockRows, 0.0);
+        if constexpr (Node::kBinned) {
+            auto* c = reinterpret_cast<std::uint8_t*>(buf);
+            gather(x, 0, 1, c, true);
+            k.tree_rows_u8(v, c, n_used(), 1, acc);
+        } else {
+            gather(x, 0, 1, buf, true);
+            k.tree_rows_f64(v, buf, n_used(), 1, acc);
+        }
+        finish(acc, 1, label, nullptr, a);
+    }
+
+    // The used features of rows [0, m) of x: row by row (n_used per row) or in feature-major
+    // blocks of kBlockRows rows (kernels.hpp; rows past m zeroed).
+    template <typename C>
+    void gather(const Input* x, std::int64_t stride, std::int64_t m, C* out, bool by_row) const {
+        const std::int64_t nu = n_used();
+        const std::int64_t* used = used_.data();
+        if (by_row) {
+            for (std::int64_t r = 0; r < m; ++r)
+                for (std::int64_t j = 0; j < nu; ++j) out[r * nu + j] = x[r * stride + used[j]];
+            return;
+        }
+        for (std::int64_t r = 0; r < m; ++r) {
+            const Input* src = x + r * stride;
+            C* dst = out + (r / kBlockRows) * nu * kBlockRows + r % kBlockRows;
+            for (std::int64_t j = 0; j < nu; ++j) dst[j * kBlockRows] = src[used[j]];
+        }
+        const std::int64_t tail = m % kBlockRows;
+        if (tail) {
+            C* last = out + (m / kBlockRows) * nu * kBlockRows;
+            for (std::int64_t j = 0; j < nu; ++j)
+                std::fill(last + j * kBlockRows + tail, last + (j + 1) * kBlockRows, C(0));
+        }
+    }
+
+    // The used features of rows [0, m) of x in groups of 8 rows (kernels.hpp).
+    void gather8(const Input* x, std::int64_t stride, std::int64_t m, std::uint8_t* out) const {
+        const std::int64_t nu = n_used();
+        const std::int64_t* used = used_.data();
+        const std::int64_t end = (m + 7) / 8 * 8;
+        for (std::int64_t r = 0; r < end; ++r) {
+            std::uint8_t* dst = out + (r / 8) * nu * 8 + r % 8;
+            for (std::int64_t j = 0; j < nu; ++j)
+                dst[j * 8] = r < m ? static_cast<std::uint8_t>(x[r * stride + used[j]]) : 0;
+        }
+    }
+
+    // acc (n_outputs x kBlockRows, output-major) -> labels and probabilities of m rows.
+    void finish(const double* acc, std::int64_t m, std::int32_t* labels, double* proba,
+                double* a) const {
+        const std::int64_t k = n_outputs_;
+        for (std::int64_t r = 0; r < m; ++r) {
+            if (rows_major(width_)) std::copy(acc + r * k, acc + (r + 1) * k, a);
+            else for (std::int64_t c = 0; c < k; ++c) a[c] = acc[c * kBlockRows + r];
             if (output_ == TreeOutput::kSigmoid) {
                 const double p = 1.0 / (1.0 + std::exp(-sigmoid_ * a[0]));
                 labels[r] = (p > 1.0 - p) ? 1 : 0;
@@ -208,7 +303,16 @@ class TreeEnsemble {
         }
     }
 
-   private:
+    ForestView view() const {
+        return ForestView{trees_.data(),         n_trees_,
+                          n_used(),              n_outputs_,
+                          nodes_u8_.data(),      nodes_f_.data(),
+                          leaf_of_.data(),       qs_offset_.data(),
+                          qs_threshold_.data(),  qs_mask_.data(),
+                          width_,                value_.data(),
+                          nullptr};
+    }
+
     static void fail(const std::string& msg) { throw std::invalid_argument(msg); }
 
     void check_shapes(const ForestArrays& a) {
@@ -220,12 +324,13 @@ class TreeEnsemble {
         if (a.width < 1 || a.n_outputs < 1 || a.width > a.n_outputs)
             fail("leaf width " + std::to_string(a.width) + " must be in [1, n_outputs=" +
                  std::to_string(a.n_outputs) + "]");
+        if (a.n_outputs > 65535) fail("at most 65535 outputs");
         if (a.output == TreeOutput::kSigmoid && a.n_outputs != 1)
             fail("a sigmoid (binary) model has exactly one output");
         if (a.output == TreeOutput::kSoftmax && a.n_outputs < 2)
             fail("a softmax model needs at least two outputs");
         if (!std::isfinite(a.sigmoid)) fail("sigmoid parameter must be finite");
-        if (a.n_features < 1 || (Node::kBinned && a.n_features > 65535))
+        if (a.n_features < 1 || a.n_features > 65535)
             fail("feature count " + std::to_string(a.n_features) + " out of range");
         if (a.tree_starts[0] != 0 || a.tree_starts[a.n_trees] != a.n_nodes)
             fail("tree_starts must begin at 0 and end at the node count");
@@ -238,114 +343,206 @@ class TreeEnsemble {
         }
     }
 
-    bool is_leaf(const ForestArrays& a, std::int64_t i) const {
-        return a.left[i] == -1 && a.right[i] == -1;
-    }
-
-    // Binned models: a split that sends every code right (threshold < 0) is skipped.
-    std::int64_t resolve(const ForestArrays& a, std::int64_t i) const {
-        if constexpr (Node::kBinned)
-            while (!is_leaf(a, i) && a.threshold[i] < 0.0) i = a.right[i];
-        return i;
-    }
-
-    void build_tree(const ForestArrays& a, std::int64_t t, std::vector<std::uint8_t>& parents) {
-        const std::int64_t start = a.tree_starts[t], end = a.tree_starts[t + 1];
-        for (std::int64_t i = start; i < end; ++i) check_node(a, t, i, end, parents);
-        struct Item {
-            std::int64_t orig;
-            std::int32_t slot, depth;
-        };
-        std::vector<Item> queue;
-        const std::int32_t root = static_cast<std::int32_t>(nodes_.size());
-        nodes_.emplace_back();
-        leaf_of_.push_back(-1);
-        queue.push_back({resolve(a, start), root, 0});
-        std::int32_t depth = 0;
-        for (std::size_t q = 0; q < queue.size(); ++q) {
-            const Item it = queue[q];
-            depth = std::max(depth, it.depth);
-            if (is_leaf(a, it.orig)) {
-                make_leaf(nodes_[it.slot], it.slot);
-                leaf_of_[it.slot] = static_cast<std::int32_t>(values_.size());
-                values_.insert(values_.end(), a.values + it.orig * a.width,
-                               a.values + (it.orig + 1) * a.width);
-                continue;
-            }
-            const std::int32_t child = static_cast<std::int32_t>(nodes_.size());
-            make_split(a, it.orig, child, nodes_[it.slot]);
-            nodes_.emplace_back();
-            nodes_.emplace_back();
-            leaf_of_.push_back(-1);
-            leaf_of_.push_back(-1);
-            queue.push_back({resolve(a, a.left[it.orig]), child, it.depth + 1});
-            queue.push_back({resolve(a, a.right[it.orig]), child + 1, it.depth + 1});
-        }
-        roots_.push_back(root);
-        depth_.push_back(depth);
-        out_offset_.push_back(a.out_offset[t]);
-    }
-
     void check_node(const ForestArrays& a, std::int64_t t, std::int64_t i, std::int64_t end,
                     std::vector<std::uint8_t>& parents) const {
-        const std::string where = "tree " + std::to_string(t) + ", node " + std::to_string(i);
+        // the message is built only on failure (this runs for every node of every model)
+        auto where = [&] { return "tree " + std::to_string(t) + ", node " + std::to_string(i); };
         if (is_leaf(a, i)) {
             for (std::int64_t w = 0; w < a.width; ++w)
                 if (!std::isfinite(a.values[i * a.width + w]))
-                    fail(where + ": leaf value is not finite");
+                    fail(where() + ": leaf value is not finite");
             return;
         }
         for (const std::int64_t c : {static_cast<std::int64_t>(a.left[i]),
                                      static_cast<std::int64_t>(a.right[i])}) {
             if (c <= i || c >= end)
-                fail(where + ": child " + std::to_string(c) + " is not after its parent "
-                             "inside the tree");
-            if (parents[c]++) fail(where + ": node " + std::to_string(c) + " has two parents");
+                fail(where() + ": child " + std::to_string(c) + " is not after its parent "
+                               "inside the tree");
+            if (parents[c]++) fail(where() + ": node " + std::to_string(c) + " has two parents");
         }
         if (a.feature[i] < 0 || a.feature[i] >= a.n_features)
-            fail(where + ": feature " + std::to_string(a.feature[i]) + " out of range for " +
+            fail(where() + ": feature " + std::to_string(a.feature[i]) + " out of range for " +
                  std::to_string(a.n_features) + " features");
-        if (std::isnan(a.threshold[i])) fail(where + ": threshold is NaN");
+        if (std::isnan(a.threshold[i])) fail(where() + ": threshold is NaN");
     }
 
-    static void make_leaf(Node& nd, std::int32_t slot) {
-        nd.left = slot;
-        nd.feature = 0;
+    static bool is_leaf(const ForestArrays& a, std::int64_t i) {
+        return a.left[i] == -1 && a.right[i] == -1;
+    }
+
+    // Binned models: a split every code passes the same way is replaced by that child.
+    static std::int64_t resolve(const ForestArrays& a, std::int64_t i) {
         if constexpr (Node::kBinned) {
-            nd.threshold = 255;
-            nd.unused = 0;
-        } else {
-            nd.threshold = std::numeric_limits<float>::infinity();
-            nd.nan_right = 0;
+            while (!is_leaf(a, i)) {
+                if (a.threshold[i] < 0.0) i = a.right[i];
+                else if (a.threshold[i] >= 255.0) i = a.left[i];
+                else break;
+            }
+        }
+        return i;
+    }
+
+    // In-order leaves and internal nodes of the resolved tree below `root` (iterative).
+    struct Shape {
+        std::vector<std::int64_t> leaves;  // original node of each leaf, left to right
+        std::vector<std::int64_t> inner;   // original internal nodes, pre-order
+        std::vector<std::int32_t> first, count;  // per inner node: its left subtree's leaves
+    };
+
+    static Shape shape_of(const ForestArrays& a, std::int64_t root) {
+        Shape s;
+        struct Frame {
+            std::int64_t node;
+            std::int32_t inner_pos;  // -1: not yet expanded
+            bool after_left;
+        };
+        std::vector<Frame> stack{{root, -1, false}};
+        while (!stack.empty()) {
+            Frame& fr = stack.back();
+            if (is_leaf(a, fr.node)) {
+                s.leaves.push_back(fr.node);
+                stack.pop_back();
+                continue;
+            }
+            if (fr.inner_pos < 0) {
+                fr.inner_pos = static_cast<std::int32_t>(s.inner.size());
+                s.inner.push_back(fr.node);
+                s.first.push_back(static_cast<std::int32_t>(s.leaves.size()));
+                s.count.push_back(0);
+                const std::int64_t l = resolve(a, a.left[fr.node]);
+                stack.push_back({l, -1, false});
+                continue;
+            }
+            if (!fr.after_left) {
+                fr.after_left = true;
+                s.count[fr.inner_pos] =
+                    static_cast<std::int32_t>(s.leaves.size()) - s.first[fr.inner_pos];
+                const std::int64_t r = resolve(a, a.right[fr.node]);
+                stack.push_back({r, -1, false});
+                continue;
+            }
+            stack.pop_back();
+        }
+        return s;
+    }
+
+    void build_tree(const ForestArrays& a, std::int64_t t) {
+        const std::int64_t start = a.tree_starts[t], end = a.tree_starts[t + 1];
+        const std::int64_t root = resolve(a, start);
+        const Shape s = shape_of(a, root);
+        const std::int64_t n_leaves = static_cast<std::int64_t>(s.leaves.size());
+        TreeInfo info{};
+        info.out = a.out_offset[t];
+        info.leaf_begin = static_cast<std::int32_t>(value_.size() / width_);
+        if (Node::kBinned && n_leaves <= 64) {
+            has_qs_ = true;
+            info.qs_leaves = n_leaves <= 16 ? 16 : (n_leaves <= 32 ? 32 : 64);
+            info.qs_begin = static_cast<std::int64_t>(qs_mask_.size());
+            info.qs_nodes = static_cast<std::int32_t>(s.inner.size());
+            for (std::size_t q = 0; q < s.inner.size(); ++q) {
+                const std::int64_t i = s.inner[q];
+                const std::uint64_t span =
+                    s.count[q] >= 64 ? ~0ull : ((1ull << s.count[q]) - 1ull);
+                qs_offset_.push_back(static_cast<std::uint32_t>(compact_[a.feature[i]] * kBlockRows));
+                qs_threshold_.push_back(static_cast<std::uint8_t>(std::floor(a.threshold[i])));
+                qs_mask_.push_back(~(span << s.first[q]));
+            }
+        }
+        // leaf ids: in-order, padded to the QS slot count
+        std::vector<std::int32_t> leaf_id(static_cast<std::size_t>(end - start), -1);
+        const std::int64_t slots = std::max<std::int64_t>(n_leaves, info.qs_leaves);
+        for (std::int64_t l = 0; l < slots; ++l) {
+            const std::int64_t orig = l < n_leaves ? s.leaves[l] : -1;
+            if (orig >= 0) leaf_id[orig - start] = info.leaf_begin + static_cast<std::int32_t>(l);
+            add_leaf_values(a, orig);
+        }
+        info.root = static_cast<std::int32_t>(walk_size());
+        info.depth = build_walk(a, root, start, leaf_id);
+        trees_.push_back(info);
+    }
+
+    // One leaf's values (orig < 0: a padding slot, all zero).
+    void add_leaf_values(const ForestArrays& a, std::int64_t orig) {
+        for (std::int64_t w = 0; w < width_; ++w)
+            value_.push_back(orig < 0 ? 0.0 : a.values[orig * width_ + w]);
+    }
+
+    std::int64_t walk_size() const {
+        return static_cast<std::int64_t>(Node::kBinned ? nodes_u8_.size() : nodes_f_.size());
+    }
+
+    // Breadth-first walk layout of the tree below root; returns its depth.
+    std::int32_t build_walk(const ForestArrays& a, std::int64_t root, std::int64_t start,
+                            const std::vector<std::int32_t>& leaf_id) {
+        struct Item {
+            std::int64_t orig;
+            std::int32_t slot, depth;
+        };
+        std::vector<Item> queue{{root, static_cast<std::int32_t>(walk_size()), 0}};
+        push_walk_nodes(1);
+        std::int32_t depth = 0;
+        for (std::size_t q = 0; q < queue.size(); ++q) {
+            const Item it = queue[q];
+            depth = std::max(depth, it.depth);
+            if (is_leaf(a, it.orig)) {
+                set_leaf(it.slot, leaf_id[it.orig - start]);
+                continue;
+            }
+            const std::int32_t child = static_cast<std::int32_t>(walk_size());
+            push_walk_nodes(2);
+            set_split(a, it.orig, it.slot, child);
+            queue.push_back({resolve(a, a.left[it.orig]), child, it.depth + 1});
+            queue.push_back({resolve(a, a.right[it.orig]), child + 1, it.depth + 1});
+        }
+        return depth;
+    }
+
+    void push_walk_nodes(int k) {
+        for (int i = 0; i < k; ++i) {
+            if constexpr (Node::kBinned) nodes_u8_.push_back(WalkNodeU8{0, 0, 0, 0});
+            else nodes_f_.push_back(WalkNodeF{0, 0, 0.0});
+            leaf_of_.push_back(-1);
         }
     }
 
-    static void make_split(const ForestArrays& a, std::int64_t i, std::int32_t child, Node& nd) {
-        nd.left = child;
-        const double thr = a.threshold[i];
-        if constexpr (Node::kBinned) {
-            nd.feature = static_cast<std::uint16_t>(a.feature[i]);
-            nd.threshold = static_cast<std::uint8_t>(std::min(255.0, std::floor(thr)));
-            nd.unused = 0;
-        } else {
-            nd.feature = a.feature[i];
-            nd.threshold = round_down_to_float(thr);
-            nd.nan_right = a.missing_left[i] ? 0u : 1u;
-        }
+    void set_leaf(std::int32_t slot, std::int32_t id) {
+        leaf_of_[slot] = id;
+        const auto self = static_cast<std::uint32_t>(slot);
+        if constexpr (Node::kBinned) nodes_u8_[slot] = WalkNodeU8{self, 255, 0, 0};
+        else nodes_f_[slot] = WalkNodeF{self, 0u, std::numeric_limits<double>::infinity()};
     }
 
-    void add_leaf(std::int32_t node, double* out) const {
-        const double* v = values_.data() + leaf_of_[node];
-        for (std::int64_t w = 0; w < width_; ++w) out[w] += v[w];
+    void set_split(const ForestArrays& a, std::int64_t i, std::int32_t slot,
+                   std::int32_t child) {
+        const auto f = static_cast<std::uint32_t>(compact_[a.feature[i]]);
+        const auto left = static_cast<std::uint32_t>(child);
+        if constexpr (Node::kBinned) {
+            const auto thr = static_cast<std::uint8_t>(std::floor(a.threshold[i]));
+            nodes_u8_[slot] = WalkNodeU8{left, thr, 0, static_cast<std::uint16_t>(f)};
+        } else {
+            nodes_f_[slot] = WalkNodeF{left, (f << 1) | (a.missing_left[i] ? 0u : 1u),
+                                       a.threshold[i]};
+        }
     }
 
     std::int64_t n_trees_, n_features_, width_, n_outputs_;
     TreeOutput output_;
     double sigmoid_;
     std::int64_t max_depth_ = 0;
-    std::vector<Node> nodes_;
-    std::vector<std::int32_t> leaf_of_, roots_, depth_, out_offset_;
-    std::vector<double> values_;
+    std::vector<std::int32_t> compact_;  // input feature -> used-feature index (-1: unused)
+    std::vector<std::int64_t> used_;     // used-feature index -> input feature
+    bool identity_ = false;              // used_ is 0, 1, ..., n_features - 1
+    bool has_qs_ = false;                // some tree has a Quickscorer layout
+    std::vector<TreeInfo> trees_;
+    std::vector<WalkNodeU8> nodes_u8_;
+    std::vector<WalkNodeF> nodes_f_;
+    std::vector<std::int32_t> leaf_of_;
+    std::vector<std::uint32_t> qs_offset_;
+    std::vector<std::uint8_t> qs_threshold_;
+    std::vector<std::uint64_t> qs_mask_;
+    std::vector<double> value_;
+    std::vector<std::uint16_t> quantized_;  // empty: no certified integer path
+    double margin_ = 0.0;
 };
 
 }  // namespace greenauto

@@ -8,6 +8,8 @@ NB_MODULE(_kernels, m) {
 #else
     m.attr("openmp") = false;
 #endif
+    greenauto::bind_cpu(m);
     greenauto::bind_binning(m);
     greenauto::bind_compiled(m);
+    greenauto::bind_encoding(m);
 }

@@ -1,13 +1,16 @@
-// Row-block parallel loop shared by every kernel.
+// Parallel loops shared by every kernel.
 //
-// Work is cut into blocks of rows; with OpenMP and more than one thread the blocks are shared
-// out statically, otherwise (or for batches too small to pay for thread start-up) they run in
-// a plain loop on the calling thread. Kernels never throw inside the loop: all validation
-// happens before it.
+// Work is cut into blocks of rows (or parts); with OpenMP and more than one thread they are
+// shared out by an OpenMP work-sharing loop, so every block runs exactly once whatever team size
+// the runtime grants (OMP_DYNAMIC, OMP_THREAD_LIMIT, nested regions may give fewer threads than
+// asked). Without OpenMP, or for batches too small to pay for thread start-up, they run in a
+// plain loop on the calling thread. Kernels never throw and never allocate inside the loops: all
+// validation and allocation happen before them.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+
 
 namespace greenauto {
 

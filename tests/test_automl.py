@@ -87,7 +87,7 @@ def test_search_returns_a_front_and_predicts_through_kernels(cancer) -> None:
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert auto.search_energy_.joules > 0
     assert auto.search_energy_.source.value == "operation-count model"
-    sampled = [r for r in auto.search_result_.trials if r.variant_of is None]
+    sampled = [r for r in auto.search_result_.trials if r.sampled]
     assert len(sampled) == 12  # and the cheaper prefixes some of them gave
 
 

@@ -60,7 +60,7 @@ def test_fit_on_a_bundled_dataset_writes_reports_model_and_progress(
     assert "wrote report.html" in fitted.stdout
     progress = [line for line in fitted.stderr.splitlines() if line.startswith("trial ")]
     assert len(progress) == 4, fitted.stderr
-    assert re.match(r"trial 4/4: 4 ok, 0 failed, 0 pruned( \(\+\d+ prefix variants\))?; "
+    assert re.match(r"trial 4/4: 4 ok, 0 failed, 0 pruned( \(\+\d+ derived\))?; "
                     r"best score 0\.9", progress[-1])  # fmt: skip
     assert "Traceback" not in fitted.stderr
     assert (work / "report.html").stat().st_size > 10_000
@@ -92,12 +92,11 @@ def test_report_from_a_model_file_and_from_a_json_front(fitted, work: Path) -> N
     done = greenauto("report", "report.json", "--out", "from-json.html", cwd=work)
     assert done.returncode == 0, done.stderr
     html = (work / "from-json.html").read_text()
-    # 4 sampled trials, and the cheaper prefix variants some of them gave
-    assert re.search(
-        r"(\d+) completed( \((\d+) of them prefix variants[^)]*\))?, 0 failed, 0 pruned", html
-    )
-    done_n, _, variants = re.search(r"(\d+) completed( \((\d+) of them)?", html).groups()
-    assert int(done_n) - int(variants or 0) == 4
+    # 4 sampled trials, and the candidates their fits gave (prefix variants, students)
+    trials = re.search(r"(\d+) completed( \([^)]*\))?, 0 failed, 0 pruned", html)
+    assert trials
+    derived = re.findall(r"(\d+) (?:of them prefix variants|distilled student)", html)
+    assert int(trials.group(1)) - sum(map(int, derived)) == 4
     front = ParetoFront.from_dict(load_model(work / "model.gam").ir.extra["report"]["front"])
     (work / "front.json").write_text(front.to_json())
     done = greenauto("report", "front.json", "--out", "front.json.md", cwd=work)

@@ -88,7 +88,7 @@ def no_leftover_workers():
 
 def ran(found) -> list[TrialRecord]:
     """The finished trials a process ran (not the cheaper variants a trial adds)."""
-    return [r for r in found if r.state in FINISHED and r.variant_of is None]
+    return [r for r in found if r.state in FINISHED and r.sampled]
 
 
 def unique_name(prefix: str) -> str:

@@ -4,6 +4,12 @@ Numeric and boolean columns pass through as float64. Text, categorical and other
 columns become ordinal codes 0, 1, 2, ... in the sorted order of their categories, with
 missing values as NaN (the Binner then gives them a bin of their own). Categories never seen
 in fit are an error naming the column and the values, or NaN with ``handle_unknown="missing"``.
+
+A DataFrame is encoded in one compiled call (``_kernels.encode_columns``): numeric columns
+are converted where they lie, text columns are mapped to codes through a hash table of the
+fitted categories (each distinct string object looked up once per call), pandas categorical
+columns through their own codes. Anything else (numbers stored as objects, mixed objects)
+takes the column-by-column pandas path below, with the same result.
 """
 
 from __future__ import annotations
@@ -17,20 +23,80 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from greenauto._native import StringCategories, encode_columns
+
 __all__ = ["TabularEncoder"]
 
 
+#: Integers beyond this are not all exactly representable in float64.
+_EXACT_INT = 2**53
+#: A numeric-looking text column with at most this share of non-numbers is a typo, not text.
+_STRAY_SHARE = 0.05
+
+
+def _pandas(X: Any) -> Any:
+    """polars and pyarrow tables as pandas DataFrames (column names kept); else ``X``."""
+    if not isinstance(X, pd.DataFrame) and callable(getattr(X, "to_pandas", None)):
+        return X.to_pandas()
+    return X
+
+
 def _as_frame(X: Any, estimator: BaseEstimator) -> pd.DataFrame:
-    """A DataFrame view of ``X``; anything else goes through scikit-learn's ``check_array``
-    (so sparse, complex, 1-D and empty input get scikit-learn's usual errors)."""
+    """A DataFrame view of ``X`` (dates and durations as int64 nanoseconds); anything else
+    goes through scikit-learn's ``check_array`` (so sparse, complex and 1-D input get its
+    usual errors)."""
+    X = _pandas(X)
     if isinstance(X, pd.DataFrame):
         if X.shape[0] == 0 or X.shape[1] == 0:
-            check_array(np.empty(X.shape), estimator=estimator)  # the standard message
-        return X
+            what = "sample(s)" if X.shape[0] == 0 else "feature(s)"
+            raise ValueError(
+                f"X has 0 {what} (shape={X.shape}); at least 1 row and 1 column are needed."
+            )
+        return _dates_as_numbers(X)
     arr = check_array(X, dtype=None, ensure_all_finite=False, estimator=estimator)
     if np.iscomplexobj(arr):
         raise ValueError("Complex data not supported.")
     return pd.DataFrame(arr)
+
+
+def _dates_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    kinds = [getattr(t, "kind", "O") for t in frame.dtypes]
+    if "M" not in kinds and "m" not in kinds:
+        return frame
+    frame = frame.copy()
+    for j, kind in enumerate(kinds):
+        if kind in "Mm":
+            col = frame.iloc[:, j]
+            frame.isetitem(j, col.astype("int64").astype(np.float64).where(col.notna()))
+    return frame
+
+
+def _check_column(name: str, col: pd.Series) -> None:
+    """Refuse a numeric column with a few stray strings; warn of integers float64 rounds."""
+    if col.dtype == object:
+        numbers = pd.to_numeric(col, errors="coerce")
+        stray = numbers.isna() & col.notna()
+        n_values = int(col.notna().sum())
+        if 0 < stray.sum() <= _STRAY_SHARE * n_values:
+            seen = pd.unique(col[stray].astype(str))[:5].tolist()
+            raise ValueError(
+                f"Column {name!r} holds numbers and {int(stray.sum())} non-numeric value(s) "
+                f"{seen} (first at row {int(np.flatnonzero(stray)[0])}): replace them with "
+                'NaN if they mean missing, or convert the column with .astype("category") to '
+                "treat it as categories."
+            )
+    elif col.dtype.kind in "iu" and col.size:
+        big = col[(col > _EXACT_INT) | (col < -_EXACT_INT)]
+        if big.size:
+            exact = col.nunique()
+            rounded = col.astype(np.float64).nunique()
+            warnings.warn(
+                f"Column {name!r} holds integers beyond 2**53 (e.g. {int(big.iloc[0])}) that "
+                f"float64 cannot all represent: its {exact} distinct values become {rounded}. "
+                "Convert it to text if it is an identifier.",
+                UserWarning,
+                stacklevel=4,
+            )
 
 
 def _is_numeric(col: pd.Series) -> bool:
@@ -42,6 +108,26 @@ def _is_numeric(col: pd.Series) -> bool:
         converted = pd.to_numeric(col, errors="coerce")
         return bool((converted.notna() | col.isna()).all())
     return False
+
+
+def _column_arrays(frame: pd.DataFrame) -> list[Any]:
+    """The frame's columns as arrays, without building a Series per column where pandas
+    allows (``DataFrame._iter_column_arrays``, pandas 1.3 to 3.x; else the public path)."""
+    iterate = getattr(frame, "_iter_column_arrays", None)
+    if iterate is not None:
+        return list(iterate())
+    return [frame.iloc[:, j].array for j in range(frame.shape[1])]
+
+
+def _numeric_input(a: Any) -> np.ndarray | None:
+    """A numeric column as encode_columns takes it (None: pandas path)."""
+    if isinstance(a, np.ndarray):
+        kind, size = a.dtype.kind, a.dtype.itemsize
+        return a if kind in "biu" or (kind == "f" and size in (4, 8)) else None
+    dtype = getattr(a, "dtype", None)
+    if isinstance(a, pd.api.extensions.ExtensionArray) and getattr(dtype, "kind", "?") in "biuf":
+        return a.to_numpy(dtype=np.float64, na_value=np.nan)  # nullable Int64, Float64, boolean
+    return None
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator):
@@ -94,14 +180,24 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         -------
         self : TabularEncoder
         """
+        X = _pandas(X)
         frame = _as_frame(X, self)
         self.n_features_in_ = frame.shape[1]
         names = [str(c) for c in frame.columns]
-        if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in frame.columns):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"X repeats column names: {repeated[:5]} (each twice or more); columns are "
+                "matched by name at predict, so give every column its own name."
+            )
+        named = isinstance(X, pd.DataFrame)
+        self._columns = list(frame.columns) if named else None
+        if named and all(isinstance(c, str) for c in frame.columns):
             self.feature_names_in_ = np.asarray(names, dtype=object)
         self.categories_ = {}
         for j in range(frame.shape[1]):
             col = frame.iloc[:, j]
+            _check_column(names[j], col)
             if col.isna().all():
                 warnings.warn(
                     f"Column {names[j]!r} has only missing values; it carries no information.",
@@ -130,12 +226,21 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         -------
         Xt : ndarray of shape (n_samples, n_features_in_), dtype=float64
         """
-        check_is_fitted(self)
+        if not hasattr(self, "categories_"):
+            check_is_fitted(self)
+        X = _pandas(X)
+        if isinstance(X, pd.DataFrame):
+            fast = self._transform_frame(X)
+            if fast is not None:
+                return fast
         if not self.categories_ and isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
             X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator=self)
             self._check_columns(pd.DataFrame(X[:0]), X)
             return X  # all-numeric array: nothing to encode (no copy for float64 input)
-        frame = _as_frame(X, self)
+        return self._transform_columns(_as_frame(X, self), X)
+
+    def _transform_columns(self, frame: pd.DataFrame, X: Any) -> np.ndarray:
+        """The pandas path: any frame, column by column where needed."""
         self._check_columns(frame, X)
         numeric = [j for j in range(frame.shape[1]) if j not in self.categories_]
         try:  # one block conversion for every numeric column (the per-call cost of predict)
@@ -151,6 +256,95 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             out[:, j] = self._codes(j, frame.iloc[:, j])
         return out
 
+    def _transform_frame(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """The compiled path for a DataFrame, or None where only the pandas path applies."""
+        n, p = frame.shape
+        if p != self.n_features_in_ or n == 0:
+            return None
+        fitted = getattr(self, "_columns", None)
+        if fitted is not None and frame.columns.tolist() != fitted:
+            return None  # the pandas path names what differs
+        if any(getattr(t, "kind", "O") in "Mm" for t in frame.dtypes):
+            return None  # dates: the pandas path converts them
+        arrays = _column_arrays(frame)
+        tables = self._string_tables()
+        inputs: list[Any] = []
+        kinds: list[Any] = []
+        for j, a in enumerate(arrays):
+            if j in self.categories_:
+                value, table = self._categorical_input(j, a, tables.get(j))
+            else:
+                value, table = _numeric_input(a), None
+            if value is None:
+                return None
+            inputs.append(value)
+            kinds.append(table)
+        out = np.empty((n, p), dtype=np.float64, order="F")
+        try:
+            unknown = encode_columns(out, inputs, kinds, pd.NA)
+        except TypeError:  # an object that is neither text nor missing
+            return None
+        # unknown categories: reported by the kernel for text, -1 codes of categorical columns
+        coded = [j for j, a in enumerate(arrays) if isinstance(a, pd.Categorical)]
+        for j in sorted(set(unknown) | set(coded)):
+            mask = out[:, j] == -1.0
+            if mask.any():
+                self._unknown(j, frame.iloc[:, j], mask)
+                out[mask, j] = np.nan
+        return out
+
+    def _categorical_input(self, j: int, a: Any, table: Any) -> tuple[Any, Any]:
+        """What encode_columns takes for categorical column j (None: pandas path)."""
+        if isinstance(a, pd.Categorical):
+            return self._categorical_codes(j, a), None
+        if table is None:
+            return None, None
+        if isinstance(a, np.ndarray):
+            return (a, table) if a.dtype == object else (None, None)
+        if isinstance(a, pd.api.extensions.ExtensionArray) and a.dtype.kind in "OSU":
+            return np.asarray(a, dtype=object), table  # text arrays: no copy for python storage
+        return None, None
+
+    def _categorical_codes(self, j: int, a: pd.Categorical) -> np.ndarray:
+        """Fitted codes of a pandas categorical column, from its own codes (-1: unknown)."""
+        cache = self.__dict__.setdefault("_remap", {})
+        key = (j, a.dtype)
+        remap = cache.get(key)
+        if remap is None:
+            pos = pd.Index(self.categories_[j]).get_indexer(np.asarray(a.categories, object))
+            remap = np.append(pos.astype(np.float64), np.nan)  # code -1 (missing) -> NaN
+            cache[key] = remap
+        return remap[a.codes]
+
+    def _string_tables(self) -> dict[int, Any]:
+        """Compiled lookup tables of the columns whose categories are all strings."""
+        tables = self.__dict__.get("_tables")
+        if tables is None:
+            tables = {
+                j: StringCategories(cats.tolist())
+                for j, cats in self.categories_.items()
+                if all(isinstance(c, str) for c in cats)
+            }
+            self._tables = tables
+        return tables
+
+    def _unknown(self, j: int, col: pd.Series, mask: np.ndarray) -> None:
+        """Raise for categories never seen in fit (unless handle_unknown='missing')."""
+        if self.handle_unknown != "error":
+            return
+        seen = pd.unique(col[mask].astype(str))[:5].tolist()
+        raise ValueError(
+            f"Column {self._names[j]!r} has categories never seen in fit: {seen}"
+            f"{' ...' if mask.sum() > 5 else ''}. Pass handle_unknown='missing' to "
+            "treat them as missing values."
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_tables", None)  # compiled tables are rebuilt from categories_
+        state.pop("_remap", None)
+        return state
+
     def _numeric(self, j: int, col: pd.Series) -> np.ndarray:
         try:
             return pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64)
@@ -165,34 +359,33 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         index = pd.Index(cats)
         codes = index.get_indexer(col.astype(object).where(col.notna(), None)).astype(float)
         unknown = (codes < 0) & col.notna().to_numpy()
-        if unknown.any() and self.handle_unknown == "error":
-            seen = pd.unique(col[unknown].astype(str))[:5].tolist()
-            raise ValueError(
-                f"Column {self._names[j]!r} has categories never seen in fit: {seen}"
-                f"{' ...' if unknown.sum() > 5 else ''}. Pass handle_unknown='missing' to "
-                "treat them as missing values."
-            )
+        if unknown.any():
+            self._unknown(j, col, unknown)
         codes[codes < 0] = np.nan
         return codes
 
     def _check_columns(self, frame: pd.DataFrame, X: Any) -> None:
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {frame.shape[1]} features, but TabularEncoder is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        fitted = getattr(self, "feature_names_in_", None)
+        """Match a DataFrame's columns to fit's by name (any hashable names, compared as
+        themselves, so 1 and "1" differ); anything else by count."""
+        fitted = getattr(self, "_columns", None)
+        if fitted is None and hasattr(self, "feature_names_in_"):
+            fitted = list(self.feature_names_in_)  # a model pickled before _columns existed
         if fitted is not None and isinstance(X, pd.DataFrame):
-            got = [str(c) for c in frame.columns]
-            if got != list(fitted):
+            got = list(frame.columns)
+            if got != fitted:
                 missing = [c for c in fitted if c not in got]
-                extra = [c for c in got if c not in set(fitted)]
+                extra = [c for c in got if c not in fitted]
                 detail = (
                     f"missing {missing}, unexpected {extra}"
                     if missing or extra
-                    else ("same names in another order")
+                    else "same names in another order"
                 )
                 raise ValueError(f"X's columns differ from those seen in fit: {detail}.")
+            return
+        if frame.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {frame.shape[1]} columns; the model was fitted on {self.n_features_in_}."
+            )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Column names (one output column per input column)."""

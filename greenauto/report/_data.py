@@ -32,6 +32,7 @@ __all__ = [
     "SearchTotals",
     "TrialRecord",
     "build_report_data",
+    "derived_note",
     "plot_info",
     "summary_sentence",
 ]
@@ -133,6 +134,17 @@ def build_report_data(obj: Any, *, study: Any = None, title: str | None = None) 
             f"ParetoFront; got {type(obj).__name__}. (Is the estimator fitted?)"
         )
     return ReportData.from_result(result, title=title)
+
+
+def derived_note(t: SearchTotals) -> str:
+    """How many completed trials another trial's fit gave (e.g. " (4 of them prefix variants
+    of another trial's fit, 1 a distilled student)"), or ""."""
+    parts = []
+    if t.variants:
+        parts.append(f"{t.variants} of them prefix variants of another trial's fit")
+    if t.students:
+        parts.append(f"{t.students} distilled student{'s' if t.students > 1 else ''}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _version() -> str:

@@ -9,7 +9,7 @@ load from outside the file.
 from __future__ import annotations
 
 from greenauto.metrics import table_metrics
-from greenauto.report._data import ReportData, plot_info, summary_sentence
+from greenauto.report._data import ReportData, derived_note, plot_info, summary_sentence
 from greenauto.report._format import format_number
 from greenauto.report._plot import plot_svg
 
@@ -55,4 +55,5 @@ def render_html(data: ReportData) -> str:
         columns=[(m.name, m.heading) for m in table_metrics()],
         pick=data.front.default,
         best=data.front.best,
+        derived=derived_note(data.totals),
     )

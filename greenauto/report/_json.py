@@ -102,6 +102,7 @@ def _totals(data: ReportData) -> dict[str, Any]:
             "failed": states.get("FAIL", 0),
             "pruned": states.get("PRUNED", 0),
             "variants": t.variants,
+            "students": t.students,
             "by_state": dict(states),
         },
     }
@@ -202,6 +203,7 @@ def _totals_from(report: dict[str, Any]) -> SearchTotals:
         stop_reason=t.get("stop_reason"),
         energy_saved_j=_value(t.get("energy_saved")),
         variants=None if t["trials"] is None else t["trials"].get("variants"),
+        students=None if t["trials"] is None else t["trials"].get("students"),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from greenauto.metrics import table_metrics
-from greenauto.report._data import ReportData, summary_sentence
+from greenauto.report._data import ReportData, derived_note, summary_sentence
 from greenauto.report._format import format_number
 
 __all__ = ["md_escape", "render_markdown"]
@@ -54,7 +54,7 @@ def _totals(data: ReportData) -> list[str]:
     if t.trial_states is not None:
         s = t.trial_states
         trials = (
-            f"{s.get('COMPLETE', 0)} completed{_variants(t.variants)}, {s.get('FAIL', 0)} "
+            f"{s.get('COMPLETE', 0)} completed{derived_note(t)}, {s.get('FAIL', 0)} "
             f"failed, {s.get('PRUNED', 0)} pruned"
         )
     classes = "not recorded" if d.classes is None else md_escape(", ".join(d.classes))
@@ -80,10 +80,6 @@ def _saved(t) -> str:
     if t.energy_saved_j is None:
         return "none (no early stop)"
     return f"about {format_number(t.energy_saved_j, 'J')} (estimated from the trial rate)"
-
-
-def _variants(n: int | None) -> str:
-    return f" ({n} of them prefix variants of another trial's fit)" if n else ""
 
 
 def render_markdown(data: ReportData) -> str:

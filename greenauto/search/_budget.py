@@ -168,7 +168,7 @@ class RunTally:
         records = records_of(trials, known=known)
         retried = {r.retry_of for r in records if r.retry_of is not None}
         mine = [(t, r) for t, r in zip(trials, records, strict=True) if r.run == run_id]
-        ran = [(t, r) for t, r in mine if r.state in _FINISHED and r.variant_of is None]
+        ran = [(t, r) for t, r in mine if r.state in _FINISHED and r.sampled]
         return cls(
             records=tuple(r for _, r in mine),
             counted=sum(1 for _, r in ran if not (r.state == "FAIL" and r.number in retried)),

@@ -106,15 +106,17 @@ def fit_candidate(
     random_state: int,
     n_threads: int = 1,
     sample_weight: np.ndarray | None = None,
+    soft_labels: np.ndarray | None = None,
 ) -> Candidate:
     """Fit and compile one candidate on float features ``X`` and class indices ``y``.
 
     ``sample_weight`` weights the members' training (the bin edges and the column selection
     are learned unweighted). A ``config.teacher`` is fitted first, and the members then learn
-    its class probabilities on ``X`` (soft labels, see ``greenauto.search._distill``).
+    its class probabilities on ``X`` (soft labels, see ``greenauto.search._distill``), unless
+    ``soft_labels`` gives them (the teacher is then already fitted on these rows).
     """
-    teacher_proba = None
-    if config.teacher is not None:
+    teacher_proba = soft_labels
+    if config.teacher is not None and teacher_proba is None:
         teacher = fit_candidate(
             config.teacher, X, y, random_state=random_state, sample_weight=sample_weight
         )

@@ -35,6 +35,7 @@ def confirm_points(
     n_repeats: int = 1,
     window: float | None = None,
     sample_weight: np.ndarray | None = None,
+    max_seconds: float = float("inf"),
 ) -> list[ParetoPoint]:
     """Points with ``metrics["confirmed_score"]`` added for those re-scored by fresh CV.
 
@@ -44,9 +45,11 @@ def confirm_points(
     ``random_state + 1, ...``: never the search's own folds, whose luck the best scores rode
     on). Prefixes of one fit (points that differ only in ``n_estimators``) share one fit per
     fold: the largest is fitted and the others are its prefixes, which are exactly the same
-    models. A family is skipped once its projected cost (its largest trial's fit time x folds)
-    would pass ``deadline``. ``score(candidate, X_val, y_val, w_val)`` scores a fitted
-    candidate (``w_val`` None when ``sample_weight`` is).
+    models. A family is skipped when its projected cost (its largest trial's fit time x folds)
+    would pass ``deadline`` or exceed ``max_seconds``; when that is the most accurate family,
+    no point is re-scored (the pick is then made on the search's scores alone).
+    ``score(candidate, X_val, y_val, w_val)`` scores a fitted candidate (``w_val`` None when
+    ``sample_weight`` is).
     """
     best = max(p["score"] for p in points)
     window = 2 * max_score_drop if window is None else window
@@ -59,10 +62,12 @@ def confirm_points(
         for fold in stratified_folds(y, n_splits, random_state + 1 + r)[0]
     ]
     confirmed: dict[int, float] = {}
-    for family in _families(near):
+    for rank, family in enumerate(_families(near)):
         largest = max(family, key=lambda p: prefix_size(p.config) or 0)
         cost = len(folds) * largest.metrics.get("fit_seconds", 0.0)
-        if time.perf_counter() + cost > deadline:
+        if cost > max_seconds or time.perf_counter() + cost > deadline:
+            if rank == 0:  # the most accurate family cannot be re-scored: none is, so that
+                return list(points)  # the pick is made on one kind of score
             continue
         scores: dict[int, list[float]] = {p.trial: [] for p in family}
         for train, val in folds:

@@ -15,10 +15,11 @@ learned from.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
-from greenauto.ensemble import MemberSpec, get_learner
+from greenauto.ensemble import MemberSpec, get_learner, learner_names
 from greenauto.search._space import PipelineConfig
 
 __all__ = ["MIN_WEIGHT", "soft_label_rows", "student_configs"]
@@ -58,9 +59,12 @@ def soft_label_rows(proba: np.ndarray, min_weight: float = MIN_WEIGHT
     return rows, classes, np.maximum(proba[rows, classes], 1e-9)
 
 
-def student_configs(teacher: PipelineConfig) -> list[PipelineConfig]:
+def student_configs(
+    teacher: PipelineConfig, learners: Sequence[str] | None = None
+) -> list[PipelineConfig]:
     """The students tried for a teacher: its binning and column selection, with one small
-    member each (trees of depth 4, 6 and 8; 10 LightGBM trees of depth 3; Gaussian NB)."""
+    member each (trees of depth 4, 6 and 8; 10 LightGBM trees of depth 3; Gaussian NB), of
+    the ``learners`` allowed (all when None)."""
     tree = get_learner("decision_tree").initial_params()
     gbm = get_learner("lightgbm").initial_params()
     specs = [
@@ -70,12 +74,10 @@ def student_configs(teacher: PipelineConfig) -> list[PipelineConfig]:
     specs.append(MemberSpec("lightgbm", {**gbm, "n_estimators": 10, "num_leaves": 8,
                                          "max_depth": 3, "learning_rate": 0.3}))  # fmt: skip
     specs.append(MemberSpec("gaussian_nb", get_learner("gaussian_nb").initial_params()))
+    allowed = set(learner_names() if learners is None else learners)
+    base = dataclasses.replace(teacher, voting="hard", subsets="stratified", teacher=None)
     return [
-        dataclasses.replace(teacher, members=(spec,), teacher=teacher)
+        dataclasses.replace(base, members=(spec,), teacher=teacher)
         for spec in specs
-        if spec.learner in _allowed(teacher)
+        if spec.learner in allowed
     ]
-
-
-def _allowed(teacher: PipelineConfig) -> set[str]:
-    return {"decision_tree", "lightgbm", "gaussian_nb"}

@@ -23,16 +23,20 @@ from greenauto.energy import (
 from greenauto.ensemble import ensemble_trial_params, stratified_subset
 from greenauto.metrics import objective_metric
 from greenauto.results import (
+    TrialRecord,
     completed_attrs,
     failed_attrs,
     pruned_attrs,
+    student_attrs,
     variant_attrs,
     variant_parent,
 )
 from greenauto.search._candidate import SIZE_PARAM, Candidate, fit_candidate
 from greenauto.search._data import OPS_ROWS, SearchData
+from greenauto.search._distill import student_configs
 from greenauto.search._limits import Limits
 from greenauto.search._space import PipelineConfig, suggest_config
+from greenauto.search._stopping import MIN_SCORE_GAIN
 from greenauto.search._timeout import time_limit
 from greenauto.search._variants import pick_variants, prefix_sizes
 
@@ -108,6 +112,9 @@ class TrialObjective:
     trial_timeout: float | None = None
     _added: list[optuna.trial.FrozenTrial] = field(default_factory=list)
     _rung: list[tuple[float, float]] = field(default_factory=list)  # low-fidelity (score, ops)
+    distill: bool = True
+    _best: float = -math.inf  # best score of this process's completed trials
+    _seen: int = 0  # completed trials so far
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         started = time.perf_counter()
@@ -129,6 +136,10 @@ class TrialObjective:
             trial.set_constraint(key, value)  # the sampler learns where the limits bind
         if self.variants:
             self._add_variants(trial, cands, fits, metrics)
+        if self.distill and metrics["score"] > self._best + MIN_SCORE_GAIN and self._seen >= 3:
+            self._add_students(trial, config, cands, metrics)
+        self._best = max(self._best, metrics["score"])
+        self._seen += 1
         return values
 
     def take_added(self) -> list[optuna.trial.FrozenTrial]:
@@ -240,6 +251,65 @@ class TrialObjective:
                 if variant_parent(t) == trial.number
             ]
 
+    def _add_students(
+        self,
+        trial: optuna.Trial,
+        teacher: PipelineConfig,
+        cands: list[Candidate],
+        parent: dict[str, float],
+    ) -> None:
+        """Distil the new best candidate into small students (trained on its probabilities,
+        fold by fold), and record those no member of the family beats on both score and
+        operations as trials of their own. A student's fit energy is the teacher's plus its
+        own measured fit (with the teacher's predictions on the training rows)."""
+        students = student_configs(teacher, self.learners)
+        if not students:
+            return
+        soft = [c.predict_proba(self.data.X[tr]) for c, (tr, _) in zip(
+            cands, self.data.folds, strict=True)]  # fmt: skip
+        family = []
+        for i, config in enumerate(students):
+            fitted, scores = [], []
+            for (tr, va), proba in zip(self.data.folds, soft, strict=True):
+                fit_m, cand = self._measured_fit(config, tr, self.random_state, soft_labels=proba)
+                scores.append(self._score(cand, va))
+                fitted.append((fit_m, cand))
+            ops = fitted[0][1].compiled.operations_per_row(self.data.X_ref[:OPS_ROWS])
+            family.append((i, float(np.mean(scores)), ops, fitted))
+        chosen = pick_variants(
+            (parent["score"], parent["ops_per_row"]), [(i, s, o) for i, s, o, _ in family]
+        )
+        teacher_params = teacher.trial_params()
+        for i, score, _, fitted in family:
+            if i not in chosen:
+                continue
+            own_j = float(np.mean([m.joules for m, _ in fitted]))
+            own_s = float(np.mean([m.wall_seconds for m, _ in fitted]))
+            student = fitted[0][1]
+            metrics, source = self._metrics(
+                student, score, parent["fit_energy_j"] + own_j, parent["fit_seconds"] + own_s
+            )
+            description = student.config.describe(self.data.X.shape[1], student.n_selected)
+            description += f" (distilled from trial {trial.number})"
+            attrs = {
+                **completed_attrs(metrics, description, source),
+                **student_attrs(trial.number, student.config.trial_params(), teacher_params),
+            }
+            trial.study.add_trial(
+                optuna.trial.create_trial(
+                    params={},
+                    distributions={},
+                    values=self._values(metrics),
+                    user_attrs=attrs,
+                    constraints=self.limits.as_constraints(metrics),
+                )
+            )
+        if chosen:
+            self._added += [
+                t for t in trial.study.get_trials(deepcopy=False)
+                if TrialRecord.from_trial(t).student_of == trial.number
+            ]  # fmt: skip
+
     def _low_fidelity_check(self, trial, config, train, val, seed) -> None:
         """Multi-fidelity: fit on a stratified eighth of the training rows first (at least
         ``LOW_FIDELITY_MIN_ROWS``) and go on to the full fit only if the candidate is near the
@@ -272,13 +342,17 @@ class TrialObjective:
     def _counter(self):
         return self.meter.counter if isinstance(self.meter, OperationCountMeter) else None
 
-    def _measured_fit(self, config, rows: np.ndarray, seed: int) -> tuple[Measurement, Candidate]:
+    def _measured_fit(
+        self, config, rows: np.ndarray, seed: int, soft_labels: np.ndarray | None = None
+    ) -> tuple[Measurement, Candidate]:
         holder: dict[str, Candidate] = {}
         X, y, w = self.data.X[rows], self.data.y[rows], self.data.weights(rows)
         counter = self._counter()
 
         def fit() -> None:
-            holder["c"] = fit_candidate(config, X, y, random_state=seed, sample_weight=w)
+            holder["c"] = fit_candidate(
+                config, X, y, random_state=seed, sample_weight=w, soft_labels=soft_labels
+            )
             if counter is not None:
                 counter.add(_fit_ops(holder["c"], X.shape))
 

@@ -42,7 +42,7 @@ from greenauto.search._confirm import confirm_points
 from greenauto.search._data import SearchData, make_search_data
 from greenauto.search._limits import Limits
 from greenauto.search._objective import TrialObjective, score_candidate
-from greenauto.search._space import config_from_params, seed_params
+from greenauto.search._space import PipelineConfig, config_from_params, seed_params
 from greenauto.search._stopping import FrontPlateau
 from greenauto.search._study import quiet_optuna, scoring_name
 from greenauto.search._worker import StudyOutcome, measure_search, with_others
@@ -54,6 +54,8 @@ __all__ = ["SearchOutcome", "SearchSettings", "run_search", "run_worker"]
 _RESERVE_HOLDOUT, _RESERVE_CV = 0.25, 0.1
 #: Below this many rows the pick is confirmed by 2 x 5-fold CV (else 3-fold).
 SMALL_ROWS = 2000
+#: A family of points is re-scored only if that costs at most this share of the search's time.
+CONFIRM_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,7 @@ def run_search(
         stop_reason=outcome.stop_reason,
         energy_saved_j=saved,
         variants=sum(r.variant_of is not None for r in records),
+        students=sum(r.student_of is not None for r in records),
     )
     dataset = DatasetSummary.of(X.shape, labels, feature_names)
     result = SearchResult(front, records, totals, dataset, settings.study_settings())
@@ -268,16 +271,18 @@ def _search(
 ) -> dict[str, Any]:
     """The measured part of a search: the study, the front, the confirmation and the refit."""
     previous = quiet_optuna(settings.verbose)
+    started = time.perf_counter()
     try:
         outcome, saved = _optimize(data, settings, meter, deadline)
     finally:
         optuna.logging.set_verbosity(previous)
+    searched = time.perf_counter() - started
     study = outcome.study
     records = records_of(study.trials)
     front = _front(records, settings)
     seed = settings.seed
     if len(front) > 1:  # confirm the pick on fresh folds: the best scores rode on luck
-        front = _confirmed(front, data, settings, deadline)
+        front = _confirmed(front, data, settings, deadline, searched)
     model = fit_candidate(
         front.default.config,
         data.X,
@@ -297,14 +302,20 @@ def _search(
 
 
 def _confirmed(
-    front: ParetoFront, data: SearchData, settings: SearchSettings, deadline: float
+    front: ParetoFront,
+    data: SearchData,
+    settings: SearchSettings,
+    deadline: float,
+    searched: float,
 ) -> ParetoFront:
     """The front with the points near the best re-scored by cross-validation on fresh folds.
 
     Below ``SMALL_ROWS`` rows, 2 x 5-fold (validation noise is largest there); else 3-fold.
     The points re-scored are those within twice the default pick's tolerance of the best, or
     within two standard errors of an accuracy measured on the search's validation rows,
-    whichever is wider.
+    whichever is wider. A family whose re-scoring would cost more than
+    ``CONFIRM_SHARE`` of the ``searched`` seconds (at least 2 s) keeps its search scores: on
+    large, many-class data its fits would cost more than the search that found it.
     """
     n_val = sum(val.size for _, val in data.folds)
     best = front.best[front.score_metric]
@@ -323,6 +334,7 @@ def _confirmed(
         n_splits=5 if small else 3,
         n_repeats=2 if small else 1,
         window=max(2 * settings.max_score_drop, 2 * noise),
+        max_seconds=max(2.0, CONFIRM_SHARE * searched),
     )
     return ParetoFront(tuple(points), front.objectives, front.max_score_drop)
 
@@ -471,17 +483,23 @@ def run_worker(
         optuna.logging.set_verbosity(previous)
 
 
+def record_config(record: TrialRecord, settings: SearchSettings) -> PipelineConfig:
+    """A finished trial's configuration, rebuilt from its parameters (a distilled student's
+    with its teacher's)."""
+    kw = {"learners": settings.learners, "max_members": settings.max_members}
+    config = config_from_params(dict(record.params), **kw)
+    if record.teacher_params is not None:
+        teacher = config_from_params(dict(record.teacher_params), **kw)
+        config = dataclasses.replace(config, teacher=teacher)
+    return config
+
+
 def _front(records: Sequence[TrialRecord], settings: SearchSettings) -> ParetoFront:
     """The front of the completed trials, each point carrying its configuration."""
     done = [r for r in records if r.complete]
     several = len(machines_of(records)) > 1  # then each point names its machine
     points = [
-        r.to_point(
-            config_from_params(
-                dict(r.params), learners=settings.learners, max_members=settings.max_members
-            ),
-            with_machine=several,
-        )
+        r.to_point(record_config(r, settings), with_machine=several)
         for r in done
         if settings.limits.allows(r.metrics)
     ]

@@ -80,7 +80,7 @@ class FrontPlateau:
 
     def update(self, record: TrialRecord) -> None:
         """Take in one more finished trial (variants count with their parent's trial)."""
-        if record.variant_of is None:
+        if record.sampled:
             self.sampled += 1
         if not record.complete or not self.allows(record.metrics):
             return

@@ -372,7 +372,7 @@ class TrialCallback:
 
     def observe(self, record: TrialRecord) -> None:
         """Take in one finished trial: progress, stop rules and the user's callbacks."""
-        if record.variant_of is None:
+        if record.sampled:
             self.counts[record.state] = self.counts.get(record.state, 0) + 1
         else:
             self.n_variants += 1

@@ -73,8 +73,10 @@ def test_json_has_schema_units_sources_and_round_trips_the_front(out: Path, est)
     assert totals["co2"] is None  # no country given
     completed = [t for t in est.study_.trials if t.state.name == "COMPLETE"]
     assert totals["trials"]["completed"] == len(completed)
-    assert totals["trials"]["variants"] == est.search_result_.totals.variants
-    assert len(completed) - totals["trials"]["variants"] == 4  # the sampled trials
+    t = est.search_result_.totals
+    assert totals["trials"]["variants"] == t.variants
+    assert totals["trials"]["students"] == t.students
+    assert len(completed) - t.variants - t.students == 4  # the sampled trials
     assert len(report["trials"]) == len(est.study_.trials)
     assert report["dataset"]["columns"]["value"] == 30
     assert report["dataset"]["feature_names"][0] == EVIL_COLUMN
@@ -89,7 +91,8 @@ def test_csv_has_one_row_per_trial_with_units_in_headers(out: Path, est) -> None
     assert "inference_energy_j_per_1k [J per 1,000 predictions]" in header
     assert "fit_energy_j [J]" in header
     done = [r for r in rows if r["state"] == "COMPLETE"]
-    assert len(done) == 4 + est.search_result_.totals.variants
+    totals = est.search_result_.totals
+    assert len(done) == 4 + totals.variants + totals.students
     for r in done:
         assert float(r["score [validation score (higher is better)]"]) > 0.5
         assert json.loads(r["params"])["n_bins"] >= 4

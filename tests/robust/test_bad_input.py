@@ -73,15 +73,6 @@ class Case:
 
 
 CASES: list[Case] = []
-#: Cases whose fix belongs in greenauto/preprocessing/_tabular.py, which the kernels work is
-#: rewriting: they are expected to fail (strictly: a pass fails the run) until that merge and
-#: the fix after it. The issue's silently-wrong items are among them.
-AFTER_TABULAR_FIX = {
-    "container:polars", "container:pyarrow", "dtype:numeric-column-with-one-stray-string",
-    "dtype:datetime", "dtype:int64-beyond-2**53", "shape:0-rows", "shape:predict-0-rows",
-    "names:integers-reordered-at-predict", "names:duplicated", "schema:missing-column-named",
-    "schema:extra-column-named",
-}  # fmt: skip
 
 
 def case(case_id: str, raises: tuple[type[BaseException], str] | None = None):
@@ -90,13 +81,6 @@ def case(case_id: str, raises: tuple[type[BaseException], str] | None = None):
         return fn
 
     return register
-
-
-def _param(c: Case):
-    if c.id not in AFTER_TABULAR_FIX:
-        return pytest.param(c, id=c.id)
-    why = "needs the TabularEncoder fix that follows the kernels merge (_tabular.py)"
-    return pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=why))
 
 
 # --------------------------------------------------------------------------- containers
@@ -193,7 +177,7 @@ def _(tmp):
     dated = BASE.assign(d=pd.date_range("2020-01-01", periods=N, freq="D"))
     auto = fit(dated)
     assert auto.predict(dated).shape == (N,)
-    assert auto.search_result_.dataset.n_features == 4
+    assert auto.search_result_.dataset.columns == 4
 
 
 @case("dtype:int64-beyond-2**53", raises=(UserWarning, r"Column 'id'.*2\*\*53"))
@@ -706,7 +690,7 @@ def _(tmp):
 
 
 # --------------------------------------------------------------------------- the test
-@pytest.mark.parametrize("c", [_param(c) for c in CASES])
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.id)
 def test_bad_input(c: Case, tmp_path: Path) -> None:
     if c.raises is None:
         c.run(tmp_path)

@@ -1,0 +1,33 @@
+// Python bindings of the instruction-set level choice (see cpu.hpp): for tests and benchmarks.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
+
+#include <string>
+
+#include "bindings.hpp"
+#include "cpu.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace greenauto {
+
+void bind_cpu(nb::module_& m) {
+    apply_isa_environment();
+    m.def("isa", [] { return std::string(isa_name(active_isa())); },
+          "Instruction-set level the kernels use now: 'scalar', 'avx2' or 'avx512'.");
+    m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); },
+          "Best instruction-set level this CPU and build support.");
+    m.def(
+        "set_isa",
+        [](const std::string& name) {
+            const std::string before = isa_name(active_isa());
+            set_active_isa(parse_isa(name));
+            return before;
+        },
+        "name"_a,
+        "Use the given level from now on (for every thread); returns the previous one. Raises "
+        "ValueError for an unknown name or a level this CPU lacks.");
+}
+
+}  // namespace greenauto

@@ -1,0 +1,74 @@
+// Run-time detection and selection of the kernels' instruction-set level (see cpu.hpp).
+#include "cpu.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace greenauto {
+namespace {
+
+Isa detect() {
+#if defined(GREENAUTO_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                      __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+                      __builtin_cpu_supports("popcnt");
+    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                        __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd");
+    if (avx512) return Isa::kAvx512;
+    if (avx2) return Isa::kAvx2;
+#endif
+    return Isa::kScalar;
+}
+
+std::atomic<int>& active() {
+    static std::atomic<int> level{static_cast<int>(detected_isa())};
+    return level;
+}
+
+}  // namespace
+
+Isa detected_isa() {
+    static const Isa isa = detect();
+    return isa;
+}
+
+Isa active_isa() { return static_cast<Isa>(active().load(std::memory_order_relaxed)); }
+
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::kAvx512: return "avx512";
+        case Isa::kAvx2: return "avx2";
+        default: return "scalar";
+    }
+}
+
+Isa parse_isa(const std::string& name) {
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
+        if (name == isa_name(isa)) return isa;
+    throw std::invalid_argument("unknown instruction-set level '" + name +
+                                "'; use 'scalar', 'avx2' or 'avx512'");
+}
+
+void set_active_isa(Isa isa) {
+    if (static_cast<int>(isa) > static_cast<int>(detected_isa()))
+        throw std::invalid_argument(std::string("this CPU or build does not support ") +
+                                    isa_name(isa) + " (best available: " +
+                                    isa_name(detected_isa()) + ")");
+    active().store(static_cast<int>(isa), std::memory_order_relaxed);
+}
+
+void apply_isa_environment() {
+    const char* value = std::getenv("GREENAUTO_ISA");
+    if (value == nullptr || *value == '\0' || std::string(value) == "auto") return;
+    try {
+        set_active_isa(parse_isa(value));
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("GREENAUTO_ISA: ") + e.what());
+    }
+}
+
+}  // namespace greenauto

@@ -1,0 +1,32 @@
+// Instruction-set levels of the kernels and the run-time choice between them.
+//
+// Every hot loop is compiled once per level (kernels_<level>.cpp, each in its own namespace and
+// with its own compiler flags) and picked at run time from what the CPU supports, so one build
+// runs on any x86-64 (and builds on any other target, which gets the portable level only).
+//   scalar  portable C++ (any CPU; the reference the SIMD levels must equal bit for bit)
+//   avx2    AVX2 + FMA + BMI1/2 + POPCNT (x86-64 since Haswell / Zen 1)
+//   avx512  AVX-512 F/BW/VL/DQ/CD (Skylake-SP, Ice Lake, Zen 4 and later)
+// The level in use starts as the best one the CPU supports, lowered by the environment variable
+// GREENAUTO_ISA=scalar|avx2|avx512 (read once, when the module loads); tests switch it with
+// set_active_isa() to check that every level gives identical results.
+#pragma once
+
+#include <string>
+
+namespace greenauto {
+
+enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// Best level this build and this CPU support.
+Isa detected_isa();
+// Level used by the next kernel call.
+Isa active_isa();
+// Select a level; throws std::invalid_argument when the CPU or the build lacks it.
+void set_active_isa(Isa isa);
+const char* isa_name(Isa isa);
+// "scalar", "avx2" or "avx512" -> Isa; throws std::invalid_argument naming the value otherwise.
+Isa parse_isa(const std::string& name);
+// Apply GREENAUTO_ISA if set (called once at module load); throws on a bad value.
+void apply_isa_environment();
+
+}  // namespace greenauto

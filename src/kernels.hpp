@@ -1,0 +1,190 @@
+// Plain views of validated model data, and the table of hot loops compiled once per
+// instruction-set level (kernels_impl.hpp, instantiated by kernels_<level>.cpp).
+//
+// The models (compiled_trees.hpp, binning.hpp, compiled_nb_knn.hpp) validate their input, build
+// these layouts once, and hand the kernels raw pointers only: a kernel never allocates, never
+// throws and reads nothing outside the arrays described here. Every level computes exactly the
+// same numbers (same comparisons, same additions in the same order); only the speed differs.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu.hpp"
+
+namespace greenauto {
+
+// Rows a tree kernel handles together: a call takes up to kMaxBlocks blocks of kBlockRows rows,
+// block b feature-major (feature f of its row r at cols[(b * n_features + f) * kBlockRows + r]),
+// and runs every tree over all its blocks before the next tree (the tree stays in L1).
+inline constexpr std::int64_t kBlockRows = 64;
+inline constexpr std::int64_t kMaxBlocks = 8;
+
+// --- tree ensembles --------------------------------------------------------------------------
+// Walk layout: the two children of a node are adjacent (right = left + 1) and a leaf points to
+// itself and never goes right, so every row steps a tree exactly `depth` times, branch-free.
+// Features are those the model uses, renumbered from 0.
+struct WalkNodeU8 {        // binned model
+    std::uint32_t left;    // first child (absolute index); a leaf: itself
+    std::uint8_t threshold;  // go right when code > threshold (a leaf: 255, never)
+    std::uint8_t unused;
+    std::uint16_t feature;
+};
+struct WalkNodeF {         // raw model (float32 features, compared in float64)
+    std::uint32_t left;
+    std::uint32_t word;    // feature << 1 | nan_goes_right
+    double threshold;      // go right when !(x <= threshold) for x not NaN (leaf: +inf)
+};
+
+// Quickscorer layout (binned trees with at most 64 leaves, leaves numbered left to right): a
+// node whose test is false (code > threshold) removes the leaves of its left subtree from the
+// row's bitvector; the exit leaf is the lowest bit left set.
+struct TreeInfo {
+    std::int32_t root;         // walk layout: root node
+    std::int32_t depth;        // walk layout: steps from the root to the deepest leaf
+    std::int32_t out;          // first output this tree's leaf values add to
+    std::int32_t leaf_begin;   // global id of its leftmost leaf (leaf ids of a tree: consecutive)
+    std::int32_t qs_leaves;    // 0: walk only; else 16, 32 or 64: leaf slots of its QS layout
+    std::int32_t qs_nodes;     // QS nodes (internal nodes that can be false)
+    std::int64_t qs_begin;     // first QS node
+};
+
+struct ForestView {
+    const TreeInfo* trees;
+    std::int64_t n_trees;
+    std::int64_t n_features;      // features used (row width of cols and of rows)
+    std::int64_t n_outputs;
+    const WalkNodeU8* nodes_u8;   // binned models
+    const WalkNodeF* nodes_f;     // raw models
+    const std::int32_t* leaf_of;  // walk node -> global leaf id (leaves only)
+    // QS nodes: column offset (feature * kBlockRows), threshold, bitvector
+    const std::uint32_t* qs_offset;
+    const std::uint8_t* qs_threshold;
+    const std::uint64_t* qs_mask;
+    // leaf values: value[leaf * width + w] (a QS tree's leaf slots padded to qs_leaves)
+    std::int64_t width;
+    const double* value;
+    // when not null (width > 1): the values as integers round(v * 65535), added instead of
+    // value (labels only; the caller checks the margin and recomputes close rows exactly)
+    const std::uint16_t* quantized;
+};
+
+// Leaf rows wider than this are added to row-major accumulators (one vector add per row);
+// narrower ones to output-major accumulators.
+inline constexpr std::int64_t kNarrowWidth = 4;
+// static: every instruction-set file keeps its own copy (no shared out-of-line code).
+static inline bool rows_major(std::int64_t width) { return width > kNarrowWidth; }
+
+// Walked trees read rows in groups of 8, feature-major inside a group: feature f of row r at
+// rows8[((r / 8) * n_features + f) * 8 + r % 8] (one load, scaled by 8, per step).
+// n rows (at most kMaxBlocks * kBlockRows) in blocks: cols as above (bytes or float64), acc per
+// block kBlockRows x n_outputs float64 at acc + b * n_outputs * kBlockRows, output-major
+// (acc[o * kBlockRows + r]) or, when rows_major(width), row-major (acc[r * n_outputs + o]);
+// leaf values added in tree order for every row.
+using TreesU8Fn = void (*)(const ForestView& f, const std::uint8_t* cols,
+                           const std::uint8_t* rows8, std::int64_t n, double* acc);
+using TreesF64Fn = void (*)(const ForestView& f, const double* cols, std::int64_t n,
+                            double* acc);
+// A few rows, row-major (row stride in elements), trees interleaved: the latency path.
+using TreeRowsU8Fn = void (*)(const ForestView& f, const std::uint8_t* x, std::int64_t stride,
+                              std::int64_t n, double* acc);
+using TreeRowsF64Fn = void (*)(const ForestView& f, const double* x, std::int64_t stride,
+                               std::int64_t n, double* acc);
+
+// Rows [0, m) of x (row-major bytes: the first nf of each row, rows `stride` apart) into
+// the feature-major blocks above, rows past m zeroed.
+using TransposeU8Fn = void (*)(const std::uint8_t* x, std::int64_t stride, std::int64_t m,
+                               std::int64_t nf, std::uint8_t* out);
+// The same rows in the groups of 8 of walked trees (rows past m zeroed up to a multiple of 8).
+using Transpose8U8Fn = TransposeU8Fn;
+
+// --- binning -----------------------------------------------------------------------------
+// Per feature f (all validated by BinningKernel):
+//   two-stage 16-ary layout at edges32/edges64 + offsets[f]: 16 splitters, then (more than 16
+//     bins) 16 blocks of 16 sorted edges, NaN-padded; the per-value search.
+//   level tables at level32 + level_off[f], levels[f] = L levels: the sorted edges padded with
+//     NaN to 2^L - 1 slots, level l holding slots (2i + 1) 2^(L-1-l) - 1 for i < 2^l, in
+//     max(16, 2^l) floats; the branch-free binary search of 16 rows at once.
+//   sorted64 + 256 f: the sorted float64 edges, NaN-padded (float64 input: exact correction).
+// float32 tables hold the smallest float32 >= each edge, so a float32 x bins as it would in
+// float64. bin(x) = number of edges <= x; NaN -> n_bins[f].
+struct BinView {
+    const std::uint8_t* n_bins;
+    const std::int64_t* offsets;
+    const float* edges32;
+    const double* edges64;
+    const std::uint8_t* levels;
+    const std::int64_t* level_off;
+    const float* level32;
+    const double* sorted64;
+};
+inline constexpr std::int64_t kLevelFloats = 304;  // tables of 8 levels: 4 x 16 + 16 + 32 + 64 + 128
+// Rows [0, n) of X (element strides row_stride, col_stride), output columns i < n_out reading
+// input column columns[i], bins to out[r * out_stride + i].
+using BinRowsF32Fn = void (*)(const BinView& v, const float* X, std::int64_t n,
+                              std::int64_t row_stride, std::int64_t col_stride,
+                              const std::int64_t* columns, std::int64_t n_out, std::uint8_t* out,
+                              std::int64_t out_stride);
+using BinRowsF64Fn = void (*)(const BinView& v, const double* X, std::int64_t n,
+                              std::int64_t row_stride, std::int64_t col_stride,
+                              const std::int64_t* columns, std::int64_t n_out, std::uint8_t* out,
+                              std::int64_t out_stride);
+
+// --- KNN on codes ------------------------------------------------------------------------
+// Training rows in chunks of kKnnChunk rows and features in groups of B bytes (B = 8, or 4 on
+// the dot-product layout), group-major: byte k of row i (padded to whole chunks) in group g is
+// train[(g * n_chunks * kKnnChunk + i) * B + k] (features and rows past the last are 0). The
+// first groups of every row are read first and are small.
+inline constexpr std::int64_t kKnnChunk = 32;
+struct KnnView {
+    const std::uint8_t* train;
+    // dot-product layout (p = 2, every training code below 128, B = 4): for every 16 features s
+    // and row i, yy[s * n_chunks * kKnnChunk + i] the sum of its squared codes; null: B = 8
+    const std::uint32_t* yy;
+    std::int64_t n_train, n_chunks, groups;
+    std::int64_t k;
+    int p;  // 1: L1, 2: squared L2
+};
+// The k nearest training rows of nq <= kKnnQueries queries (query q: groups * 8 bytes at
+// queries + q * groups * 8, in the training layout's feature order; all kKnnQueries slots
+// readable): scikit-learn's max-heap (sklearn/utils/_heap.pyx) fed the rows in index order, so
+// the heap of query q (k float64 distances at dist + q * k, +inf on entry, and as many indices
+// at index + q * k) ends as scikit-learn's would. Rows are compared 32 at a time over their
+// first min(groups, kKnnFirstGroups) feature groups; a row whose partial distance already
+// reaches the heap top is skipped (its full distance could only be larger: it would not enter),
+// the others are completed and offered to the heap. Distances are integers below 2^32, exact in
+// float64 (scikit-learn's type for them).
+inline constexpr std::int64_t kKnnQueries = 4;
+inline constexpr std::int64_t kKnnFirstGroups = 2;  // of 8 bytes (of 4 bytes: twice as many)
+using KnnSearchFn = void (*)(const KnnView& v, const std::uint8_t* queries, std::int64_t nq,
+                             double* dist, double* index);
+
+struct KernelTable {
+    Isa isa;
+    TreesU8Fn trees_u8;
+    TreesF64Fn trees_f64;
+    TreeRowsU8Fn tree_rows_u8;
+    TreeRowsF64Fn tree_rows_f64;
+    TransposeU8Fn transpose_u8;
+    Transpose8U8Fn transpose8_u8;
+    bool quickscorer;  // trees_u8 reads cols (Quickscorer trees); else only rows8
+    BinRowsF32Fn bin_f32;
+    BinRowsF64Fn bin_f64;
+    KnnSearchFn knn_search;
+};
+
+// The table of one level (scalar always exists; others only in x86 builds).
+const KernelTable& kernel_table(Isa isa);
+// The table of the level in use.
+static inline const KernelTable& active_kernels() { return kernel_table(active_isa()); }
+
+namespace kern_scalar {
+extern const KernelTable table;
+}
+namespace kern_avx2 {
+extern const KernelTable table;
+}
+namespace kern_avx512 {
+extern const KernelTable table;
+}
+
+}  // namespace greenauto

@@ -1,0 +1,1138 @@
+// The hot loops, written once and compiled once per instruction-set level.
+//
+// Included only by kernels_<level>.cpp, each of which defines GREENAUTO_KNS (the namespace that
+// keeps its symbols apart from the other levels') and at most one of GREENAUTO_LEVEL_AVX512 /
+// GREENAUTO_LEVEL_AVX2, and compiles with the matching -m flags. Nothing here allocates,
+// throws or uses the standard library's templates (their out-of-line copies would be shared
+// between levels by the linker); every level adds the same numbers in the same order.
+//
+// Trees: Quickscorer (Lucchese et al., SIGIR 2015) vectorised over 64 rows as in RapidScorer
+// (Ye et al., KDD 2018), with byte compares since binned thresholds are bytes, for trees of at
+// most 64 leaves (AVX-512; AVX2 up to 32 leaves); a branch-free walk of 16 interleaved rows for deeper trees
+// and for the scalar level. KNN: byte SAD (L1) and 16-bit multiply-add (L2) distances, 32
+// training rows at a time, with an exact early exit (partial distances only grow).
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.hpp"
+
+#if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace greenauto {
+namespace GREENAUTO_KNS {
+namespace {
+
+using std::int32_t;
+using std::int64_t;
+using std::uint32_t;
+using std::uint64_t;
+using std::uint8_t;
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// ============================================================================ trees: walk
+// Leaf `leaf` (global id) of tree t added to row r of a block's accumulators.
+template <typename V>
+inline void add_row(const ForestView& f, const TreeInfo& t, const V* v, int64_t r, double* acc) {
+    const int64_t w = f.width;
+    if (!rows_major(w)) {
+        for (int64_t c = 0; c < w; ++c) acc[(t.out + c) * kBlockRows + r] += v[c];
+    } else {
+        double* a = acc + r * f.n_outputs + t.out;
+        for (int64_t c = 0; c < w; ++c) a[c] += v[c];
+    }
+}
+
+inline void add_leaf(const ForestView& f, const TreeInfo& t, int64_t leaf, int64_t r,
+                     double* acc) {
+    const int64_t w = f.width;
+    if (f.quantized != nullptr) {  // integer sums, exact in float64
+        add_row(f, t, f.quantized + leaf * w, r, acc);
+        return;
+    }
+    const double* v = f.value + leaf * w;
+    if (w == 1) {
+        acc[t.out * kBlockRows + r] += v[0];
+    } else if (!rows_major(w)) {
+        for (int64_t c = 0; c < w; ++c) acc[(t.out + c) * kBlockRows + r] += v[c];
+    } else {
+        double* a = acc + r * f.n_outputs + t.out;
+        for (int64_t c = 0; c < w; ++c) a[c] += v[c];
+    }
+}
+
+// Leaf values of the walk leaves idx[0..n) of rows g.. of a block added to their outputs.
+inline void add_walk_leaves(const ForestView& f, const TreeInfo& t, const uint32_t* idx,
+                            int64_t g, int64_t n, double* acc) {
+    if (f.width == 1) {
+        double* a = acc + t.out * kBlockRows + g;
+        for (int64_t r = 0; r < n; ++r) a[r] += f.value[f.leaf_of[idx[r]]];
+        return;
+    }
+    for (int64_t r = 0; r < n; ++r) add_leaf(f, t, f.leaf_of[idx[r]], g + r, acc);
+}
+
+constexpr int kChains = 16;  // rows stepped together through one tree (independent loads)
+
+// rows8: this block's rows in groups of 8 (kernels.hpp).
+inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* rows8, int64_t n,
+                    double* acc) {
+    const WalkNodeU8* nodes = f.nodes_u8;
+    const int64_t group = f.n_features * 8;
+    for (int64_t g = 0; g < n; g += kChains) {
+        uint32_t idx[kChains];
+        for (int r = 0; r < kChains; ++r) idx[r] = static_cast<uint32_t>(t.root);
+        const uint8_t* lo = rows8 + (g / 8) * group;  // rows g .. g + 7
+        const uint8_t* hi = lo + group;                // rows g + 8 .. g + 15
+        for (int32_t s = 0; s < t.depth; ++s)
+            for (int r = 0; r < kChains; ++r) {
+                const WalkNodeU8* nd = nodes + idx[r];
+                const uint8_t* base = (r < 8 ? lo : hi) + (r % 8);
+                const uint8_t v = base[static_cast<uint64_t>(nd->feature) * 8];
+                idx[r] = nd->left + static_cast<uint32_t>(nd->threshold < v);
+            }
+        add_walk_leaves(f, t, idx, g, min64(kChains, n - g), acc);
+    }
+}
+
+inline void walk_f64(const ForestView& f, const TreeInfo& t, const double* cols, int64_t n,
+                     double* acc) {
+    const WalkNodeF* nodes = f.nodes_f;
+    for (int64_t g = 0; g < n; g += kChains) {
+        uint32_t idx[kChains];
+        for (int r = 0; r < kChains; ++r) idx[r] = static_cast<uint32_t>(t.root);
+        const double* c = cols + g;
+        for (int32_t s = 0; s < t.depth; ++s)
+            for (int r = 0; r < kChains; ++r) {
+                const WalkNodeF* nd = nodes + idx[r];
+                const double v = (c + r)[static_cast<uint64_t>(nd->word >> 1) * kBlockRows];
+                const bool right = (v > nd->threshold) | ((nd->word & 1u) & (v != v));
+                idx[r] = nd->left + static_cast<uint32_t>(right);
+            }
+        add_walk_leaves(f, t, idx, g, min64(kChains, n - g), acc);
+    }
+}
+
+// A few rows read row-major: 16 trees stepped together per row (the latency path: the loads
+// of 16 independent chains overlap).
+template <typename In, typename Step>
+inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64_t n,
+                         double* acc, Step step) {
+    constexpr int kTrees = 16;
+    for (int64_t r = 0; r < n; ++r) {
+        const In* row = x + r * stride;
+        for (int64_t t0 = 0; t0 < f.n_trees; t0 += kTrees) {
+            const int kt = static_cast<int>(min64(kTrees, f.n_trees - t0));
+            uint32_t idx[kTrees];
+            int32_t depth = 0;
+            for (int k = 0; k < kTrees; ++k) {
+                const TreeInfo& t = f.trees[t0 + (k < kt ? k : 0)];
+                idx[k] = static_cast<uint32_t>(t.root);
+                if (k < kt && t.depth > depth) depth = t.depth;
+            }
+            for (int32_t s = 0; s < depth; ++s)
+                for (int k = 0; k < kTrees; ++k) idx[k] = step(idx[k], row);
+            for (int k = 0; k < kt; ++k)
+                add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
+        }
+    }
+}
+
+void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
+                  double* acc) {
+    const WalkNodeU8* nodes = f.nodes_u8;
+    rows_by_tree(f, x, stride, n, acc, [nodes](uint32_t i, const uint8_t* row) {
+        const WalkNodeU8* nd = nodes + i;
+        return nd->left + static_cast<uint32_t>(nd->threshold < row[nd->feature]);
+    });
+}
+
+void tree_rows_f64(const ForestView& f, const double* x, int64_t stride, int64_t n,
+                   double* acc) {
+    const WalkNodeF* nodes = f.nodes_f;
+    rows_by_tree(f, x, stride, n, acc, [nodes](uint32_t i, const double* row) {
+        const WalkNodeF* nd = nodes + i;
+        const double v = row[nd->word >> 1];
+        return nd->left + static_cast<uint32_t>((v > nd->threshold) | ((nd->word & 1u) & (v != v)));
+    });
+}
+
+// ====================================================================== trees: quickscorer
+// Exit leaves (local, 0-based) of a tree for the rows of a block, added to acc.
+inline void add_qs_leaves(const ForestView& f, const TreeInfo& t, const uint32_t* leaf,
+                          int64_t n, double* acc) {
+    if (f.width == 1) {
+        const double* v = f.value + t.leaf_begin;
+        double* a = acc + t.out * kBlockRows;
+        for (int64_t r = 0; r < n; ++r) a[r] += v[leaf[r]];
+        return;
+    }
+    for (int64_t r = 0; r < n; ++r) add_leaf(f, t, t.leaf_begin + leaf[r], r, acc);
+}
+
+// A tree's Quickscorer nodes: column offsets, thresholds, bitvectors.
+struct QsNodes {
+    const uint32_t* off;
+    const uint8_t* thr;
+    const uint64_t* mask;
+    int32_t n;
+};
+inline QsNodes qs_nodes(const ForestView& f, const TreeInfo& t) {
+    return {f.qs_offset + t.qs_begin, f.qs_threshold + t.qs_begin, f.qs_mask + t.qs_begin,
+            t.qs_nodes};
+}
+
+#if defined(GREENAUTO_LEVEL_AVX512)
+// Leaf values of 8 rows (leaf slots in 64-bit lanes) from a tree's padded value table.
+template <int L>
+inline __m512d qs_values(const double* v, __m512i i) {
+    const __m512d a = _mm512_permutex2var_pd(_mm512_loadu_pd(v), i, _mm512_loadu_pd(v + 8));
+    if constexpr (L == 16) return a;
+    const __m512d b =
+        _mm512_permutex2var_pd(_mm512_loadu_pd(v + 16), i, _mm512_loadu_pd(v + 24));
+    const __m512d ab = _mm512_mask_blend_pd(_mm512_test_epi64_mask(i, _mm512_set1_epi64(16)), a, b);
+    if constexpr (L == 32) return ab;
+    const __m512d c =
+        _mm512_permutex2var_pd(_mm512_loadu_pd(v + 32), i, _mm512_loadu_pd(v + 40));
+    const __m512d d =
+        _mm512_permutex2var_pd(_mm512_loadu_pd(v + 48), i, _mm512_loadu_pd(v + 56));
+    const __m512d cd = _mm512_mask_blend_pd(_mm512_test_epi64_mask(i, _mm512_set1_epi64(16)), c, d);
+    return _mm512_mask_blend_pd(_mm512_test_epi64_mask(i, _mm512_set1_epi64(32)), ab, cd);
+}
+
+template <int L>
+inline void qs_add_8(const ForestView& f, const TreeInfo& t, __m512i leaf64, int64_t r,
+                     double* acc) {
+    double* a = acc + t.out * kBlockRows + r;
+    _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), qs_values<L>(f.value + t.leaf_begin,
+                                                                         leaf64)));
+}
+
+// Trees of at most 32 leaves: 16 rows per register of 32-bit bitvectors.
+template <int L>
+inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+                 double* acc) {
+    __m512i v0 = _mm512_set1_epi32(-1), v1 = v0, v2 = v0, v3 = v0;
+    const QsNodes q = qs_nodes(f, t);
+    for (int32_t i = 0; i < q.n; ++i) {
+        const __mmask64 k = _mm512_cmpgt_epu8_mask(_mm512_loadu_si512(cols + q.off[i]),
+                                                  _mm512_set1_epi8(static_cast<char>(q.thr[i])));
+        const __m512i m = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(q.mask[i])));
+        v0 = _mm512_mask_and_epi32(v0, static_cast<__mmask16>(k), v0, m);
+        v1 = _mm512_mask_and_epi32(v1, static_cast<__mmask16>(k >> 16), v1, m);
+        v2 = _mm512_mask_and_epi32(v2, static_cast<__mmask16>(k >> 32), v2, m);
+        v3 = _mm512_mask_and_epi32(v3, static_cast<__mmask16>(k >> 48), v3, m);
+    }
+    const __m512i top = _mm512_set1_epi32(31);
+    __m512i vs[4] = {v0, v1, v2, v3};
+    alignas(64) uint32_t leaf[kBlockRows];
+    for (int j = 0; j < 4; ++j) {
+        const __m512i low = _mm512_and_si512(vs[j], _mm512_sub_epi32(_mm512_setzero_si512(), vs[j]));
+        const __m512i l = _mm512_sub_epi32(top, _mm512_lzcnt_epi32(low));
+        if (f.width == 1) {
+            qs_add_8<L>(f, t, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(l)), 16 * j, acc);
+            qs_add_8<L>(f, t, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(l, 1)),
+                        16 * j + 8, acc);
+        } else {
+            _mm512_store_si512(leaf + 16 * j, l);
+        }
+    }
+    if (f.width != 1) add_qs_leaves(f, t, leaf, n, acc);
+}
+
+// Trees of 33 to 64 leaves: 8 rows per register of 64-bit bitvectors.
+inline void qs64(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+                 double* acc) {
+    __m512i v[8];
+    for (int j = 0; j < 8; ++j) v[j] = _mm512_set1_epi64(-1);
+    const QsNodes q = qs_nodes(f, t);
+    for (int32_t i = 0; i < q.n; ++i) {
+        const __mmask64 k = _mm512_cmpgt_epu8_mask(_mm512_loadu_si512(cols + q.off[i]),
+                                                  _mm512_set1_epi8(static_cast<char>(q.thr[i])));
+        const __m512i m = _mm512_set1_epi64(static_cast<long long>(q.mask[i]));
+        for (int j = 0; j < 8; ++j)
+            v[j] = _mm512_mask_and_epi64(v[j], static_cast<__mmask8>(k >> (8 * j)), v[j], m);
+    }
+    const __m512i top = _mm512_set1_epi64(63);
+    alignas(64) uint32_t leaf[kBlockRows];
+    for (int j = 0; j < 8; ++j) {
+        const __m512i low = _mm512_and_si512(v[j], _mm512_sub_epi64(_mm512_setzero_si512(), v[j]));
+        const __m512i l = _mm512_sub_epi64(top, _mm512_lzcnt_epi64(low));
+        if (f.width == 1) qs_add_8<64>(f, t, l, 8 * j, acc);
+        else _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8 * j), _mm512_cvtepi64_epi32(l));
+    }
+    if (f.width != 1) add_qs_leaves(f, t, leaf, n, acc);
+}
+
+inline bool qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+                    double* acc) {
+    if (t.qs_leaves == 16) qs32<16>(f, t, cols, n, acc);
+    else if (t.qs_leaves == 32) qs32<32>(f, t, cols, n, acc);
+    else qs64(f, t, cols, n, acc);
+    return true;
+}
+#define GREENAUTO_HAVE_QS 1
+
+#elif defined(GREENAUTO_LEVEL_AVX2)
+// 0xFF in byte r where row r's code <= threshold (the node's test holds).
+inline __m256i qs_holds(const uint8_t* c, __m256i thr) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c));
+    return _mm256_cmpeq_epi8(_mm256_subs_epu8(x, thr), _mm256_setzero_si256());
+}
+
+// Trees of at most 32 leaves: 8 rows per register of 32-bit bitvectors, 64 rows in 8.
+inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+                 double* acc) {
+    const QsNodes q = qs_nodes(f, t);
+    __m256i v[8];  // rows 8j .. 8j + 7: all leaves possible
+    for (int j = 0; j < 8; ++j) v[j] = _mm256_set1_epi32(-1);
+    for (int32_t i = 0; i < q.n; ++i) {
+        const __m256i th = _mm256_set1_epi8(static_cast<char>(q.thr[i]));
+        const __m256i m = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(q.mask[i])));
+        for (int h = 0; h < 2; ++h) {
+            const __m256i holds = qs_holds(cols + q.off[i] + 32 * h, th);
+            const __m128i lo = _mm256_castsi256_si128(holds);
+            const __m128i hi = _mm256_extracti128_si256(holds, 1);
+            __m256i* w = v + 4 * h;
+            w[0] = _mm256_and_si256(w[0], _mm256_or_si256(m, _mm256_cvtepi8_epi32(lo)));
+            w[1] = _mm256_and_si256(
+                w[1], _mm256_or_si256(m, _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))));
+            w[2] = _mm256_and_si256(w[2], _mm256_or_si256(m, _mm256_cvtepi8_epi32(hi)));
+            w[3] = _mm256_and_si256(
+                w[3], _mm256_or_si256(m, _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))));
+        }
+    }
+    alignas(32) uint32_t bits[kBlockRows], leaf[kBlockRows];
+    for (int j = 0; j < 8; ++j) _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 8 * j), v[j]);
+    for (int64_t r = 0; r < n; ++r) leaf[r] = static_cast<uint32_t>(__builtin_ctz(bits[r]));
+    add_qs_leaves(f, t, leaf, n, acc);
+}
+
+// With 4 rows per register, 64-bit bitvectors cost about what the walk does: trees of more
+// than 32 leaves are walked.
+inline bool qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+                    double* acc) {
+    if (t.qs_leaves > 32) return false;
+    qs32(f, t, cols, n, acc);
+    return true;
+}
+#define GREENAUTO_HAVE_QS 1
+#endif
+
+// Every tree over every block of the call (a tree's nodes stay in L1 across its blocks).
+void trees_u8(const ForestView& f, const uint8_t* cols, const uint8_t* rows8, int64_t n,
+              double* acc) {
+    const int64_t col_step = f.n_features * kBlockRows, acc_step = f.n_outputs * kBlockRows;
+    (void)cols;
+    for (int64_t t = 0; t < f.n_trees; ++t) {
+        const TreeInfo& info = f.trees[t];
+        for (int64_t r0 = 0, b = 0; r0 < n; r0 += kBlockRows, ++b) {
+            const int64_t m = min64(kBlockRows, n - r0);
+#if defined(GREENAUTO_HAVE_QS)
+            if (info.qs_leaves && qs_tree(f, info, cols + b * col_step, m, acc + b * acc_step))
+                continue;
+#endif
+            walk_u8(f, info, rows8 + b * col_step, m, acc + b * acc_step);
+        }
+    }
+}
+
+void trees_f64(const ForestView& f, const double* cols, int64_t n, double* acc) {
+    const int64_t col_step = f.n_features * kBlockRows, acc_step = f.n_outputs * kBlockRows;
+    for (int64_t t = 0; t < f.n_trees; ++t)
+        for (int64_t r0 = 0, b = 0; r0 < n; r0 += kBlockRows, ++b)
+            walk_f64(f, f.trees[t], cols + b * col_step, min64(kBlockRows, n - r0),
+                     acc + b * acc_step);
+}
+
+// =========================================================================== transposing
+#if defined(__SSE2__)
+// 8 rows (8 bytes each, `stride` apart) to 8 features x 8 rows: out[q] holds features 2q (low
+// 8 bytes) and 2q + 1 (high 8 bytes).
+inline void transpose8x8(const uint8_t* src, int64_t stride, __m128i* out) {
+    __m128i row[8];
+    for (int i = 0; i < 8; ++i)
+        row[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i * stride));
+    const __m128i a0 = _mm_unpacklo_epi8(row[0], row[1]), a1 = _mm_unpacklo_epi8(row[2], row[3]);
+    const __m128i a2 = _mm_unpacklo_epi8(row[4], row[5]), a3 = _mm_unpacklo_epi8(row[6], row[7]);
+    const __m128i b0 = _mm_unpacklo_epi16(a0, a1), b1 = _mm_unpackhi_epi16(a0, a1);
+    const __m128i b2 = _mm_unpacklo_epi16(a2, a3), b3 = _mm_unpackhi_epi16(a2, a3);
+    out[0] = _mm_unpacklo_epi32(b0, b2);
+    out[1] = _mm_unpackhi_epi32(b0, b2);
+    out[2] = _mm_unpacklo_epi32(b1, b3);
+    out[3] = _mm_unpackhi_epi32(b1, b3);
+}
+#endif
+
+// Rows [0, m) of x (row-major bytes, nf per row read, row stride `stride`) into feature-major
+// blocks of kBlockRows rows (kernels.hpp), rows past m zeroed.
+void transpose_u8(const uint8_t* x, int64_t stride, int64_t m, int64_t nf, uint8_t* out) {
+    const int64_t block_step = nf * kBlockRows;
+    int64_t r = 0;
+#if defined(__SSE2__)
+    for (; r + 8 <= m; r += 8) {  // 8 rows x 8 features at a time
+        uint8_t* dst = out + (r / kBlockRows) * block_step + r % kBlockRows;
+        const uint8_t* src = x + r * stride;
+        int64_t f = 0;
+        for (; f + 8 <= nf; f += 8) {
+            __m128i c[4];
+            transpose8x8(src + f, stride, c);
+            for (int q = 0; q < 4; ++q) {
+                _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (f + 2 * q) * kBlockRows), c[q]);
+                _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (f + 2 * q + 1) * kBlockRows),
+                                 _mm_unpackhi_epi64(c[q], c[q]));
+            }
+        }
+        for (; f < nf; ++f)
+            for (int i = 0; i < 8; ++i) dst[f * kBlockRows + i] = src[i * stride + f];
+    }
+#endif
+    for (; r < m; ++r) {
+        uint8_t* dst = out + (r / kBlockRows) * block_step + r % kBlockRows;
+        for (int64_t f = 0; f < nf; ++f) dst[f * kBlockRows] = x[r * stride + f];
+    }
+    const int64_t tail = m % kBlockRows;
+    if (tail) {
+        uint8_t* last = out + (m / kBlockRows) * block_step;
+        for (int64_t f = 0; f < nf; ++f)
+            for (int64_t i = tail; i < kBlockRows; ++i) last[f * kBlockRows + i] = 0;
+    }
+}
+
+// Rows [0, m) of x into groups of 8 rows, feature-major inside a group (kernels.hpp), the last
+// group's missing rows zeroed.
+void transpose8_u8(const uint8_t* x, int64_t stride, int64_t m, int64_t nf, uint8_t* out) {
+    int64_t r = 0;
+#if defined(__SSE2__)
+    for (; r + 8 <= m; r += 8) {
+        uint8_t* dst = out + r * nf;  // group r / 8 starts at (r / 8) * nf * 8
+        const uint8_t* src = x + r * stride;
+        int64_t f = 0;
+        for (; f + 8 <= nf; f += 8) {  // features f .. f + 7, 8 bytes each: 64 contiguous bytes
+            __m128i c[4];
+            transpose8x8(src + f, stride, c);
+            for (int q = 0; q < 4; ++q)
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + f * 8) + q, c[q]);
+        }
+        for (; f < nf; ++f)
+            for (int i = 0; i < 8; ++i) dst[f * 8 + i] = src[i * stride + f];
+    }
+#endif
+    for (; r < m; ++r)
+        for (int64_t f = 0; f < nf; ++f) out[((r / 8) * nf + f) * 8 + r % 8] = x[r * stride + f];
+    if (m % 8)
+        for (int64_t q = m; q < (m + 7) / 8 * 8; ++q)
+            for (int64_t f = 0; f < nf; ++f) out[((q / 8) * nf + f) * 8 + q % 8] = 0;
+}
+
+// ============================================================================== binning
+// Number of the 16 sorted slots e[0..15] (NaN padding last) with e[k] <= x, in [0, 16].
+inline unsigned count_le16(float x, const float* e) {
+#if defined(GREENAUTO_LEVEL_AVX512)
+    return static_cast<unsigned>(__builtin_popcount(
+        _mm512_cmp_ps_mask(_mm512_loadu_ps(e), _mm512_set1_ps(x), _CMP_LE_OQ)));
+#elif defined(GREENAUTO_LEVEL_AVX2)
+    const __m256 v = _mm256_set1_ps(x);
+    const unsigned lo = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(e), v, _CMP_LE_OQ)));
+    const unsigned hi = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(e + 8), v, _CMP_LE_OQ)));
+    return static_cast<unsigned>(__builtin_popcount(lo | (hi << 8)));
+#elif defined(__SSE2__)
+    const __m128 v = _mm_set1_ps(x);
+    const __m128i c0 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e), v));
+    const __m128i c1 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 4), v));
+    const __m128i c2 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 8), v));
+    const __m128i c3 = _mm_castps_si128(_mm_cmple_ps(_mm_loadu_ps(e + 12), v));
+    const __m128i packed = _mm_packs_epi16(_mm_packs_epi32(c0, c1), _mm_packs_epi32(c2, c3));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(packed));
+    return static_cast<unsigned>(__builtin_ctz(~mask));  // bit 16 of ~mask is always set
+#else
+    unsigned c = 0;
+    for (int k = 0; k < 16; ++k) c += (e[k] <= x) ? 1u : 0u;
+    return c;
+#endif
+}
+
+inline unsigned count_le16(double x, const double* e) {
+#if defined(GREENAUTO_LEVEL_AVX512)
+    const __m512d v = _mm512_set1_pd(x);
+    const unsigned lo = _mm512_cmp_pd_mask(_mm512_loadu_pd(e), v, _CMP_LE_OQ);
+    const unsigned hi = _mm512_cmp_pd_mask(_mm512_loadu_pd(e + 8), v, _CMP_LE_OQ);
+    return static_cast<unsigned>(__builtin_popcount(lo | (hi << 8)));
+#elif defined(GREENAUTO_LEVEL_AVX2)
+    const __m256d v = _mm256_set1_pd(x);
+    unsigned m = 0;
+    for (int q = 0; q < 4; ++q)
+        m |= static_cast<unsigned>(_mm256_movemask_pd(
+                 _mm256_cmp_pd(_mm256_loadu_pd(e + 4 * q), v, _CMP_LE_OQ)))
+             << (4 * q);
+    return static_cast<unsigned>(__builtin_popcount(m));
+#else
+    unsigned c = 0;
+    for (int k = 0; k < 16; ++k) c += (e[k] <= x) ? 1u : 0u;
+    return c;
+#endif
+}
+
+template <typename T>
+inline void bin_column(const T* table, int two_stage, uint8_t nan_bin, const T* x,
+                       int64_t row_stride, int64_t n, uint8_t* out, int64_t out_stride) {
+    // the splitters are copied first: stores through `out` (bytes) could alias the table
+    T split[16];
+    for (int k = 0; k < 16; ++k) split[k] = table[k];
+    if (!two_stage) {
+        for (int64_t r = 0; r < n; ++r) {
+            const T v = x[r * row_stride];
+            const unsigned b = count_le16(v, split);
+            out[r * out_stride] = (v != v) ? nan_bin : static_cast<uint8_t>(b);
+        }
+        return;
+    }
+    const T* blocks = table + 16;
+    for (int64_t r = 0; r < n; ++r) {
+        const T v = x[r * row_stride];
+        const unsigned a = count_le16(v, split) & 15u;
+        const unsigned b = count_le16(v, blocks + 16 * a);
+        out[r * out_stride] = (v != v) ? nan_bin : static_cast<uint8_t>(16 * a + b);
+    }
+}
+
+#if defined(GREENAUTO_LEVEL_AVX2)
+// AVX2: splitters held in registers, NaN handled without a branch.
+template <>
+inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin,
+                              const float* x, int64_t row_stride, int64_t n, uint8_t* out,
+                              int64_t out_stride) {
+    const __m256 s0 = _mm256_loadu_ps(table), s1 = _mm256_loadu_ps(table + 8);
+    const float* blocks = table + 16;
+    for (int64_t r = 0; r < n; ++r) {
+        const __m256 v = _mm256_set1_ps(x[r * row_stride]);
+        unsigned bin = static_cast<unsigned>(_mm_popcnt_u32(
+            static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(s0, v, _CMP_LE_OQ))) |
+            (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(s1, v, _CMP_LE_OQ))) << 8)));
+        if (two_stage) {
+            const float* blk = blocks + 16 * (bin & 15u);
+            bin = 16 * (bin & 15u) +
+                  static_cast<unsigned>(_mm_popcnt_u32(
+                      static_cast<unsigned>(_mm256_movemask_ps(
+                          _mm256_cmp_ps(_mm256_loadu_ps(blk), v, _CMP_LE_OQ))) |
+                      (static_cast<unsigned>(_mm256_movemask_ps(
+                           _mm256_cmp_ps(_mm256_loadu_ps(blk + 8), v, _CMP_LE_OQ)))
+                       << 8)));
+        }
+        const bool nan = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) & 1;
+        out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
+    }
+}
+#endif
+
+// Every output column over rows [0, n), one column at a time (the per-value search).
+template <typename T>
+inline void bin_rows_by_value(const BinView& v, const T* X, int64_t n, int64_t row_stride,
+                              int64_t col_stride, const int64_t* columns, int64_t n_out,
+                              uint8_t* out, int64_t out_stride) {
+    for (int64_t i = 0; i < n_out; ++i) {
+        const int64_t c = columns[i];
+        const T* table;
+        if constexpr (sizeof(T) == 4) table = v.edges32 + v.offsets[c];
+        else table = v.edges64 + v.offsets[c];
+        bin_column<T>(table, v.n_bins[c] > 16, v.n_bins[c], X + c * col_stride, row_stride, n,
+                      out + i, out_stride);
+    }
+}
+
+#if defined(GREENAUTO_LEVEL_AVX512)
+// Level l's lookup of the 16 lanes' node indices (level l has 2^l entries at t).
+template <int l>
+inline __m512 level_lookup(const float* t, __m512i idx) {
+    if constexpr (l <= 4) return _mm512_permutexvar_ps(idx, _mm512_loadu_ps(t));
+    const __m512 a = _mm512_permutex2var_ps(_mm512_loadu_ps(t), idx, _mm512_loadu_ps(t + 16));
+    if constexpr (l == 5) return a;
+    const __m512 b = _mm512_permutex2var_ps(_mm512_loadu_ps(t + 32), idx, _mm512_loadu_ps(t + 48));
+    const __m512 ab = _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(32)), a, b);
+    if constexpr (l == 6) return ab;
+    const __m512 c = _mm512_permutex2var_ps(_mm512_loadu_ps(t + 64), idx, _mm512_loadu_ps(t + 80));
+    const __m512 d = _mm512_permutex2var_ps(_mm512_loadu_ps(t + 96), idx, _mm512_loadu_ps(t + 112));
+    const __m512 cd = _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(32)), c, d);
+    return _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(64)), ab, cd);
+}
+
+constexpr int64_t level_offset(int l) {
+    return l <= 4 ? 16 * l : (l == 5 ? 80 : (l == 6 ? 112 : 176));
+}
+
+// Number of the feature's edges <= x in each lane (NaN lanes: anything; fixed by the caller):
+// levels l..L-1 of the branch-free binary search from node indices idx.
+template <int L, int l = 0>
+inline __m512i search16(const float* t, __m512 x, __m512i idx = _mm512_setzero_si512()) {
+    if constexpr (l == L) {
+        return idx;
+    } else {
+        const __mmask16 ge =
+            _mm512_cmp_ps_mask(level_lookup<l>(t + level_offset(l), idx), x, _CMP_LE_OQ);
+        const __m512i twice = _mm512_add_epi32(idx, idx);
+        return search16<L, l + 1>(t, x,
+                                  _mm512_mask_add_epi32(twice, ge, twice, _mm512_set1_epi32(1)));
+    }
+}
+
+inline __m512i search16(int levels, const float* t, __m512 x) {
+    switch (levels) {
+        case 0: return _mm512_setzero_si512();
+        case 1: return search16<1>(t, x);
+        case 2: return search16<2>(t, x);
+        case 3: return search16<3>(t, x);
+        case 4: return search16<4>(t, x);
+        case 5: return search16<5>(t, x);
+        case 6: return search16<6>(t, x);
+        case 7: return search16<7>(t, x);
+        default: return search16<8>(t, x);
+    }
+}
+
+// 16 values of a column (float32, or float64 rounded down to float32 with `exact` false where
+// that changed the value), rows r.. at stride `stride` (gathered), `m` of them valid.
+template <typename T>
+inline __m512 load16(const T* x, int64_t stride, int64_t m, __mmask16& exact) {
+    const __mmask16 valid = m >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << m) - 1u);
+    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                                11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(stride)));
+    if constexpr (sizeof(T) == 4) {
+        exact = 0xFFFF;
+        if (stride == 1) return _mm512_maskz_loadu_ps(valid, x);
+        return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, lanes, x, 4);
+    } else {
+        __m512d h[2];
+        for (int k = 0; k < 2; ++k) {
+            const __mmask8 vk = static_cast<__mmask8>(valid >> (8 * k));
+            h[k] = stride == 1 ? _mm512_maskz_loadu_pd(vk, x + 8 * k)
+                               : _mm512_mask_i32gather_pd(_mm512_setzero_pd(), vk,
+                                                          k ? _mm512_extracti64x4_epi64(lanes, 1)
+                                                            : _mm512_castsi512_si256(lanes),
+                                                          x, 8);
+        }
+        const __m256 lo = _mm512_cvt_roundpd_ps(h[0], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        const __m256 hi = _mm512_cvt_roundpd_ps(h[1], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        // exact where the float32 value equals the float64 one (NaN: handled by the caller)
+        const __mmask8 e0 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(lo), h[0], _CMP_EQ_OQ);
+        const __mmask8 e1 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(hi), h[1], _CMP_EQ_OQ);
+        const __mmask16 nan = static_cast<__mmask16>(
+            _mm512_cmp_pd_mask(h[0], h[0], _CMP_UNORD_Q) |
+            (_mm512_cmp_pd_mask(h[1], h[1], _CMP_UNORD_Q) << 8));
+        exact = static_cast<__mmask16>(e0 | (e1 << 8)) | nan | static_cast<__mmask16>(~valid);
+        return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+    }
+}
+
+// float64 lanes not exactly float32: the float32 search counted a prefix of the edges <= x;
+// the next edges are checked in float64 until one is > x.
+inline __m512i correct16(const double* sorted, const double* x, int64_t stride, __mmask16 todo,
+                         __m512i count) {
+    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                                11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(stride)));
+    for (int k = 0; k < 2; ++k) {
+        __mmask8 left = static_cast<__mmask8>(todo >> (8 * k));
+        if (!left) continue;
+        const __m256i li = k ? _mm512_extracti64x4_epi64(lanes, 1) : _mm512_castsi512_si256(lanes);
+        const __m512d xv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), left, li, x + 0, 8);
+        __m256i c = k ? _mm512_extracti64x4_epi64(count, 1) : _mm512_castsi512_si256(count);
+        while (left) {  // at most 255 rounds; nearly always one
+            const __m512d e = _mm512_mask_i32gather_pd(_mm512_set1_pd(__builtin_inf()), left, c, sorted, 8);
+            left = _mm512_mask_cmp_pd_mask(left, e, xv, _CMP_LE_OQ);
+            c = _mm256_mask_add_epi32(c, left, c, _mm256_set1_epi32(1));
+        }
+        count = k ? _mm512_inserti64x4(count, c, 1) : _mm512_inserti64x4(count, c, 0);
+    }
+    return count;
+}
+
+// 16 x 16 bytes (row i: column i's 16 rows) to 16 rows of 16 columns.
+inline void transpose16x16(__m128i* v) {
+    __m128i t[16];
+    for (int i = 0; i < 8; ++i) {
+        t[i] = _mm_unpacklo_epi8(v[2 * i], v[2 * i + 1]);
+        t[i + 8] = _mm_unpackhi_epi8(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {
+        v[i] = _mm_unpacklo_epi16(t[2 * i], t[2 * i + 1]);
+        v[i + 4] = _mm_unpackhi_epi16(t[2 * i], t[2 * i + 1]);
+        v[i + 8] = _mm_unpacklo_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
+        v[i + 12] = _mm_unpackhi_epi16(t[8 + 2 * i], t[8 + 2 * i + 1]);
+    }
+    for (int i = 0; i < 8; ++i) {
+        t[i] = _mm_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+        t[i + 8] = _mm_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {
+        v[4 * i + 0] = _mm_unpacklo_epi64(t[2 * i], t[2 * i + 1]);
+        v[4 * i + 1] = _mm_unpackhi_epi64(t[2 * i], t[2 * i + 1]);
+        v[4 * i + 2] = _mm_unpacklo_epi64(t[8 + 2 * i], t[8 + 2 * i + 1]);
+        v[4 * i + 3] = _mm_unpackhi_epi64(t[8 + 2 * i], t[8 + 2 * i + 1]);
+    }
+}
+
+// 16 rows at a time, 16 output columns at a time: a binary search per column vectorised over
+// the rows (level tables in registers), bytes transposed back to rows.
+template <typename T>
+void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64_t col_stride,
+              const int64_t* columns, int64_t n_out, uint8_t* out, int64_t out_stride) {
+    if (row_stride > (int64_t{1} << 26) || row_stride < 1)  // gather indices are int32
+        return bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out,
+                                 out_stride);
+    for (int64_t r = 0; r < n; r += 16) {
+        const int64_t m = min64(16, n - r);
+        for (int64_t i0 = 0; i0 < n_out; i0 += 16) {
+            const int64_t w = min64(16, n_out - i0);
+            __m128i col[16];
+            for (int64_t i = 0; i < 16; ++i) {
+                if (i >= w) {
+                    col[i] = _mm_setzero_si128();
+                    continue;
+                }
+                const int64_t c = columns[i0 + i];
+                const T* x = X + c * col_stride + r * row_stride;
+                __mmask16 exact;
+                const __m512 xf = load16(x, row_stride, m, exact);
+                __m512i bin = search16(v.levels[c], v.level32 + v.level_off[c], xf);
+                if constexpr (sizeof(T) == 8)
+                    if (static_cast<__mmask16>(~exact))
+                        bin = correct16(v.sorted64 + 256 * c, x, row_stride,
+                                        static_cast<__mmask16>(~exact), bin);
+                const __mmask16 nan = _mm512_cmp_ps_mask(xf, xf, _CMP_UNORD_Q);
+                bin = _mm512_mask_mov_epi32(bin, nan, _mm512_set1_epi32(v.n_bins[c]));
+                col[i] = _mm512_cvtepi32_epi8(bin);
+            }
+            transpose16x16(col);
+            const __mmask16 keep = static_cast<__mmask16>((1u << w) - 1u);
+            for (int64_t k = 0; k < m; ++k)
+                _mm_mask_storeu_epi8(out + (r + k) * out_stride + i0, keep, col[k]);
+        }
+    }
+}
+
+void bin_f32(const BinView& v, const float* X, int64_t n, int64_t row_stride, int64_t col_stride,
+             const int64_t* columns, int64_t n_out, uint8_t* out, int64_t out_stride) {
+    bin_rows<float>(v, X, n, row_stride, col_stride, columns, n_out, out, out_stride);
+}
+void bin_f64(const BinView& v, const double* X, int64_t n, int64_t row_stride,
+             int64_t col_stride, const int64_t* columns, int64_t n_out, uint8_t* out,
+             int64_t out_stride) {
+    bin_rows<double>(v, X, n, row_stride, col_stride, columns, n_out, out, out_stride);
+}
+#else
+void bin_f32(const BinView& v, const float* X, int64_t n, int64_t row_stride, int64_t col_stride,
+             const int64_t* columns, int64_t n_out, uint8_t* out, int64_t out_stride) {
+    bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out, out_stride);
+}
+void bin_f64(const BinView& v, const double* X, int64_t n, int64_t row_stride,
+             int64_t col_stride, const int64_t* columns, int64_t n_out, uint8_t* out,
+             int64_t out_stride) {
+    bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out, out_stride);
+}
+#endif
+
+// ================================================================================== KNN
+// scikit-learn's sklearn/utils/_heap.pyx heap_push, for a full max-heap of size k.
+inline void heap_push(double* values, double* indices, int64_t size, double val, double idx) {
+    if (val >= values[0]) return;
+    int64_t cur = 0;
+    while (true) {
+        const int64_t l = 2 * cur + 1, rr = l + 1;
+        int64_t swap;
+        if (l >= size) break;
+        if (rr >= size) {
+            if (values[l] > val) swap = l;
+            else break;
+        } else if (values[l] >= values[rr]) {
+            if (val < values[l]) swap = l;
+            else break;
+        } else {
+            if (val < values[rr]) swap = rr;
+            else break;
+        }
+        values[cur] = values[swap];
+        indices[cur] = indices[swap];
+        cur = swap;
+    }
+    values[cur] = val;
+    indices[cur] = idx;
+}
+
+// Distance over one group of 8 features of one row.
+inline uint32_t group_dist(const uint8_t* y, const uint8_t* q, int p) {
+#if defined(__SSE2__)
+    const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(y));
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+    if (p == 1) return static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_sad_epu8(a, b)));
+    const __m128i z = _mm_setzero_si128();
+    const __m128i d = _mm_sub_epi16(_mm_unpacklo_epi8(a, z), _mm_unpacklo_epi8(b, z));
+    __m128i s = _mm_madd_epi16(d, d);  // 4 x 32-bit
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return static_cast<uint32_t>(_mm_cvtsi128_si32(s));
+#else
+    uint32_t sum = 0;
+    for (int b = 0; b < 8; ++b) {
+        const int32_t diff = static_cast<int32_t>(y[b]) - q[b];
+        sum += static_cast<uint32_t>(p == 1 ? (diff < 0 ? -diff : diff) : diff * diff);
+    }
+    return sum;
+#endif
+}
+
+// Integer vectors of the level: the KNN kernels below are written once for both widths
+// (GA_MM(op) names the level's intrinsic: _mm512_op or _mm256_op).
+#if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
+#if defined(GREENAUTO_LEVEL_AVX512)
+#define GA_MM(op) _mm512_##op
+#define GA_SI(op) _mm512_##op##_si512
+using IVecReg = __m512i;
+#else
+#define GA_MM(op) _mm256_##op
+#define GA_SI(op) _mm256_##op##_si256
+using IVecReg = __m256i;
+#endif
+struct IVec {
+    using V = IVecReg;
+    static constexpr int kBytes = sizeof(V);
+    static V load(const void* p) { return GA_SI(loadu)(static_cast<const V*>(p)); }
+    static void store(void* p, V v) { GA_SI(storeu)(static_cast<V*>(p), v); }
+    static V zero() { return GA_SI(setzero)(); }
+    static V set32(int32_t x) { return GA_MM(set1_epi32)(x); }
+    static V add32(V a, V b) { return GA_MM(add_epi32)(a, b); }
+    static V add64(V a, V b) { return GA_MM(add_epi64)(a, b); }
+    static V sub32(V a, V b) { return GA_MM(sub_epi32)(a, b); }
+    static V sad(V a, V b) { return GA_MM(sad_epu8)(a, b); }
+    static V absdiff8(V a, V b) { return GA_MM(sub_epi8)(GA_MM(max_epu8)(a, b), GA_MM(min_epu8)(a, b)); }
+    static V lo8(V a) { return GA_MM(unpacklo_epi8)(a, zero()); }
+    static V hi8(V a) { return GA_MM(unpackhi_epi8)(a, zero()); }
+    static V madd16(V a, V b) { return GA_MM(madd_epi16)(a, b); }
+    static V maddubs(V a, V b) { return GA_MM(maddubs_epi16)(a, b); }
+    static V ones16() { return GA_MM(set1_epi16)(1); }
+    static V lo64(V a, V b) { return GA_MM(unpacklo_epi64)(a, b); }
+    static V hi64(V a, V b) { return GA_MM(unpackhi_epi64)(a, b); }
+    static V high32_of_64(V a) { return GA_MM(srli_epi64)(a, 32); }
+#if defined(GREENAUTO_LEVEL_AVX512)
+    static V set64(int64_t x) { return _mm512_set1_epi64(x); }
+    static V low32_of_64(V a) { return _mm512_and_si512(a, set64(0xFFFFFFFFll)); }
+    // bit i set where lane i of a < b (signed 32-bit; unsigned 64-bit lanes, all < 2^63)
+    static uint32_t lt32(V a, V b) { return _mm512_cmplt_epi32_mask(a, b); }
+    static uint32_t lt64(V a, V b) { return _mm512_cmplt_epu64_mask(a, b); }
+    // the 64-bit lanes (values < 2^32) narrowed to 32 bits and stored
+    static void store64as32(uint32_t* p, V a) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi64_epi32(a));
+    }
+#else
+    static V set64(int64_t x) { return _mm256_set1_epi64x(x); }
+    static V low32_of_64(V a) { return _mm256_and_si256(a, set64(0xFFFFFFFFll)); }
+    static uint32_t lt32(V a, V b) {
+        return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(b, a))));
+    }
+    static uint32_t lt64(V a, V b) {  // signed compare: every sum stays far below 2^63
+        return static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(b, a))));
+    }
+    static void store64as32(uint32_t* p, V a) {
+        const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                         _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a, pick)));
+    }
+#endif
+};
+#undef GA_MM
+#undef GA_SI
+#define GREENAUTO_HAVE_IVEC 1
+#endif
+
+// Partial distances over the first `First` groups of 8 bytes of the 32 rows of chunk c to the
+// kKnnQueries queries (one row per 64-bit lane): bit i of below[q] set when that of row i is
+// under top[q], and then (only then) part[q * kKnnChunk + i] the distances to query q.
+// Mode 0: L1 (byte SAD); 1: L2 (absolute differences widened to 16 bits and squared with a
+// multiply-add: two 32-bit halves per 64-bit lane, folded at the end).
+#if defined(GREENAUTO_HAVE_IVEC)
+using KnnQuery = IVec::V[kKnnFirstGroups];
+inline void knn_broadcast(const uint8_t* queries, int64_t qstep, int64_t first, KnnQuery* qb) {
+    for (int q = 0; q < kKnnQueries; ++q)
+        for (int64_t g = 0; g < kKnnFirstGroups; ++g) {
+            uint64_t qg = 0;
+            if (g < first) std::memcpy(&qg, queries + q * qstep + 8 * g, 8);
+            qb[q][g] = IVec::set64(static_cast<int64_t>(qg));
+        }
+}
+
+template <int Mode>
+inline IVec::V knn_part(IVec::V t, IVec::V qb) {
+    using W = IVec;
+    if constexpr (Mode == 0) return W::sad(t, qb);
+    const W::V a = W::absdiff8(t, qb);
+    const W::V sl = W::madd16(W::lo8(a), W::lo8(a)), sh = W::madd16(W::hi8(a), W::hi8(a));
+    return W::add32(W::lo64(sl, sh), W::hi64(sl, sh));  // per 64-bit lane: two halves
+}
+
+template <int Mode, int First>
+inline void knn_chunk(const KnnView& v, int64_t c, const KnnQuery* qb, const uint64_t* top,
+                      uint32_t* part, uint32_t* below) {
+    using W = IVec;
+    constexpr int kRegs = kKnnChunk * 8 / W::kBytes;  // registers per group of the chunk
+    constexpr int kLanes = W::kBytes / 8;             // rows per register
+    const int64_t gstep = v.n_chunks * kKnnChunk * 8;
+    for (int q = 0; q < kKnnQueries; ++q) {
+        W::V acc[kRegs];
+        for (int j = 0; j < kRegs; ++j) acc[j] = W::zero();
+        for (int g = 0; g < First; ++g) {
+            const uint8_t* y = v.train + g * gstep + c * kKnnChunk * 8;
+            for (int j = 0; j < kRegs; ++j) {
+                const W::V d = knn_part<Mode>(W::load(y + W::kBytes * j), qb[q][g]);
+                acc[j] = Mode == 0 ? W::add64(acc[j], d) : W::add32(acc[j], d);
+            }
+        }
+        const W::V tq = W::set64(static_cast<int64_t>(top[q]));
+        uint32_t bits = 0;
+        for (int j = 0; j < kRegs; ++j) {
+            if constexpr (Mode != 0) acc[j] = W::add64(W::low32_of_64(acc[j]), W::high32_of_64(acc[j]));
+            bits |= W::lt64(acc[j], tq) << (kLanes * j);
+        }
+        below[q] = bits;
+        if (bits)
+            for (int j = 0; j < kRegs; ++j) W::store64as32(part + q * kKnnChunk + kLanes * j, acc[j]);
+    }
+}
+
+#else
+struct KnnQuery {
+    const uint8_t* bytes;
+};
+inline void knn_broadcast(const uint8_t* queries, int64_t qstep, int64_t, KnnQuery* qb) {
+    for (int q = 0; q < kKnnQueries; ++q) qb[q].bytes = queries + q * qstep;
+}
+
+template <int Mode, int First>
+inline void knn_chunk(const KnnView& v, int64_t c, const KnnQuery* qb, const uint64_t* top,
+                      uint32_t* part, uint32_t* below) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 8;
+    for (int q = 0; q < kKnnQueries; ++q) {
+        uint32_t bits = 0;
+        for (int i = 0; i < kKnnChunk; ++i) {
+            uint32_t sum = 0;
+            for (int g = 0; g < First; ++g)
+                sum += group_dist(v.train + g * gstep + (c * kKnnChunk + i) * 8,
+                                  qb[q].bytes + 8 * g, Mode == 0 ? 1 : 2);
+            part[q * kKnnChunk + i] = sum;
+            bits |= static_cast<uint32_t>(sum < top[q]) << i;
+        }
+        below[q] = bits;
+    }
+}
+#endif
+
+// Chunk by chunk in index order: each query's rows whose partial distance is under its heap top
+// are completed (stopping once they reach it) and offered to its heap.
+template <int Mode, int First>
+void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
+              double* index) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 8;
+    const int64_t qstep = v.groups * 8;
+    const int p = Mode == 0 ? 1 : 2;
+    alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
+    uint64_t top[kKnnQueries];
+    uint32_t below[kKnnQueries];
+    KnnQuery qb[kKnnQueries];
+    knn_broadcast(queries, qstep, First, qb);
+    for (int64_t c = 0; c < v.n_chunks; ++c) {
+        for (int64_t q = 0; q < kKnnQueries; ++q) {  // every distance is below 2^32
+            const double t = dist[(q < nq ? q : 0) * v.k];
+            top[q] = t >= 4294967296.0 ? 4294967296ull : static_cast<uint64_t>(t);
+        }
+        knn_chunk<Mode, First>(v, c, qb, top, part, below);
+        const int64_t base = c * kKnnChunk;
+        const int64_t rows = min64(kKnnChunk, v.n_train - base);
+        const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        for (int64_t q = 0; q < nq; ++q) {
+            uint32_t m = below[q] & valid;
+            if (!m) continue;
+            double* dq = dist + q * v.k;
+            double* iq = index + q * v.k;
+            const uint8_t* query = queries + q * qstep;
+            for (; m; m &= m - 1) {
+                const int i = __builtin_ctz(m);
+                const double t = dq[0];
+                double d = part[q * kKnnChunk + i];
+                for (int64_t g = First; g < v.groups && d < t; ++g)
+                    d += group_dist(v.train + g * gstep + (base + i) * 8, query + 8 * g, p);
+                heap_push(dq, iq, v.k, d, static_cast<double>(base + i));
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------ the dot-product layout (B = 4)
+// Squared distance over one group of 4 features.
+inline uint32_t group_dist4(const uint8_t* y, const uint8_t* q) {
+    uint32_t sum = 0;
+    for (int b = 0; b < 4; ++b) {
+        const int32_t d = static_cast<int32_t>(y[b]) - q[b];
+        sum += static_cast<uint32_t>(d * d);
+    }
+    return sum;
+}
+
+// Squared distances over features [16 s, 16 s + 16) (stage s: groups 4 s .. 4 s + 3 of 4 bytes)
+// of the chunk's 32 rows to every query slot, added to part; bit i of below[q] kept only while
+// part < top[q]. Without SIMD: queries with a code >= 128, and the portable level.
+inline void dot_stage_plain(const KnnView& v, int64_t c, int64_t s, const uint8_t* queries,
+                            int64_t qstep, const uint64_t* top, uint32_t* part,
+                            uint32_t* below) {
+    const int64_t gstep = v.n_chunks * kKnnChunk * 4;
+    const int64_t g1 = min64(v.groups, 4 * s + 4);
+    for (int q = 0; q < kKnnQueries; ++q) {
+        uint32_t bits = 0;
+        for (int i = 0; i < kKnnChunk; ++i) {
+            uint32_t sum = 0;
+            for (int64_t g = 4 * s; g < g1; ++g)
+                sum += group_dist4(v.train + g * gstep + (c * kKnnChunk + i) * 4,
+                                   queries + q * qstep + 4 * g);
+            part[q * kKnnChunk + i] = (s ? part[q * kKnnChunk + i] : 0) + sum;
+            bits |= static_cast<uint32_t>(part[q * kKnnChunk + i] < top[q]) << i;
+        }
+        below[q] = s ? below[q] & bits : bits;
+    }
+}
+
+// The same with |q - y|^2 = |q|^2 + |y|^2 - 2 q.y (squared norms of the stage precomputed),
+// one unsigned x signed byte multiply-add per feature, every row in a 32-bit lane.
+#if defined(GREENAUTO_HAVE_IVEC)
+using DotQuery = IVec::V[4];
+inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb,
+                      const int32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+    using W = IVec;
+    constexpr int kLanes = W::kBytes / 4;        // rows per register
+    constexpr int kRegs = kKnnChunk / kLanes;    // registers per group of the chunk
+    const int64_t gstep = v.n_chunks * kKnnChunk * 4;
+    const int64_t rows = v.n_chunks * kKnnChunk;
+    const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
+    for (int q = 0; q < kKnnQueries; ++q) {
+        W::V acc[kRegs];
+        for (int h = 0; h < kRegs; ++h) acc[h] = W::zero();
+        for (int64_t g = 0; g < n_g; ++g)
+            for (int h = 0; h < kRegs; ++h) {
+                const W::V t = W::load(v.train + (g0 + g) * gstep + (c * kKnnChunk + kLanes * h) * 4);
+                acc[h] = W::add32(acc[h], W::madd16(W::maddubs(t, qb[q][g]), W::ones16()));
+            }
+        const W::V tq = W::set32(static_cast<int32_t>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
+        uint32_t bits = 0;
+        for (int h = 0; h < kRegs; ++h) {
+            const W::V yy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
+            W::V d = W::sub32(W::add32(W::set32(qq[q]), yy), W::add32(acc[h], acc[h]));
+            uint32_t* pp = part + q * kKnnChunk + kLanes * h;
+            if (s) d = W::add32(d, W::load(pp));
+            W::store(pp, d);
+            bits |= W::lt32(d, tq) << (kLanes * h);
+        }
+        below[q] = s ? below[q] & bits : bits;
+    }
+}
+inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int64_t groups,
+                          DotQuery* qb) {
+    for (int q = 0; q < kKnnQueries; ++q)
+        for (int64_t g = 0; g < 4; ++g) {
+            uint32_t w = 0;
+            if (4 * s + g < groups) std::memcpy(&w, queries + q * qstep + 4 * (4 * s + g), 4);
+            qb[q][g] = IVec::set32(static_cast<int32_t>(w));
+        }
+}
+#define GREENAUTO_HAVE_DOT 1
+#endif
+
+// Chunk by chunk in index order, 16 features at a time while any row of the chunk is still
+// under its query's heap top (partial distances only grow), then the rows still under it are
+// offered to the heap in order with their full distance.
+void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
+                  double* index) {
+    const int64_t qstep = v.groups * 4;
+    const int64_t stages = (v.groups + 3) / 4;
+    alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
+    uint64_t top[kKnnQueries];
+    uint32_t below[kKnnQueries];
+    bool small = true;  // every query code below 128 (the training codes are)
+    for (int64_t j = 0; j < kKnnQueries * qstep; ++j) small = small && queries[j] < 128;
+#if defined(GREENAUTO_HAVE_DOT)
+    constexpr int64_t kMaxStages = 16;  // features beyond 256: the plain stages
+    DotQuery qb[kMaxStages][kKnnQueries];
+    int32_t qq[kMaxStages][kKnnQueries] = {};
+    for (int64_t s = 0; s < min64(stages, kMaxStages); ++s) {
+        dot_broadcast(queries, qstep, s, v.groups, qb[s]);
+        for (int64_t q = 0; q < kKnnQueries; ++q)
+            for (int64_t j = 16 * s; j < min64(16 * s + 16, qstep); ++j)
+                qq[s][q] += int32_t{queries[q * qstep + j]} * queries[q * qstep + j];
+    }
+#endif
+    for (int64_t c = 0; c < v.n_chunks; ++c) {
+        for (int64_t q = 0; q < kKnnQueries; ++q) {  // every distance is below 2^32
+            const double t = dist[(q < nq ? q : 0) * v.k];
+            top[q] = t >= 4294967296.0 ? 4294967296ull : static_cast<uint64_t>(t);
+        }
+        const int64_t base = c * kKnnChunk;
+        const int64_t rows = min64(kKnnChunk, v.n_train - base);
+        const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        for (int64_t s = 0; s < stages; ++s) {
+#if defined(GREENAUTO_HAVE_DOT)
+            if (small && s < kMaxStages) dot_stage(v, c, s, qb[s], qq[s], top, part, below);
+            else dot_stage_plain(v, c, s, queries, qstep, top, part, below);
+#else
+            dot_stage_plain(v, c, s, queries, qstep, top, part, below);
+#endif
+            uint32_t any = 0;
+            for (int64_t q = 0; q < nq; ++q) any |= below[q] & valid;
+            if (!any) break;
+        }
+        for (int64_t q = 0; q < nq; ++q)
+            for (uint32_t m = below[q] & valid; m; m &= m - 1) {
+                const int i = __builtin_ctz(m);
+                heap_push(dist + q * v.k, index + q * v.k, v.k, part[q * kKnnChunk + i],
+                          static_cast<double>(base + i));
+            }
+    }
+}
+
+void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
+                double* index) {
+    if (v.yy != nullptr) return knn_scan_dot(v, queries, nq, dist, index);
+    const int64_t first = min64(v.groups, kKnnFirstGroups);
+    const int mode = v.p == 1 ? 0 : 1;
+    if (first == 1) {
+        if (mode == 0) knn_scan<0, 1>(v, queries, nq, dist, index);
+        else knn_scan<1, 1>(v, queries, nq, dist, index);
+    } else {
+        if (mode == 0) knn_scan<0, 2>(v, queries, nq, dist, index);
+        else knn_scan<1, 2>(v, queries, nq, dist, index);
+    }
+}
+
+}  // namespace
+
+extern const KernelTable table;
+const KernelTable table = {
+#if defined(GREENAUTO_LEVEL_AVX512)
+    Isa::kAvx512,
+#elif defined(GREENAUTO_LEVEL_AVX2)
+    Isa::kAvx2,
+#else
+    Isa::kScalar,
+#endif
+    trees_u8, trees_f64, tree_rows_u8, tree_rows_f64, transpose_u8, transpose8_u8,
+#if defined(GREENAUTO_HAVE_QS)
+    true,
+#else
+    false,
+#endif
+    bin_f32, bin_f64, knn_search,
+};
+
+}  // namespace GREENAUTO_KNS
+}  // namespace greenauto

@@ -1,0 +1,222 @@
+"""Every instruction-set level (scalar, AVX2, AVX-512) gives identical results, on every path.
+
+The level is switched with ``greenauto._kernels.set_isa`` (levels this CPU lacks are not
+listed by ``available_levels``: the test ids name the levels that ran). Shapes are chosen so
+that each kernel path runs: Quickscorer trees of <= 16, <= 32 and <= 64 leaves, walked trees
+(deep, > 255 nodes), row-major accumulators (many classes), the few-row latency path, KNN with
+L1 / L2 / the dot-product L2 on codes < 128, and binning of float32 / float64.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
+from threadpoolctl import threadpool_limits
+
+import greenauto._kernels as kernels
+from greenauto import Binner
+from greenauto.compiled import CompiledPipeline
+
+from .conftest import binned, fit_rows
+
+ORDER = ["scalar", "avx2", "avx512"]
+LEVELS = ORDER[: ORDER.index(kernels.detected_isa()) + 1]
+
+
+def run_at_levels(fn) -> dict[str, object]:
+    """fn() at every level this CPU has; the level in use is restored afterwards."""
+    before = kernels.isa()
+    out = {}
+    try:
+        for level in LEVELS:
+            kernels.set_isa(level)
+            out[level] = fn()
+    finally:
+        kernels.set_isa(before)
+    return out
+
+
+def assert_all_equal(results: dict[str, object]) -> None:
+    """Bit-identical arrays (or tuples of arrays) at every level."""
+    first, *rest = results
+    for level in rest:
+        a, b = results[first], results[level]
+        pairs = zip(a, b, strict=True) if isinstance(a, tuple) else [(a, b)]
+        for x, z in pairs:
+            np.testing.assert_array_equal(x, z, err_msg=f"{first} vs {level}")
+
+
+TREES = {
+    "qs16_lgbm": lambda: lgb.LGBMClassifier(n_estimators=12, num_leaves=16, n_jobs=1, verbose=-1),
+    "qs32_lgbm": lambda: lgb.LGBMClassifier(n_estimators=12, num_leaves=31, n_jobs=1, verbose=-1),
+    "qs64_lgbm": lambda: lgb.LGBMClassifier(n_estimators=8, num_leaves=64, n_jobs=1, verbose=-1),
+    "walk_deep_dt": lambda: DecisionTreeClassifier(random_state=0),  # hundreds of nodes
+    "walk_rf": lambda: RandomForestClassifier(n_estimators=10, max_depth=10, random_state=0),
+    "mixed_et": lambda: ExtraTreesClassifier(n_estimators=10, max_depth=6, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", ["magic", "letter", "wisdm_activity", "spambase"])
+@pytest.mark.parametrize("kind", sorted(TREES))
+def test_tree_levels_agree_and_match_the_model(name, kind):
+    binner, X, codes, y = binned(name)
+    rows = fit_rows(len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = TREES[kind]().fit(codes[rows], y[rows])
+    pipe = CompiledPipeline([model], classes=model.classes_, binner=binner)
+    for batch in (X, X[:5], X[:77]):  # blocks, the row path, a partial block
+        results = run_at_levels(lambda b=batch: (pipe.predict(b), pipe.predict_proba(b)))
+        assert_all_equal(results)
+        expected = model.predict(binner.transform(batch))
+        np.testing.assert_array_equal(results["scalar"][0], expected)
+
+
+def test_raw_trees_with_nan_agree_across_levels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 7)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1]) > 0).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=20, num_leaves=31, n_jobs=1, verbose=-1).fit(X, y)
+    pipe = CompiledPipeline([model], classes=model.classes_)
+    results = run_at_levels(lambda: (pipe.predict(X), pipe.predict_proba(X)))
+    assert_all_equal(results)
+    np.testing.assert_array_equal(results["scalar"][0], model.predict(X))
+
+
+@pytest.mark.parametrize(
+    ("n_codes", "p", "k", "n_features"),
+    [
+        (4, 1, 5, 10),  # few distinct codes: many tied distances
+        (4, 2, 7, 10),
+        (100, 2, 5, 23),  # codes < 128: the dot-product path, 3 feature groups
+        (250, 2, 3, 23),  # codes >= 128: the absolute-difference path
+        (250, 1, 30, 40),
+        (2, 2, 1, 3),
+    ],
+)
+def test_knn_levels_agree_with_scikit_learn_ties_included(n_codes, p, k, n_features):
+    rng = np.random.default_rng(n_codes + k)
+    train = rng.integers(0, n_codes, size=(700, n_features)).astype(np.float64)
+    y = rng.integers(0, 3, size=700)
+    test = rng.integers(0, n_codes, size=(301, n_features)).astype(np.float64)
+    knn = KNeighborsClassifier(n_neighbors=k, p=p, algorithm="brute").fit(train, y)
+    edges = [np.r_[-1.0, np.arange(n_codes - 1) + 0.5, n_codes] for _ in range(n_features)]
+    pipe = CompiledPipeline([knn], classes=knn.classes_, binner=edges)
+    results = run_at_levels(lambda: pipe.predict(test))
+    assert_all_equal(results)
+    with threadpool_limits(1):
+        np.testing.assert_array_equal(results["scalar"], knn.predict(test))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_bins", [7, 64, 255])
+def test_binning_levels_agree(dtype, n_bins):
+    rng = np.random.default_rng(n_bins)
+    X = np.column_stack(
+        [rng.normal(size=5000), rng.standard_cauchy(5000), rng.integers(0, 9, 5000)]
+    )
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[:3] = [[np.inf, -np.inf, 0.0]] * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        binner = Binner(n_bins=n_bins).fit(X)
+    X = X.astype(dtype)
+    assert_all_equal(run_at_levels(lambda: binner.transform(X)))
+    assert_all_equal(run_at_levels(lambda: binner.transform(np.asfortranarray(X))))
+
+
+def test_set_isa_names_the_problem():
+    with pytest.raises(ValueError, match="unknown instruction-set level 'neon'"):
+        kernels.set_isa("neon")
+    assert kernels.isa() in LEVELS
+
+
+def run_python(code: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    """code in a fresh interpreter (OpenMP reads its variables once), importing the installed
+    greenauto (cwd: not the source tree)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_bad_isa_environment_is_a_clear_import_error(tmp_path):
+    done = run_python("import greenauto._kernels", tmp_path, GREENAUTO_ISA="avx3")
+    assert done.returncode != 0
+    assert "GREENAUTO_ISA: unknown instruction-set level 'avx3'" in done.stderr
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 7])
+def test_tied_and_nearly_tied_forests_give_the_library_labels(n_classes):
+    """Labels come from integer leaf sums only where the top two classes are far apart; exact
+    and near ties (every row here) are recomputed in float64 as scikit-learn adds them."""
+    rng = np.random.default_rng(n_classes)
+    X = rng.integers(0, 5, size=(600, 3)).astype(np.float64)
+    # every row once per class: leaves split evenly, then a few extra rows break some ties
+    Xt = np.vstack([X] * n_classes + [X[:7]])
+    yt = np.concatenate([np.full(len(X), c) for c in range(n_classes)] + [np.ones(7, int)])
+    edges = [np.r_[-1.0, np.arange(4) + 0.5, 5.0]] * 3
+    for model in (
+        RandomForestClassifier(n_estimators=9, max_depth=4, random_state=0),
+        DecisionTreeClassifier(max_depth=3, random_state=0),
+    ):
+        model.fit(Xt, yt)
+        pipe = CompiledPipeline([model], classes=model.classes_, binner=edges)
+        for batch in (X, X[:3]):
+            results = run_at_levels(lambda b=batch, p=pipe: p.predict(b))
+            assert_all_equal(results)
+            np.testing.assert_array_equal(results["scalar"], model.predict(batch))
+
+
+def test_values_too_close_for_integers_are_decided_exactly():
+    """Leaf values whose integer images (round(v * 65535)) are equal, or in the other order,
+    while the float64 values are not: the label must follow the float64 sums."""
+    from greenauto._kernels import CompiledPipelineKernel
+
+    # one leaf per tree; class 1 beats class 0 by 1e-6 per tree, invisible at 1 / 65535
+    values = np.array([[0.45 + 3e-6, 0.45 + 4e-6, 0.1 - 7e-6]] * 3)
+    kernel = CompiledPipelineKernel(None, [], 1, 3)
+    kernel.add_trees(
+        np.array([0, 1, 2, 3], np.int64), np.zeros(3, np.int32), np.zeros(3),
+        np.full(3, -1, np.int32), np.full(3, -1, np.int32), np.zeros(3, np.uint8), values,
+        np.zeros(3, np.int32), 3, 0, 1.0, [0, 1, 2],
+    )  # fmt: skip
+    X = np.zeros((70, 1), np.float32)  # blocks and the few-row path
+    results = run_at_levels(lambda: (kernel.predict(X, False, 1), kernel.predict(X[:2], False, 1)))
+    assert_all_equal(results)
+    assert (results["scalar"][0] == 1).all()
+    assert (results["scalar"][1] == 1).all()
+
+
+def test_knn_queries_beyond_the_training_codes():
+    """Training codes below 128 (the dot-product layout) but queries up to 200: those query
+    blocks take the exact plain stages; every level still gives scikit-learn's labels."""
+    rng = np.random.default_rng(5)
+    n_features = 37
+    train = rng.integers(0, 120, size=(500, n_features)).astype(np.float64)
+    y = rng.integers(0, 4, size=500)
+    test = rng.integers(0, 120, size=(203, n_features)).astype(np.float64)
+    test[::3, rng.integers(0, n_features)] = 200.0  # a third of the rows
+    knn = KNeighborsClassifier(n_neighbors=4, algorithm="brute").fit(train, y)
+    edges = [np.r_[-1.0, np.arange(254) + 0.5, 255.0] for _ in range(n_features)]
+    pipe = CompiledPipeline([knn], classes=knn.classes_, binner=edges)
+    results = run_at_levels(lambda: pipe.predict(test))
+    assert_all_equal(results)
+    with threadpool_limits(1):
+        np.testing.assert_array_equal(results["scalar"], knn.predict(test))

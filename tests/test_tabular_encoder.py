@@ -1,0 +1,182 @@
+"""TabularEncoder: the compiled DataFrame path gives exactly what the pandas path gives."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from greenauto._kernels import StringCategories, encode_columns
+from greenauto.preprocessing import TabularEncoder
+
+from .compiled.conftest import DATASETS, dataset_files
+
+MIXED = [n for n in ("adult", "penguins", "car_evaluation") if n in DATASETS]
+
+
+def frame_of(name: str, n: int = 2000) -> pd.DataFrame:
+    path = next(p for p in dataset_files() if p.name == f"{name}.csv.gz")
+    frame = pd.read_csv(path).drop(columns="target")
+    return frame.sample(min(n, len(frame)), random_state=0)
+
+
+def both_paths(enc: TabularEncoder, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(compiled path, pandas path) of the same frame."""
+    fast = enc._transform_frame(frame)
+    assert fast is not None, "the compiled path declined this frame"
+    return fast, enc._transform_columns(frame, frame)
+
+
+def assert_same(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.shape == b.shape
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_array_equal(np.nan_to_num(a, nan=-7.0), np.nan_to_num(b, nan=-7.0))
+
+
+@pytest.mark.parametrize("name", MIXED)
+@pytest.mark.parametrize("storage", ["as read", "object", "category"])
+def test_compiled_path_equals_pandas_path_on_real_data(name, storage):
+    frame = frame_of(name)
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    assert text, f"{name} has no text column"
+    if storage == "object":
+        frame = frame.astype(dict.fromkeys(text, object))
+    elif storage == "category":
+        frame = frame.astype(dict.fromkeys(text, "category"))
+    enc = TabularEncoder().fit(frame)
+    batch = frame.iloc[::3]  # another frame object, rows in another order than fit
+    fast, slow = both_paths(enc, batch)
+    assert_same(fast, slow)
+    assert_same(enc.transform(batch), slow)
+
+
+def test_missing_values_of_every_kind_become_nan():
+    frame = pd.DataFrame({"c": pd.Series(["a", None, "b", np.nan, pd.NA, "a"], dtype=object)})
+    enc = TabularEncoder().fit(frame)
+    out = enc.transform(frame)
+    np.testing.assert_array_equal(np.isnan(out[:, 0]), [False, True, False, True, True, False])
+    np.testing.assert_array_equal(out[[0, 2, 5], 0], [0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("storage", ["object", "str", "category"])
+def test_unknown_category_is_named_or_missing(storage):
+    fit = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"]})
+    new = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "green", "blue"]})
+    fit, new = fit.astype({"colour": storage}), new.astype({"colour": storage})
+    with pytest.raises(
+        ValueError, match=r"Column 'colour' has categories never seen in fit: \['green'\]"
+    ):
+        TabularEncoder().fit(fit).transform(new)
+    out = TabularEncoder(handle_unknown="missing").fit(fit).transform(new)
+    np.testing.assert_array_equal(np.isnan(out[:, 1]), [False, True, False])
+    assert out[2, 1] == 0.0  # blue: first in sorted order
+
+
+def test_numeric_dtypes_are_converted_exactly():
+    n = 7
+    frame = pd.DataFrame(
+        {
+            "i8": np.arange(n, dtype=np.int8) - 3,
+            "u16": np.arange(n, dtype=np.uint16) * 1000,
+            "i64": np.arange(n, dtype=np.int64) * 2**40,
+            "f32": np.linspace(-1, 1, n, dtype=np.float32),
+            "f16": np.linspace(-1, 1, n).astype(np.float16),
+            "b": np.arange(n) % 2 == 0,
+            "I64": pd.array([1, None, 3, 4, None, 6, 7], dtype="Int64"),
+            "B": pd.array([True, None, False, True, True, None, False], dtype="boolean"),
+            "t": ["x", "y", "x", "z", "y", "x", "z"],
+        }
+    )
+    enc = TabularEncoder().fit(frame)
+    out = enc.transform(frame)
+    slow = enc._transform_columns(frame, frame)
+    assert_same(out, slow)
+    np.testing.assert_array_equal(out[:, 3], frame["f32"].to_numpy(np.float64))
+    assert np.isnan(out[1, 6])
+    assert np.isnan(out[5, 7])
+
+
+def test_non_text_objects_take_the_pandas_path():
+    fit = pd.DataFrame({"c": pd.Series(["a", "b", "a"], dtype=object)})
+    enc = TabularEncoder().fit(fit)
+    odd = pd.DataFrame({"c": pd.Series(["a", 5, "b"], dtype=object)})  # an int among text
+    assert enc._transform_frame(odd) is None
+    with pytest.raises(ValueError, match=r"Column 'c' has categories never seen in fit: \['5'\]"):
+        enc.transform(odd)
+
+
+def test_categorical_dtype_with_other_categories():
+    fit = pd.DataFrame({"c": pd.Categorical(["lo", "hi", "mid"], categories=["lo", "mid", "hi"])})
+    enc = TabularEncoder(handle_unknown="missing").fit(fit)
+    new = pd.DataFrame(
+        {"c": pd.Categorical(["hi", None, "lo", "new"], categories=["new", "hi", "lo"])}
+    )
+    fast, slow = both_paths(enc, new)
+    assert_same(fast, slow)
+    np.testing.assert_array_equal(fast[[0, 2], 0], [2.0, 0.0])  # codes of the fitted order
+    assert np.isnan(fast[1, 0])
+    assert np.isnan(fast[3, 0])
+
+
+def test_column_checks_still_name_the_problem():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    enc = TabularEncoder().fit(frame)
+    with pytest.raises(ValueError, match="same names in another order"):
+        enc.transform(frame[["b", "a"]])
+    with pytest.raises(ValueError, match=r"missing \['b'\], unexpected \['c'\]"):
+        enc.transform(frame.rename(columns={"b": "c"}))
+
+
+def test_pickle_drops_and_rebuilds_the_compiled_tables():
+    frame = frame_of(MIXED[0], 300)
+    enc = TabularEncoder().fit(frame)
+    before = enc.transform(frame)
+    state = enc.__getstate__()
+    assert "_tables" not in state
+    assert "_remap" not in state
+    again = pickle.loads(pickle.dumps(enc))
+    assert_same(again.transform(frame), before)
+
+
+def test_compiled_pipeline_reads_the_column_major_output():
+    from sklearn.tree import DecisionTreeClassifier
+
+    from greenauto import Binner
+    from greenauto.compiled import CompiledPipeline
+
+    frame = frame_of(MIXED[0], 1500)
+    y = np.arange(len(frame)) % 3
+    enc = TabularEncoder().fit(frame)
+    X = enc.transform(frame)
+    assert X.flags.f_contiguous
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        binner = Binner(n_bins=32).fit(X)
+    tree = DecisionTreeClassifier(max_depth=6, random_state=0).fit(binner.transform(X), y)
+    pipe = CompiledPipeline([tree], classes=tree.classes_, binner=binner)
+    np.testing.assert_array_equal(pipe.predict(X), pipe.predict(np.ascontiguousarray(X)))
+    np.testing.assert_array_equal(pipe.predict(X), tree.predict(binner.transform(X)))
+
+
+def test_kernel_refuses_bad_tables_and_shapes():
+    with pytest.raises(ValueError, match="listed twice"):
+        StringCategories(["a", "b", "a"])
+    out = np.empty((3, 1), order="F")
+    with pytest.raises(ValueError, match="one array and one table entry per output column"):
+        encode_columns(out, [], [], pd.NA)
+    with pytest.raises(ValueError, match="column 0 has the wrong length"):
+        encode_columns(out, [np.zeros(2)], [None], pd.NA)
+    table = StringCategories(["a"])
+    with pytest.raises(TypeError, match="expected a 1-D object array"):
+        encode_columns(out, [np.zeros(3)], [table], pd.NA)
+
+
+def test_a_stray_string_is_refused_and_the_named_remedy_works():
+    col = pd.Series(["1.5", "2.0", "3.5"] * 30 + ["?"], dtype=object)
+    with pytest.raises(ValueError, match=r"Column 'x'.*\['\?'\].*astype\(\"category\"\)"):
+        TabularEncoder().fit(pd.DataFrame({"x": col}))
+    enc = TabularEncoder().fit(pd.DataFrame({"x": col.astype("category")}))
+    assert enc.categories_[0].tolist() == ["1.5", "2.0", "3.5", "?"]
