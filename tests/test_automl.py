@@ -214,8 +214,10 @@ def test_unseen_category_and_wrong_columns_at_predict() -> None:
         auto.predict(bad)
     with pytest.raises(ValueError, match=r"missing \['c'\], unexpected \['d'\]"):
         auto.predict(X.rename(columns={"c": "d"}))
-    with pytest.raises(ValueError, match="X has 1 features, but"):
+    with pytest.raises(ValueError, match=r"missing \['c'\], unexpected \[\]"):
         auto.predict(X[["x"]])
+    with pytest.raises(ValueError, match="X has 1 features, but greenauto is expecting 2"):
+        auto.predict(X[["x"]].to_numpy())
 
 
 def test_all_nan_column_is_named_in_a_warning() -> None:

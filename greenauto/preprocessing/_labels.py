@@ -71,7 +71,10 @@ def encode_labels(y: Any, *, estimator: str = "GreenAutoClassifier") -> LabelEnc
             "give class labels (integers, strings or booleans)."
         )
     if target not in ("binary", "multiclass"):
-        raise ValueError(f"y is a {target!r} target; {estimator} needs one class label per row.")
+        raise ValueError(
+            f"Unknown label type: y is a {target!r} target; {estimator} needs one class label "
+            "per row."
+        )
     encoder = LabelEncoder().fit(y_arr)
     if encoder.classes_.size < 2:
         only = encoder.classes_[0]

@@ -384,7 +384,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             return
         if frame.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {frame.shape[1]} columns; the model was fitted on {self.n_features_in_}."
+                f"X has {frame.shape[1]} features, but greenauto is expecting "
+                f"{self.n_features_in_} features as input (the columns seen in fit)."
             )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
