@@ -18,7 +18,7 @@ from greenauto.compiled import (
     save_model,
 )
 from greenauto.ensemble import MajorityVoteClassifier
-from greenauto.exceptions import ConstantFeatureWarning
+from greenauto.exceptions import ConstantFeatureWarning, ExportError
 from greenauto.pareto import Objective, ParetoFront, ParetoPoint
 from greenauto.preprocessing import Binner, FeatureSelector
 from greenauto.report import export_report
@@ -32,6 +32,7 @@ __all__ = [
     "Binner",
     "CompiledPipeline",
     "ConstantFeatureWarning",
+    "ExportError",
     "FeatureSelector",
     "GreenAutoClassifier",
     "InvalidModelError",

@@ -21,6 +21,7 @@ import numpy as np
 
 from greenauto.compiled._export_sklearn import to_sklearn
 from greenauto.compiled._ir import KnnIR, ModelIR, TreesIR
+from greenauto.exceptions import ExportError
 
 __all__ = ["to_onnx"]
 
@@ -57,7 +58,7 @@ def to_onnx(ir: ModelIR) -> Any:
     from onnx import TensorProto, helper
 
     if any(isinstance(m, KnnIR) for m in ir.members):
-        raise NotImplementedError(
+        raise ExportError(
             "A KNN member is not exported to ONNX: ONNX Runtime's TopK breaks distance ties "
             "by training-row index, scikit-learn's brute-force search (which greenauto "
             "reproduces) by its heap, so labels would differ on rows with tied neighbours. "

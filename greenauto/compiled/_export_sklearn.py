@@ -33,6 +33,7 @@ from greenauto.compiled._ir import (
     TreesIR,
 )
 from greenauto.compiled._schema import categorical_columns, synthetic_frame
+from greenauto.exceptions import ExportError
 
 __all__ = ["to_sklearn"]
 
@@ -53,7 +54,7 @@ def to_sklearn(ir: ModelIR) -> Any:
 
     Raises
     ------
-    NotImplementedError
+    ExportError
         A hard vote that can tie (two members, or three over three or more classes): its
         tie-break has no scikit-learn equivalent. Save the model or use ``voting="soft"``.
     """
@@ -128,9 +129,9 @@ def _final(ir: ModelIR) -> Any:
         return _member(m, labels[m.class_map], ir.n_member_features)
     identity = all(np.array_equal(m.class_map, np.arange(labels.size)) for m in ir.members)
     if not identity:
-        raise NotImplementedError("A vote of members that know different classes is not exported.")
+        raise ExportError("A vote of members that know different classes is not exported.")
     if ir.voting == "hard" and not (len(ir.members) == 3 and labels.size == 2):
-        raise NotImplementedError(
+        raise ExportError(
             "This hard vote can tie, and greenauto breaks its ties by the members' summed "
             "probabilities, which scikit-learn's VotingClassifier cannot express (it takes the "
             "lowest class). Save the model with greenauto.save_model, or vote softly."
@@ -150,7 +151,7 @@ def _final(ir: ModelIR) -> Any:
     vote.le_ = LabelEncoder().fit(labels)
     vote.classes_ = vote.le_.classes_
     if not np.array_equal(vote.classes_, labels):
-        raise NotImplementedError("Class labels that are not sorted cannot be exported.")
+        raise ExportError("Class labels that are not sorted cannot be exported.")
     return vote
 
 
@@ -196,7 +197,7 @@ def _member(m: MemberIR, classes: np.ndarray, n_features: int) -> Any:
 
 def _full_width(features: np.ndarray, n_features: int, what: str) -> None:
     if not np.array_equal(np.sort(features), np.arange(n_features)):
-        raise NotImplementedError(f"A {what} member that reads a subset of the columns is not "
+        raise ExportError(f"A {what} member that reads a subset of the columns is not "
                                   "exported.")  # fmt: skip
 
 
@@ -308,7 +309,7 @@ def _gradient_boosting(m: TreesIR, classes: np.ndarray, n_features: int) -> Any:
 
     f = m.forest
     if f.output == "sigmoid" and f.sigmoid != 1.0:
-        raise NotImplementedError("LightGBM with sigmoid != 1 is not exported.")
+        raise ExportError("LightGBM with sigmoid != 1 is not exported.")
     per_iter, n_iter = m.trees_per_iteration, m.n_iterations
     # a tiny fit sets the loss, the zero initial score and the bookkeeping; its trees are
     # then replaced by the member's, one per (iteration, class)

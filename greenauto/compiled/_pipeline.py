@@ -333,7 +333,7 @@ class CompiledPipeline:
         Same labels; probabilities within 1e-6. Binning becomes one ``np.digitize`` per
         selected column, members are rebuilt from their arrays (LightGBM as a
         ``GradientBoostingClassifier``). A hard vote that can tie has no scikit-learn
-        equivalent and raises ``NotImplementedError``.
+        equivalent and raises :class:`~greenauto.exceptions.ExportError`.
 
         Returns
         -------

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from greenauto.compiled import compile_model
+from greenauto.exceptions import ExportError
 
 from ..compiled.conftest import DATASETS
 from .test_parity import PIPELINES, fitted
@@ -32,7 +33,7 @@ def test_to_sklearn_predicts_the_same(name, kind):
 @pytest.mark.parametrize("kind", ["vote-hard", "rf+cnb-hard"])
 def test_to_sklearn_refuses_a_hard_vote_that_can_tie(kind):
     model, _, _ = fitted("penguins", kind)
-    with pytest.raises(NotImplementedError, match="summed probabilities"):
+    with pytest.raises(ExportError, match="summed probabilities"):
         compile_model(model).to_sklearn()
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from greenauto.compiled import compile_model
+from greenauto.exceptions import ExportError
 
 from ..compiled.conftest import DATASETS
 from .test_exports import EXPORTABLE
@@ -33,5 +34,5 @@ def test_onnx_runtime_labels_equal_ours(name, kind):
 
 def test_a_knn_member_is_refused():
     model, _, _ = fitted("penguins", "vote-soft")
-    with pytest.raises(NotImplementedError, match="TopK breaks distance ties"):
+    with pytest.raises(ExportError, match="TopK breaks distance ties"):
         compile_model(model).to_onnx()
