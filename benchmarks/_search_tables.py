@@ -262,10 +262,13 @@ def header(meta: dict, runs: list[dict]) -> str:
             "contention, time budgets buy fewer trials). "
         )
     hours = sum(r["wall_s"] for r in runs) / 3600
+    split_seeds = sorted({r.get("split_seed", 0) for r in runs})
     return (
         f"{note}\n\nDatasets: {', '.join(datasets)}; seeds {seeds}; time budget "
         f"{', '.join(f'{b:g}' for b in budgets)} s per search (greenauto and FLAML), 1 thread; "
-        "stratified 75/25 split drawn with each seed. Energy: "
+        f"one stratified 75/25 split for every seed (split seed "
+        f"{', '.join(str(k) for k in split_seeds)}): the seeds vary the searches (greenauto's "
+        "`random_state`, FLAML's `seed`), so the spread below is run-to-run. Energy: "
         f"{meta['meter']}, the same meter for every contender. Inference: the same "
         f"{meta['ref_rows']} test rows for every model (a smaller test split is repeated in "
         "order to that size), end-to-end predict from the DataFrame, median per call. Fit J: "
