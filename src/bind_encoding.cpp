@@ -2,12 +2,14 @@
 // matrix in one call (numeric columns converted, text columns mapped to category codes).
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -145,6 +147,57 @@ std::vector<std::int64_t> encode_columns(Out out, nb::list arrays, nb::list tabl
     return unknown;
 }
 
+// Category codes of one Arrow string array (utf8 with int32 offsets, large_utf8 with int64)
+// read straight from its buffers: value i (i from `offset`) is data[offsets[i], offsets[i+1]),
+// missing where its validity bit is 0. Missing -> NaN, a string that is not a category -> -1.
+// Returns whether any was unknown; every offset is checked against the data before use.
+template <typename Off>
+bool arrow_codes(const StringCategories& cats, const Off* offsets, std::int64_t n_offsets,
+                 const std::uint8_t* data, std::int64_t n_data, const std::uint8_t* valid,
+                 std::int64_t offset, std::int64_t n, double* dst) {
+    if (offset < 0 || offset + n + 1 > n_offsets)
+        throw nb::value_error("arrow_string_codes: the offsets are shorter than the array");
+    bool unknown = false;
+    for (std::int64_t r = 0; r < n; ++r) {
+        const std::int64_t i = offset + r;
+        if (valid != nullptr && ((valid[i >> 3] >> (i & 7)) & 1) == 0) {
+            dst[r] = kNaN;
+            continue;
+        }
+        const std::int64_t b = offsets[i], e = offsets[i + 1];
+        if (b < 0 || e < b || e > n_data)
+            throw nb::value_error("arrow_string_codes: an offset points outside the data");
+        const std::int32_t k = cats.code(reinterpret_cast<const char*>(data) + b,
+                                         static_cast<std::size_t>(e - b));
+        unknown |= k < 0;
+        dst[r] = k < 0 ? -1.0 : static_cast<double>(k);
+    }
+    return unknown;
+}
+
+using Bytes = nb::ndarray<const std::uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+bool arrow_string_codes(const StringCategories& cats, AnyColumn offsets, Bytes data,
+                        std::optional<Bytes> validity, std::int64_t offset,
+                        nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu> out) {
+    const std::int64_t n = static_cast<std::int64_t>(out.shape(0));
+    const std::int64_t n_off = static_cast<std::int64_t>(offsets.shape(0));
+    if (offsets.stride(0) != 1)
+        throw nb::value_error("arrow_string_codes: the offsets must be contiguous");
+    if (validity && static_cast<std::int64_t>(validity->shape(0)) * 8 < offset + n)
+        throw nb::value_error("arrow_string_codes: the validity bitmap is shorter than the array");
+    const std::uint8_t* valid = validity ? validity->data() : nullptr;
+    const std::int64_t n_data = static_cast<std::int64_t>(data.shape(0));
+    const nb::dlpack::dtype t = offsets.dtype();
+    if (t == nb::dtype<std::int32_t>())
+        return arrow_codes(cats, static_cast<const std::int32_t*>(offsets.data()), n_off,
+                           data.data(), n_data, valid, offset, n, out.data());
+    if (t == nb::dtype<std::int64_t>())
+        return arrow_codes(cats, static_cast<const std::int64_t*>(offsets.data()), n_off,
+                           data.data(), n_data, valid, offset, n, out.data());
+    throw nb::type_error("arrow_string_codes: offsets must be int32 or int64");
+}
+
 }  // namespace
 
 void bind_encoding(nb::module_& m) {
@@ -158,6 +211,11 @@ void bind_encoding(nb::module_& m) {
           "of strings mapped through tables[j] (missing -> NaN, unknown -> -1). Returns the "
           "columns with unknown categories; raises TypeError on an object that is neither a "
           "string nor missing.");
+    m.def("arrow_string_codes", &arrow_string_codes, "categories"_a, "offsets"_a, "data"_a,
+          "validity"_a.none(), "offset"_a, "out"_a.noconvert(),
+          "Fill out with the category codes of an Arrow string array given by its buffers "
+          "(offsets int32 or int64, data bytes, validity bitmap or None, the array's offset): "
+          "missing -> NaN, unknown -> -1. Returns whether any value was unknown.");
 }
 
 }  // namespace greenauto

@@ -180,3 +180,30 @@ def test_a_stray_string_is_refused_and_the_named_remedy_works():
         TabularEncoder().fit(pd.DataFrame({"x": col}))
     enc = TabularEncoder().fit(pd.DataFrame({"x": col.astype("category")}))
     assert enc.categories_[0].tolist() == ["1.5", "2.0", "3.5", "?"]
+
+
+@pytest.mark.parametrize("handle_unknown", ["error", "missing"])
+def test_pyarrow_text_columns_take_pyarrow_lookup_with_the_same_codes(handle_unknown):
+    import pyarrow as pa  # in the test extra (pandas 3 then backs text columns with it)
+    rng = np.random.default_rng(0)
+    words = np.array(["red", "green", "blue", "é-ü", ""], dtype=object)
+    fit_col = rng.choice(words, size=200)
+    fit_col[::7] = None
+    enc = TabularEncoder(handle_unknown=handle_unknown).fit(
+        pd.DataFrame({"x": rng.normal(size=200), "c": fit_col})
+    )
+    new = rng.choice(words, size=50).astype(object)
+    new[::5] = None
+    as_object = pd.DataFrame({"x": rng.normal(size=50), "c": pd.Series(new, dtype=object)})
+    for dtype in (pd.StringDtype("pyarrow"), pd.ArrowDtype(pa.string())):
+        as_arrow = as_object.astype({"c": dtype})
+        np.testing.assert_array_equal(enc.transform(as_arrow), enc.transform(as_object))
+    unseen = as_object.astype({"c": pd.StringDtype("pyarrow")})
+    unseen.loc[3, "c"] = "violet"
+    if handle_unknown == "error":
+        with pytest.raises(ValueError, match=r"Column 'c' has categories never seen.*violet"):
+            enc.transform(unseen)
+    else:
+        out = enc.transform(unseen)
+        assert np.isnan(out[3, 1]) and np.isnan(out[0, 1])
+        assert np.array_equal(out[1:3, 1], enc.transform(as_object)[1:3, 1])

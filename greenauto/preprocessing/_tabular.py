@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from greenauto._native import StringCategories, encode_columns
+from greenauto._native import StringCategories, arrow_string_codes, encode_columns
 
 __all__ = ["TabularEncoder"]
 
@@ -263,9 +263,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             return None
         fitted = getattr(self, "_columns", None)
         if fitted is not None and frame.columns.tolist() != fitted:
-            return None  # the pandas path names what differs
-        if any(getattr(t, "kind", "O") in "Mm" for t in frame.dtypes):
-            return None  # dates: the pandas path converts them
+            return None  # the pandas path names what differs (dates: _numeric_input sends
+            # them there too, where they become numbers)
         arrays = _column_arrays(frame)
         tables = self._string_tables()
         inputs: list[Any] = []
@@ -284,8 +283,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             unknown = encode_columns(out, inputs, kinds, pd.NA)
         except TypeError:  # an object that is neither text nor missing
             return None
-        # unknown categories: reported by the kernel for text, -1 codes of categorical columns
-        coded = [j for j, a in enumerate(arrays) if isinstance(a, pd.Categorical)]
+        # unknown categories: reported by the kernel for text, -1 codes of coded columns
+        coded = [j for j, t in enumerate(kinds) if t is None and j in self.categories_]
         for j in sorted(set(unknown) | set(coded)):
             mask = out[:, j] == -1.0
             if mask.any():
@@ -301,6 +300,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             return None, None
         if isinstance(a, np.ndarray):
             return (a, table) if a.dtype == object else (None, None)
+        if hasattr(a, "__arrow_array__") and getattr(a.dtype, "storage", "") == "pyarrow":
+            return self._arrow_codes(j, a, table), None  # pandas' text arrays with pyarrow
         if isinstance(a, pd.api.extensions.ExtensionArray) and a.dtype.kind in "OSU":
             return np.asarray(a, dtype=object), table  # text arrays: no copy for python storage
         return None, None
@@ -315,6 +316,34 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             remap = np.append(pos.astype(np.float64), np.nan)  # code -1 (missing) -> NaN
             cache[key] = remap
         return remap[a.codes]
+
+    def _arrow_codes(self, j: int, a: Any, table: Any) -> np.ndarray | None:
+        """Fitted codes of a pyarrow-backed text column, read by the kernel straight from the
+        Arrow buffers (no Python object per value): -1 for a category never seen in fit, NaN
+        for a missing value. None (pandas path) for Arrow types other than (large) strings."""
+        import pyarrow as pa  # present: the array is backed by it
+
+        values = a.__arrow_array__()
+        out = np.empty(len(values), dtype=np.float64)
+        start = 0
+        for chunk in getattr(values, "chunks", [values]):
+            wide = chunk.type == pa.large_string()
+            if not wide and chunk.type != pa.string():
+                return None
+            validity, offsets, data = chunk.buffers()
+            size = len(chunk)
+            arrow_string_codes(
+                table,
+                np.frombuffer(offsets, dtype=np.int64 if wide else np.int32),
+                np.empty(0, np.uint8) if data is None else np.frombuffer(data, np.uint8),
+                None
+                if validity is None or chunk.null_count == 0
+                else np.frombuffer(validity, np.uint8),
+                chunk.offset,
+                out[start : start + size],
+            )
+            start += size
+        return out
 
     def _string_tables(self) -> dict[int, Any]:
         """Compiled lookup tables of the columns whose categories are all strings."""
