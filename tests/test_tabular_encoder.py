@@ -185,6 +185,7 @@ def test_a_stray_string_is_refused_and_the_named_remedy_works():
 @pytest.mark.parametrize("handle_unknown", ["error", "missing"])
 def test_pyarrow_text_columns_take_pyarrow_lookup_with_the_same_codes(handle_unknown):
     import pyarrow as pa  # in the test extra (pandas 3 then backs text columns with it)
+
     rng = np.random.default_rng(0)
     words = np.array(["red", "green", "blue", "é-ü", ""], dtype=object)
     fit_col = rng.choice(words, size=200)
@@ -205,5 +206,6 @@ def test_pyarrow_text_columns_take_pyarrow_lookup_with_the_same_codes(handle_unk
             enc.transform(unseen)
     else:
         out = enc.transform(unseen)
-        assert np.isnan(out[3, 1]) and np.isnan(out[0, 1])
+        assert np.isnan(out[3, 1])  # unknown
+        assert np.isnan(out[0, 1])  # missing
         assert np.array_equal(out[1:3, 1], enc.transform(as_object)[1:3, 1])
