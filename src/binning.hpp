@@ -74,7 +74,6 @@ class BinningKernel {
     }
 
     std::int64_t n_features() const { return n_features_; }
-    const std::vector<std::uint8_t>& n_bins() const { return n_bins_; }
 
     // X: n_rows x n_features_ with element strides (row_stride, col_stride); columns: the
     // n_out features to bin, in output order, each in [0, n_features_); out: C-contiguous

@@ -93,7 +93,6 @@ class TreeEnsemble {
             }
         identity_ = static_cast<std::int64_t>(used_.size()) == a.n_features;
         for (std::int64_t t = 0; t < a.n_trees; ++t) build_tree(a, t);
-        for (const TreeInfo& t : trees_) max_depth_ = std::max<std::int64_t>(max_depth_, t.depth);
         quantize();
     }
 
@@ -103,8 +102,6 @@ class TreeEnsemble {
 
     std::int64_t n_outputs() const { return n_outputs_; }
     std::int64_t n_classes() const { return output_ == TreeOutput::kSigmoid ? 2 : n_outputs_; }
-    std::int64_t n_trees() const { return n_trees_; }
-    std::int64_t max_depth() const { return max_depth_; }
 
     // Scratch (float64 elements) predict needs for calls of up to `rows` rows: accumulators,
     // one output row, the accumulators of one row recomputed exactly, the rows' used features.
@@ -528,7 +525,6 @@ class TreeEnsemble {
     std::int64_t n_trees_, n_features_, width_, n_outputs_;
     TreeOutput output_;
     double sigmoid_;
-    std::int64_t max_depth_ = 0;
     std::vector<std::int32_t> compact_;  // input feature -> used-feature index (-1: unused)
     std::vector<std::int64_t> used_;     // used-feature index -> input feature
     bool identity_ = false;              // used_ is 0, 1, ..., n_features - 1
