@@ -209,3 +209,25 @@ def test_pyarrow_text_columns_take_pyarrow_lookup_with_the_same_codes(handle_unk
         assert np.isnan(out[3, 1])  # unknown
         assert np.isnan(out[0, 1])  # missing
         assert np.array_equal(out[1:3, 1], enc.transform(as_object)[1:3, 1])
+
+
+def test_arrow_string_codes_checks_every_buffer_bound():
+    from greenauto._native import arrow_string_codes
+
+    table = StringCategories(["ab", "c"])
+    data = np.frombuffer(b"abcxy", np.uint8)
+    out = np.empty(3)
+    offsets = np.array([0, 2, 3, 5], np.int32)
+    assert arrow_string_codes(table, offsets, data, None, 0, out)  # "xy" is unknown
+    np.testing.assert_array_equal(out, [0.0, 1.0, -1.0])
+    valid = np.array([0b101], np.uint8)  # the middle value missing
+    assert not arrow_string_codes(table, offsets[:3], data, valid, 0, out[:2])
+    np.testing.assert_array_equal(out[:2], [0.0, np.nan])
+    with pytest.raises(ValueError, match="outside the data"):
+        arrow_string_codes(table, np.array([0, 9], np.int64), data, None, 0, out[:1])
+    with pytest.raises(ValueError, match="offsets are shorter"):
+        arrow_string_codes(table, offsets, data, None, 1, out)
+    with pytest.raises(ValueError, match="validity bitmap is shorter"):
+        arrow_string_codes(table, offsets, data, np.zeros(0, np.uint8), 0, out)
+    with pytest.raises(TypeError, match="int32 or int64"):
+        arrow_string_codes(table, offsets.astype(np.int16), data, None, 0, out)

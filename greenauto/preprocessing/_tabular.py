@@ -301,7 +301,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if isinstance(a, np.ndarray):
             return (a, table) if a.dtype == object else (None, None)
         if hasattr(a, "__arrow_array__") and getattr(a.dtype, "storage", "") == "pyarrow":
-            return self._arrow_codes(j, a, table), None  # pandas' text arrays with pyarrow
+            return self._arrow_codes(a, table), None  # pandas' text arrays with pyarrow
         if isinstance(a, pd.api.extensions.ExtensionArray) and a.dtype.kind in "OSU":
             return np.asarray(a, dtype=object), table  # text arrays: no copy for python storage
         return None, None
@@ -317,7 +317,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             cache[key] = remap
         return remap[a.codes]
 
-    def _arrow_codes(self, j: int, a: Any, table: Any) -> np.ndarray | None:
+    def _arrow_codes(self, a: Any, table: Any) -> np.ndarray | None:
         """Fitted codes of a pyarrow-backed text column, read by the kernel straight from the
         Arrow buffers (no Python object per value): -1 for a category never seen in fit, NaN
         for a missing value. None (pandas path) for Arrow types other than (large) strings."""
