@@ -51,7 +51,8 @@ bench: $(STAMP)
 # The compiled kernels under AddressSanitizer + UndefinedBehaviorSanitizer: a separate build of
 # the extension (build/sanitize, nothing replaced in $(VENV)) runs the kernel, model-file and
 # compile tests, the hostile files and the Hypothesis fuzz (tests/compiled/test_fuzz.py: random
-# trees, random rows, random corrupt model arrays) included. .ci/run runs it. The Python host is not instrumented, so libasan is
+# trees, random rows, random corrupt model arrays) and the table encoder's text-to-code
+# kernels (Python strings and Arrow buffers) included. .ci/run runs it. The Python host is not instrumented, so libasan is
 # preloaded; detect_leaks=0 because CPython's own allocations at exit are not ours to judge.
 # Any ASan or UBSan report fails the run (halt_on_error).
 SAN_DIR   = build/sanitize
@@ -67,7 +68,7 @@ sanitize: $(STAMP)
 	$(SAN_ENV) $(PY) -P -c "import greenauto._kernels as k; \
 	  assert '$(SAN_DIR)' in k.__file__, k.__file__; print('sanitized build:', k.__file__)"
 	$(SAN_ENV) $(VENV)/bin/pytest -q -p no:cacheprovider \
-	  tests/compiled tests/artifact tests/test_binning_kernel.py
+	  tests/compiled tests/artifact tests/test_binning_kernel.py tests/test_tabular_encoder.py
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .hypothesis
