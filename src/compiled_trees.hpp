@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -35,6 +36,14 @@
 #include "kernels.hpp"
 
 namespace greenauto {
+
+// n zeroed objects of the trivial type T started in the storage at p (a scratch buffer that
+// held other elements before: reusing storage ends their lifetime). The non-allocating array
+// form adds no overhead to the storage (CWG 2382).
+template <typename T>
+T* fresh(void* p, std::int64_t n) {
+    return ::new (p) T[static_cast<std::size_t>(n)]();
+}
 
 enum class TreeOutput : int { kMean = 0, kSigmoid = 1, kSoftmax = 2 };
 
@@ -110,8 +119,9 @@ class TreeEnsemble {
                                                              kMaxBlocks);
         // binned: cols and rows8, kBlockRows bytes per feature each per block
         const std::int64_t col = Node::kBinned ? 2 * kBlockRows / 8 : kBlockRows;
-        return blocks * (n_outputs_ * kBlockRows + n_used() * col) +
-               n_outputs_ * (kBlockRows + 1) + 1;
+        // float64 accumulators, or uint32 ones (half a double each) with integer leaf values
+        const std::int64_t acc = std::max(n_outputs_, (quantized_width(width_) + 1) / 2);
+        return blocks * (acc * kBlockRows + n_used() * col) + n_outputs_ * (kBlockRows + 1) + 1;
     }
 
     // Class indices of n rows (x: n rows of `stride` elements) and, when proba is not null,
@@ -122,18 +132,25 @@ class TreeEnsemble {
         // labels only: integer leaf values where the model has them (see quantize())
         const bool approx = proba == nullptr && !quantized_.empty();
         ForestView v = view();
-        if (approx) v.quantized = quantized_.data();
+        if (approx) {
+            v.quantized = quantized_.data();
+            v.qwidth = qwidth_;
+        }
         constexpr std::int64_t kCall = kMaxBlocks * kBlockRows;
         const std::int64_t blocks = std::min<std::int64_t>((n + kBlockRows - 1) / kBlockRows,
                                                            kMaxBlocks);
-        const std::int64_t acc_step = n_outputs_ * kBlockRows;
+        const std::int64_t acc_elems =
+            std::max(n_outputs_, (quantized_width(width_) + 1) / 2) * kBlockRows;
         double* acc = scratch;
-        double* row = acc + blocks * acc_step;
+        double* row = acc + blocks * acc_elems;
         double* exact_acc = row + n_outputs_;
-        double* cols = exact_acc + acc_step;
+        double* cols = exact_acc + n_outputs_ * kBlockRows;
         for (std::int64_t r0 = 0; r0 < n; r0 += kCall) {
             const std::int64_t m = std::min(kCall, n - r0);
-            std::fill(acc, acc + blocks * acc_step, 0.0);
+            // the accumulators of this call as fresh objects of the type the kernels add to
+            void* sums = nullptr;
+            if (approx) sums = fresh<std::uint32_t>(acc, blocks * qwidth_ * kBlockRows);
+            else sums = fresh<double>(acc, blocks * n_outputs_ * kBlockRows);
             const Input* xb = x + r0 * stride;
             const bool by_row = m < kRowPathBelow;
             if constexpr (Node::kBinned) {
@@ -142,7 +159,7 @@ class TreeEnsemble {
                 std::uint8_t* rows8 = c + blocks * kBlockRows * n_used();
                 if (by_row) {
                     gather(xb, stride, m, c, true);
-                    k.tree_rows_u8(v, c, n_used(), m, acc);
+                    k.tree_rows_u8(v, c, n_used(), m, sums);
                 } else {
                     if (k.quickscorer && has_qs_) {  // Quickscorer trees read cols
                         if (identity_) k.transpose_u8(xb, stride, m, n_used(), c);
@@ -150,18 +167,24 @@ class TreeEnsemble {
                     }
                     if (identity_) k.transpose8_u8(xb, stride, m, n_used(), rows8);
                     else gather8(xb, stride, m, rows8);
-                    k.trees_u8(v, c, rows8, m, acc);
+                    k.trees_u8(v, c, rows8, m, sums);
                 }
             } else {
                 gather(xb, stride, m, cols, by_row);
-                if (by_row) k.tree_rows_f64(v, cols, n_used(), m, acc);
-                else k.trees_f64(v, cols, m, acc);
+                if (by_row) k.tree_rows_f64(v, cols, n_used(), m, sums);
+                else k.trees_f64(v, cols, m, sums);
             }
             for (std::int64_t b0 = 0; b0 < m; b0 += kBlockRows) {
-                const double* ab = acc + (b0 / kBlockRows) * acc_step;
-                const std::int64_t mb = std::min(kBlockRows, m - b0);
-                if (approx) finish_certified(ab, mb, labels + r0 + b0, row);
-                else finish(ab, mb, labels + r0 + b0, proba ? proba + (r0 + b0) * n_classes() : nullptr, row);
+                const std::int64_t b = b0 / kBlockRows, mb = std::min(kBlockRows, m - b0);
+                std::int32_t* lb = labels + r0 + b0;
+                if (approx) {
+                    const auto* q = static_cast<const std::uint32_t*>(sums);
+                    finish_certified(q + b * qwidth_ * kBlockRows, mb, lb, row);
+                } else {
+                    const auto* d = static_cast<const double*>(sums);
+                    double* pb = proba ? proba + (r0 + b0) * n_classes() : nullptr;
+                    finish(d + b * n_outputs_ * kBlockRows, mb, lb, pb, row);
+                }
             }
             if (approx)  // rows whose top two classes were too close: the exact sums
                 for (std::int64_t r = 0; r < m; ++r)
@@ -179,15 +202,23 @@ class TreeEnsemble {
     // differ by more than margin_ (that bound twice, plus room for the division by T to keep
     // the order), the label is certainly the class of the largest; otherwise the row's sums
     // are recomputed exactly. Four times less leaf memory to read; exact labels always.
+    // The integer sums are uint32 (at most 65535 T), leaf rows padded to qwidth_ (kernels.hpp).
     void quantize() {
-        if (output_ != TreeOutput::kMean || width_ < 2 || n_trees_ > 65535) return;
+        if (output_ != TreeOutput::kMean || width_ < 2 || width_ != n_outputs_) return;
+        if (n_trees_ > 65535) return;
+        for (const TreeInfo& t : trees_)
+            if (t.out != 0) return;
         double dev = 0.0;
         for (double v : value_)
             if (!(v >= 0.0 && v <= 1.0)) return;
-        quantized_.resize(value_.size());
+        qwidth_ = quantized_width(width_);
+        const std::size_t n_leaves = value_.size() / static_cast<std::size_t>(width_);
+        quantized_.assign(n_leaves * static_cast<std::size_t>(qwidth_), 0);
         for (std::size_t i = 0; i < value_.size(); ++i) {
             const double q = std::nearbyint(value_[i] * 65535.0);
-            quantized_[i] = static_cast<std::uint16_t>(q);
+            const std::size_t leaf = i / static_cast<std::size_t>(width_);
+            const std::size_t col = i % static_cast<std::size_t>(width_);
+            quantized_[leaf * static_cast<std::size_t>(qwidth_) + col] = static_cast<std::uint16_t>(q);
             dev = std::max(dev, std::abs(q / 65535.0 - value_[i]));
         }
         const double t = static_cast<double>(n_trees_);
@@ -195,12 +226,11 @@ class TreeEnsemble {
     }
 
     // Labels from integer sums where certain (kept), -1 where the exact sums must decide.
-    void finish_certified(const double* acc, std::int64_t m, std::int32_t* labels,
+    void finish_certified(const std::uint32_t* acc, std::int64_t m, std::int32_t* labels,
                           double* a) const {
         const std::int64_t k = n_outputs_;
         for (std::int64_t r = 0; r < m; ++r) {
-            if (rows_major(width_)) std::copy(acc + r * k, acc + (r + 1) * k, a);
-            else for (std::int64_t c = 0; c < k; ++c) a[c] = acc[c * kBlockRows + r];
+            for (std::int64_t c = 0; c < k; ++c) a[c] = static_cast<double>(acc[r * qwidth_ + c]);
             std::int64_t best = 0;
             for (std::int64_t c = 1; c < k; ++c)
                 if (a[c] > a[best]) best = c;
@@ -215,7 +245,7 @@ class TreeEnsemble {
     void exact_row(const KernelTable& k, const Input* x, double* acc, double* buf,
                    std::int32_t* label, double* a) const {
         ForestView v = view();
-        std::fill(acc, acc + n_outputs_ * kBlockRows, 0.0);
+        acc = fresh<double>(acc, n_outputs_ * kBlockRows);
         if constexpr (Node::kBinned) {
             auto* c = reinterpret_cast<std::uint8_t*>(buf);
             gather(x, 0, 1, c, true);
@@ -307,7 +337,7 @@ class TreeEnsemble {
                           leaf_of_.data(),       qs_offset_.data(),
                           qs_threshold_.data(),  qs_mask_.data(),
                           width_,                value_.data(),
-                          nullptr};
+                          nullptr,               0};
     }
 
     static void fail(const std::string& msg) { throw std::invalid_argument(msg); }
@@ -538,6 +568,7 @@ class TreeEnsemble {
     std::vector<std::uint64_t> qs_mask_;
     std::vector<double> value_;
     std::vector<std::uint16_t> quantized_;  // empty: no certified integer path
+    std::int64_t qwidth_ = 0;               // its leaf-row width (kernels.hpp quantized_width)
     double margin_ = 0.0;
 };
 

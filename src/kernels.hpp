@@ -7,6 +7,7 @@
 // same numbers (same comparisons, same additions in the same order); only the speed differs.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "cpu.hpp"
@@ -29,6 +30,11 @@ struct WalkNodeU8 {        // binned model
     std::uint8_t unused;
     std::uint16_t feature;
 };
+// The walk reads a node in one 8-byte load (kernels_impl.hpp step_u8).
+static_assert(sizeof(WalkNodeU8) == 8 && offsetof(WalkNodeU8, threshold) == 4 &&
+                  offsetof(WalkNodeU8, feature) == 6,
+              "WalkNodeU8: left, threshold, unused, feature in 8 bytes");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the walk reads nodes little-endian");
 struct WalkNodeF {         // raw model (float32 features, compared in float64)
     std::uint32_t left;
     std::uint32_t word;    // feature << 1 | nan_goes_right
@@ -63,9 +69,12 @@ struct ForestView {
     // leaf values: value[leaf * width + w] (a QS tree's leaf slots padded to qs_leaves)
     std::int64_t width;
     const double* value;
-    // when not null (width > 1): the values as integers round(v * 65535), added instead of
-    // value (labels only; the caller checks the margin and recomputes close rows exactly)
+    // when not null (width > 1): the values as integers round(v * 65535), leaf rows qwidth
+    // apart (width, or for rows_major(width) padded with zeros to a multiple of 8), added
+    // instead of value to uint32 accumulators (labels only; the caller checks the margin and
+    // recomputes close rows exactly)
     const std::uint16_t* quantized;
+    std::int64_t qwidth;
 };
 
 // Leaf rows wider than this are added to row-major accumulators (one vector add per row);
@@ -74,21 +83,26 @@ inline constexpr std::int64_t kNarrowWidth = 4;
 // static: every instruction-set file keeps its own copy (no shared out-of-line code).
 static inline bool rows_major(std::int64_t width) { return width > kNarrowWidth; }
 
+// Padded leaf-row width of the integer leaf values (see ForestView::quantized).
+static inline std::int64_t quantized_width(std::int64_t width) {
+    return rows_major(width) ? (width + 7) / 8 * 8 : width;
+}
+
 // Walked trees read rows in groups of 8, feature-major inside a group: feature f of row r at
 // rows8[((r / 8) * n_features + f) * 8 + r % 8] (one load, scaled by 8, per step).
 // n rows (at most kMaxBlocks * kBlockRows) in blocks: cols as above (bytes or float64), acc per
 // block kBlockRows x n_outputs float64 at acc + b * n_outputs * kBlockRows, output-major
 // (acc[o * kBlockRows + r]) or, when rows_major(width), row-major (acc[r * n_outputs + o]);
-// leaf values added in tree order for every row.
+// leaf values added in tree order for every row. With f.quantized, acc holds uint32 instead,
+// kBlockRows x qwidth per block, row-major (acc[r * qwidth + o]).
 using TreesU8Fn = void (*)(const ForestView& f, const std::uint8_t* cols,
-                           const std::uint8_t* rows8, std::int64_t n, double* acc);
-using TreesF64Fn = void (*)(const ForestView& f, const double* cols, std::int64_t n,
-                            double* acc);
+                           const std::uint8_t* rows8, std::int64_t n, void* acc);
+using TreesF64Fn = void (*)(const ForestView& f, const double* cols, std::int64_t n, void* acc);
 // A few rows, row-major (row stride in elements), trees interleaved: the latency path.
 using TreeRowsU8Fn = void (*)(const ForestView& f, const std::uint8_t* x, std::int64_t stride,
-                              std::int64_t n, double* acc);
+                              std::int64_t n, void* acc);
 using TreeRowsF64Fn = void (*)(const ForestView& f, const double* x, std::int64_t stride,
-                               std::int64_t n, double* acc);
+                               std::int64_t n, void* acc);
 
 // Rows [0, m) of x (row-major bytes: the first nf of each row, rows `stride` apart) into
 // the feature-major blocks above, rows past m zeroed.

@@ -35,52 +35,84 @@ using std::uint8_t;
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // ============================================================================ trees: walk
-// Leaf `leaf` (global id) of tree t added to row r of a block's accumulators.
-template <typename V>
-inline void add_row(const ForestView& f, const TreeInfo& t, const V* v, int64_t r, double* acc) {
-    const int64_t w = f.width;
-    if (!rows_major(w)) {
-        for (int64_t c = 0; c < w; ++c) acc[(t.out + c) * kBlockRows + r] += v[c];
-    } else {
-        double* a = acc + r * f.n_outputs + t.out;
-        for (int64_t c = 0; c < w; ++c) a[c] += v[c];
-    }
+// The accumulators of block b of a call (kernels.hpp: float64, or uint32 with integer leaves).
+inline void* acc_block(const ForestView& f, void* acc, int64_t b) {
+    if (f.quantized != nullptr) return static_cast<uint32_t*>(acc) + b * f.qwidth * kBlockRows;
+    return static_cast<double*>(acc) + b * f.n_outputs * kBlockRows;
 }
 
+// An integer leaf row (qw values, a multiple of 8 when qw > kNarrowWidth) added to one row's
+// uint32 accumulators.
+inline void add_quantized(const uint16_t* q, int64_t qw, uint32_t* a) {
+#if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
+    if (rows_major(qw)) {
+        int64_t c = 0;
+#if defined(GREENAUTO_LEVEL_AVX512)
+        for (; c + 16 <= qw; c += 16) {
+            const __m512i v =
+                _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c)));
+            _mm512_storeu_si512(a + c, _mm512_add_epi32(_mm512_loadu_si512(a + c), v));
+        }
+#endif
+        for (; c < qw; c += 8) {
+            auto* ac = reinterpret_cast<__m256i*>(a + c);
+            const __m256i v =
+                _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c)));
+            _mm256_storeu_si256(ac, _mm256_add_epi32(_mm256_loadu_si256(ac), v));
+        }
+        return;
+    }
+#endif
+    for (int64_t c = 0; c < qw; ++c) a[c] += q[c];
+}
+
+// Leaf `leaf` (global id) of tree t added to row r of a block's accumulators.
 inline void add_leaf(const ForestView& f, const TreeInfo& t, int64_t leaf, int64_t r,
-                     double* acc) {
+                     void* acc) {
     const int64_t w = f.width;
-    if (f.quantized != nullptr) {  // integer sums, exact in float64
-        add_row(f, t, f.quantized + leaf * w, r, acc);
+    if (f.quantized != nullptr) {  // integer sums (trees all add to outputs 0 .. width - 1)
+        add_quantized(f.quantized + leaf * f.qwidth, f.qwidth,
+                      static_cast<uint32_t*>(acc) + r * f.qwidth);
         return;
     }
     const double* v = f.value + leaf * w;
+    double* da = static_cast<double*>(acc);
     if (w == 1) {
-        acc[t.out * kBlockRows + r] += v[0];
+        da[t.out * kBlockRows + r] += v[0];
     } else if (!rows_major(w)) {
-        for (int64_t c = 0; c < w; ++c) acc[(t.out + c) * kBlockRows + r] += v[c];
+        for (int64_t c = 0; c < w; ++c) da[(t.out + c) * kBlockRows + r] += v[c];
     } else {
-        double* a = acc + r * f.n_outputs + t.out;
+        double* a = da + r * f.n_outputs + t.out;
         for (int64_t c = 0; c < w; ++c) a[c] += v[c];
     }
 }
 
 // Leaf values of the walk leaves idx[0..n) of rows g.. of a block added to their outputs.
 inline void add_walk_leaves(const ForestView& f, const TreeInfo& t, const uint32_t* idx,
-                            int64_t g, int64_t n, double* acc) {
+                            int64_t g, int64_t n, void* acc) {
     if (f.width == 1) {
-        double* a = acc + t.out * kBlockRows + g;
+        double* a = static_cast<double*>(acc) + t.out * kBlockRows + g;
         for (int64_t r = 0; r < n; ++r) a[r] += f.value[f.leaf_of[idx[r]]];
         return;
     }
     for (int64_t r = 0; r < n; ++r) add_leaf(f, t, f.leaf_of[idx[r]], g + r, acc);
 }
 
+// One step of a binned walk: the node read in one 8-byte load (WalkNodeU8: left, threshold,
+// unused, feature; little-endian), then the row's code of its feature (scaled by `scale`).
+template <int64_t scale>
+inline uint32_t step_u8(const WalkNodeU8* nd, const uint8_t* row) {
+    uint64_t w;
+    std::memcpy(&w, nd, sizeof w);
+    const uint8_t v = row[(w >> 48) * scale];
+    return static_cast<uint32_t>(w) + static_cast<uint32_t>(static_cast<uint8_t>(w >> 32) < v);
+}
+
 constexpr int kChains = 16;  // rows stepped together through one tree (independent loads)
 
 // rows8: this block's rows in groups of 8 (kernels.hpp).
 inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* rows8, int64_t n,
-                    double* acc) {
+                    void* acc) {
     const WalkNodeU8* nodes = f.nodes_u8;
     const int64_t group = f.n_features * 8;
     for (int64_t g = 0; g < n; g += kChains) {
@@ -89,18 +121,14 @@ inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* rows8
         const uint8_t* lo = rows8 + (g / 8) * group;  // rows g .. g + 7
         const uint8_t* hi = lo + group;                // rows g + 8 .. g + 15
         for (int32_t s = 0; s < t.depth; ++s)
-            for (int r = 0; r < kChains; ++r) {
-                const WalkNodeU8* nd = nodes + idx[r];
-                const uint8_t* base = (r < 8 ? lo : hi) + (r % 8);
-                const uint8_t v = base[static_cast<uint64_t>(nd->feature) * 8];
-                idx[r] = nd->left + static_cast<uint32_t>(nd->threshold < v);
-            }
+            for (int r = 0; r < kChains; ++r)
+                idx[r] = step_u8<8>(nodes + idx[r], (r < 8 ? lo : hi) + (r % 8));
         add_walk_leaves(f, t, idx, g, min64(kChains, n - g), acc);
     }
 }
 
 inline void walk_f64(const ForestView& f, const TreeInfo& t, const double* cols, int64_t n,
-                     double* acc) {
+                     void* acc) {
     const WalkNodeF* nodes = f.nodes_f;
     for (int64_t g = 0; g < n; g += kChains) {
         uint32_t idx[kChains];
@@ -121,7 +149,7 @@ inline void walk_f64(const ForestView& f, const TreeInfo& t, const double* cols,
 // of 16 independent chains overlap).
 template <typename In, typename Step>
 inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64_t n,
-                         double* acc, Step step) {
+                         void* acc, Step step) {
     constexpr int kTrees = 16;
     for (int64_t r = 0; r < n; ++r) {
         const In* row = x + r * stride;
@@ -143,16 +171,15 @@ inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64
 }
 
 void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
-                  double* acc) {
+                  void* acc) {
     const WalkNodeU8* nodes = f.nodes_u8;
     rows_by_tree(f, x, stride, n, acc, [nodes](uint32_t i, const uint8_t* row) {
-        const WalkNodeU8* nd = nodes + i;
-        return nd->left + static_cast<uint32_t>(nd->threshold < row[nd->feature]);
+        return step_u8<1>(nodes + i, row);
     });
 }
 
 void tree_rows_f64(const ForestView& f, const double* x, int64_t stride, int64_t n,
-                   double* acc) {
+                   void* acc) {
     const WalkNodeF* nodes = f.nodes_f;
     rows_by_tree(f, x, stride, n, acc, [nodes](uint32_t i, const double* row) {
         const WalkNodeF* nd = nodes + i;
@@ -164,10 +191,10 @@ void tree_rows_f64(const ForestView& f, const double* x, int64_t stride, int64_t
 // ====================================================================== trees: quickscorer
 // Exit leaves (local, 0-based) of a tree for the rows of a block, added to acc.
 inline void add_qs_leaves(const ForestView& f, const TreeInfo& t, const uint32_t* leaf,
-                          int64_t n, double* acc) {
+                          int64_t n, void* acc) {
     if (f.width == 1) {
         const double* v = f.value + t.leaf_begin;
-        double* a = acc + t.out * kBlockRows;
+        double* a = static_cast<double*>(acc) + t.out * kBlockRows;
         for (int64_t r = 0; r < n; ++r) a[r] += v[leaf[r]];
         return;
     }
@@ -206,8 +233,8 @@ inline __m512d qs_values(const double* v, __m512i i) {
 
 template <int L>
 inline void qs_add_8(const ForestView& f, const TreeInfo& t, __m512i leaf64, int64_t r,
-                     double* acc) {
-    double* a = acc + t.out * kBlockRows + r;
+                     void* acc) {
+    double* a = static_cast<double*>(acc) + t.out * kBlockRows + r;
     _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), qs_values<L>(f.value + t.leaf_begin,
                                                                          leaf64)));
 }
@@ -215,7 +242,7 @@ inline void qs_add_8(const ForestView& f, const TreeInfo& t, __m512i leaf64, int
 // Trees of at most 32 leaves: 16 rows per register of 32-bit bitvectors.
 template <int L>
 inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
-                 double* acc) {
+                 void* acc) {
     __m512i v0 = _mm512_set1_epi32(-1), v1 = v0, v2 = v0, v3 = v0;
     const QsNodes q = qs_nodes(f, t);
     for (int32_t i = 0; i < q.n; ++i) {
@@ -246,7 +273,7 @@ inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
 
 // Trees of 33 to 64 leaves: 8 rows per register of 64-bit bitvectors.
 inline void qs64(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
-                 double* acc) {
+                 void* acc) {
     __m512i v[8];
     for (int j = 0; j < 8; ++j) v[j] = _mm512_set1_epi64(-1);
     const QsNodes q = qs_nodes(f, t);
@@ -269,7 +296,7 @@ inline void qs64(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
 }
 
 inline bool qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
-                    double* acc) {
+                    void* acc) {
     if (t.qs_leaves == 16) qs32<16>(f, t, cols, n, acc);
     else if (t.qs_leaves == 32) qs32<32>(f, t, cols, n, acc);
     else qs64(f, t, cols, n, acc);
@@ -286,7 +313,7 @@ inline __m256i qs_holds(const uint8_t* c, __m256i thr) {
 
 // Trees of at most 32 leaves: 8 rows per register of 32-bit bitvectors, 64 rows in 8.
 inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
-                 double* acc) {
+                 void* acc) {
     const QsNodes q = qs_nodes(f, t);
     __m256i v[8];  // rows 8j .. 8j + 7: all leaves possible
     for (int j = 0; j < 8; ++j) v[j] = _mm256_set1_epi32(-1);
@@ -315,7 +342,7 @@ inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
 // With 4 rows per register, 64-bit bitvectors cost about what the walk does: trees of more
 // than 32 leaves are walked.
 inline bool qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
-                    double* acc) {
+                    void* acc) {
     if (t.qs_leaves > 32) return false;
     qs32(f, t, cols, n, acc);
     return true;
@@ -325,28 +352,28 @@ inline bool qs_tree(const ForestView& f, const TreeInfo& t, const uint8_t* cols,
 
 // Every tree over every block of the call (a tree's nodes stay in L1 across its blocks).
 void trees_u8(const ForestView& f, const uint8_t* cols, const uint8_t* rows8, int64_t n,
-              double* acc) {
-    const int64_t col_step = f.n_features * kBlockRows, acc_step = f.n_outputs * kBlockRows;
+              void* acc) {
+    const int64_t col_step = f.n_features * kBlockRows;
     (void)cols;
     for (int64_t t = 0; t < f.n_trees; ++t) {
         const TreeInfo& info = f.trees[t];
         for (int64_t r0 = 0, b = 0; r0 < n; r0 += kBlockRows, ++b) {
             const int64_t m = min64(kBlockRows, n - r0);
 #if defined(GREENAUTO_HAVE_QS)
-            if (info.qs_leaves && qs_tree(f, info, cols + b * col_step, m, acc + b * acc_step))
+            if (info.qs_leaves && qs_tree(f, info, cols + b * col_step, m, acc_block(f, acc, b)))
                 continue;
 #endif
-            walk_u8(f, info, rows8 + b * col_step, m, acc + b * acc_step);
+            walk_u8(f, info, rows8 + b * col_step, m, acc_block(f, acc, b));
         }
     }
 }
 
-void trees_f64(const ForestView& f, const double* cols, int64_t n, double* acc) {
-    const int64_t col_step = f.n_features * kBlockRows, acc_step = f.n_outputs * kBlockRows;
+void trees_f64(const ForestView& f, const double* cols, int64_t n, void* acc) {
+    const int64_t col_step = f.n_features * kBlockRows;
     for (int64_t t = 0; t < f.n_trees; ++t)
         for (int64_t r0 = 0, b = 0; r0 < n; r0 += kBlockRows, ++b)
             walk_f64(f, f.trees[t], cols + b * col_step, min64(kBlockRows, n - r0),
-                     acc + b * acc_step);
+                     acc_block(f, acc, b));
 }
 
 // =========================================================================== transposing
