@@ -336,6 +336,7 @@ class TreeEnsemble {
                           nodes_u8_.data(),      nodes_f_.data(),
                           leaf_of_.data(),       qs_offset_.data(),
                           qs_threshold_.data(),  qs_mask_.data(),
+                          top_walk_.data(),
                           width_,                value_.data(),
                           nullptr,               0};
     }
@@ -409,24 +410,27 @@ class TreeEnsemble {
         return i;
     }
 
-    // In-order leaves and internal nodes of the resolved tree below `root` (iterative).
+    // In-order leaves and internal nodes of the resolved tree below `root` (iterative); with
+    // max_depth, nodes at that depth count as its leaves.
     struct Shape {
         std::vector<std::int64_t> leaves;  // original node of each leaf, left to right
         std::vector<std::int64_t> inner;   // original internal nodes, pre-order
         std::vector<std::int32_t> first, count;  // per inner node: its left subtree's leaves
     };
 
-    static Shape shape_of(const ForestArrays& a, std::int64_t root) {
+    static Shape shape_of(const ForestArrays& a, std::int64_t root,
+                          std::int32_t max_depth = std::numeric_limits<std::int32_t>::max()) {
         Shape s;
         struct Frame {
             std::int64_t node;
             std::int32_t inner_pos;  // -1: not yet expanded
             bool after_left;
+            std::int32_t depth;
         };
-        std::vector<Frame> stack{{root, -1, false}};
+        std::vector<Frame> stack{{root, -1, false, 0}};
         while (!stack.empty()) {
             Frame& fr = stack.back();
-            if (is_leaf(a, fr.node)) {
+            if (is_leaf(a, fr.node) || fr.depth == max_depth) {
                 s.leaves.push_back(fr.node);
                 stack.pop_back();
                 continue;
@@ -437,7 +441,7 @@ class TreeEnsemble {
                 s.first.push_back(static_cast<std::int32_t>(s.leaves.size()));
                 s.count.push_back(0);
                 const std::int64_t l = resolve(a, a.left[fr.node]);
-                stack.push_back({l, -1, false});
+                stack.push_back({l, -1, false, fr.depth + 1});
                 continue;
             }
             if (!fr.after_left) {
@@ -445,7 +449,7 @@ class TreeEnsemble {
                 s.count[fr.inner_pos] =
                     static_cast<std::int32_t>(s.leaves.size()) - s.first[fr.inner_pos];
                 const std::int64_t r = resolve(a, a.right[fr.node]);
-                stack.push_back({r, -1, false});
+                stack.push_back({r, -1, false, fr.depth + 1});
                 continue;
             }
             stack.pop_back();
@@ -464,16 +468,8 @@ class TreeEnsemble {
         if (Node::kBinned && n_leaves <= 64) {
             has_qs_ = true;
             info.qs_leaves = n_leaves <= 16 ? 16 : (n_leaves <= 32 ? 32 : 64);
-            info.qs_begin = static_cast<std::int64_t>(qs_mask_.size());
+            info.qs_begin = push_qs_nodes(a, s);
             info.qs_nodes = static_cast<std::int32_t>(s.inner.size());
-            for (std::size_t q = 0; q < s.inner.size(); ++q) {
-                const std::int64_t i = s.inner[q];
-                const std::uint64_t span =
-                    s.count[q] >= 64 ? ~0ull : ((1ull << s.count[q]) - 1ull);
-                qs_offset_.push_back(static_cast<std::uint32_t>(compact_[a.feature[i]] * kBlockRows));
-                qs_threshold_.push_back(static_cast<std::uint8_t>(std::floor(a.threshold[i])));
-                qs_mask_.push_back(~(span << s.first[q]));
-            }
         }
         // leaf ids: in-order, padded to the QS slot count
         std::vector<std::int32_t> leaf_id(static_cast<std::size_t>(end - start), -1);
@@ -484,8 +480,34 @@ class TreeEnsemble {
             add_leaf_values(a, orig);
         }
         info.root = static_cast<std::int32_t>(walk_size());
-        info.depth = build_walk(a, root, start, leaf_id);
+        std::vector<std::int32_t> slot_of(static_cast<std::size_t>(end - start), -1);
+        info.depth = build_walk(a, root, start, leaf_id, slot_of);
+        if (Node::kBinned && info.qs_leaves == 0 && info.depth > kTopDepth) {
+            const Shape top = shape_of(a, root, kTopDepth);
+            has_qs_ = true;
+            info.top_begin = push_qs_nodes(a, top);
+            info.top_nodes = static_cast<std::int32_t>(top.inner.size());
+            info.top_steps = info.depth - kTopDepth;
+            info.top_entry = static_cast<std::int64_t>(top_walk_.size());
+            for (std::int64_t orig : top.leaves)
+                top_walk_.push_back(static_cast<std::uint32_t>(slot_of[orig - start]));
+            top_walk_.resize(top_walk_.size() + (32 - top.leaves.size()), 0);  // never chosen
+        }
         trees_.push_back(info);
+    }
+
+    // The Quickscorer nodes of a shape (column offset, threshold, bitvector clearing the
+    // leaves of the node's left subtree); returns the index of the first.
+    std::int64_t push_qs_nodes(const ForestArrays& a, const Shape& s) {
+        const auto begin = static_cast<std::int64_t>(qs_mask_.size());
+        for (std::size_t q = 0; q < s.inner.size(); ++q) {
+            const std::int64_t i = s.inner[q];
+            const std::uint64_t span = s.count[q] >= 64 ? ~0ull : ((1ull << s.count[q]) - 1ull);
+            qs_offset_.push_back(static_cast<std::uint32_t>(compact_[a.feature[i]] * kBlockRows));
+            qs_threshold_.push_back(static_cast<std::uint8_t>(std::floor(a.threshold[i])));
+            qs_mask_.push_back(~(span << s.first[q]));
+        }
+        return begin;
     }
 
     // One leaf's values (orig < 0: a padding slot, all zero).
@@ -499,8 +521,10 @@ class TreeEnsemble {
     }
 
     // Breadth-first walk layout of the tree below root; returns its depth.
+    // slot_of: original node (minus start) -> its walk node.
     std::int32_t build_walk(const ForestArrays& a, std::int64_t root, std::int64_t start,
-                            const std::vector<std::int32_t>& leaf_id) {
+                            const std::vector<std::int32_t>& leaf_id,
+                            std::vector<std::int32_t>& slot_of) {
         struct Item {
             std::int64_t orig;
             std::int32_t slot, depth;
@@ -511,6 +535,7 @@ class TreeEnsemble {
         for (std::size_t q = 0; q < queue.size(); ++q) {
             const Item it = queue[q];
             depth = std::max(depth, it.depth);
+            slot_of[it.orig - start] = it.slot;
             if (is_leaf(a, it.orig)) {
                 set_leaf(it.slot, leaf_id[it.orig - start]);
                 continue;
@@ -566,6 +591,7 @@ class TreeEnsemble {
     std::vector<std::uint32_t> qs_offset_;
     std::vector<std::uint8_t> qs_threshold_;
     std::vector<std::uint64_t> qs_mask_;
+    std::vector<std::uint32_t> top_walk_;
     std::vector<double> value_;
     std::vector<std::uint16_t> quantized_;  // empty: no certified integer path
     std::int64_t qwidth_ = 0;               // its leaf-row width (kernels.hpp quantized_width)

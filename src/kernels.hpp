@@ -52,7 +52,15 @@ struct TreeInfo {
     std::int32_t qs_leaves;    // 0: walk only; else 16, 32 or 64: leaf slots of its QS layout
     std::int32_t qs_nodes;     // QS nodes (internal nodes that can be false)
     std::int64_t qs_begin;     // first QS node
+    // Walked trees deeper than kTopDepth: their top kTopDepth levels also in the Quickscorer
+    // layout (nodes at depth kTopDepth as its leaves), whose exit slot e starts the walk at
+    // node top_walk[top_entry + e] for top_steps steps. top_steps 0: no top layout.
+    std::int32_t top_nodes;
+    std::int32_t top_steps;
+    std::int64_t top_begin;    // first QS node of the top
+    std::int64_t top_entry;
 };
+inline constexpr std::int32_t kTopDepth = 5;  // at most 32 top leaves
 
 struct ForestView {
     const TreeInfo* trees;
@@ -66,6 +74,7 @@ struct ForestView {
     const std::uint32_t* qs_offset;
     const std::uint8_t* qs_threshold;
     const std::uint64_t* qs_mask;
+    const std::uint32_t* top_walk;  // TreeInfo::top_entry
     // leaf values: value[leaf * width + w] (a QS tree's leaf slots padded to qs_leaves)
     std::int64_t width;
     const double* value;

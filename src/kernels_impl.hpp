@@ -111,16 +111,18 @@ inline uint32_t step_u8(const WalkNodeU8* nd, const uint8_t* row) {
 constexpr int kChains = 16;  // rows stepped together through one tree (independent loads)
 
 // rows8: this block's rows in groups of 8 (kernels.hpp).
+// Rows start at the root (start null, t.depth steps) or row r at node start[r] (`steps` steps).
 inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* rows8, int64_t n,
-                    void* acc) {
+                    const uint32_t* start, int32_t steps, void* acc) {
     const WalkNodeU8* nodes = f.nodes_u8;
     const int64_t group = f.n_features * 8;
     for (int64_t g = 0; g < n; g += kChains) {
         uint32_t idx[kChains];
-        for (int r = 0; r < kChains; ++r) idx[r] = static_cast<uint32_t>(t.root);
+        for (int r = 0; r < kChains; ++r)
+            idx[r] = start ? start[g + r] : static_cast<uint32_t>(t.root);
         const uint8_t* lo = rows8 + (g / 8) * group;  // rows g .. g + 7
         const uint8_t* hi = lo + group;                // rows g + 8 .. g + 15
-        for (int32_t s = 0; s < t.depth; ++s)
+        for (int32_t s = 0; s < steps; ++s)
             for (int r = 0; r < kChains; ++r)
                 idx[r] = step_u8<8>(nodes + idx[r], (r < 8 ? lo : hi) + (r % 8));
         add_walk_leaves(f, t, idx, g, min64(kChains, n - g), acc);
@@ -212,6 +214,10 @@ inline QsNodes qs_nodes(const ForestView& f, const TreeInfo& t) {
     return {f.qs_offset + t.qs_begin, f.qs_threshold + t.qs_begin, f.qs_mask + t.qs_begin,
             t.qs_nodes};
 }
+inline QsNodes top_nodes(const ForestView& f, const TreeInfo& t) {
+    return {f.qs_offset + t.top_begin, f.qs_threshold + t.top_begin, f.qs_mask + t.top_begin,
+            t.top_nodes};
+}
 
 #if defined(GREENAUTO_LEVEL_AVX512)
 // Leaf values of 8 rows (leaf slots in 64-bit lanes) from a tree's padded value table.
@@ -239,12 +245,10 @@ inline void qs_add_8(const ForestView& f, const TreeInfo& t, __m512i leaf64, int
                                                                          leaf64)));
 }
 
-// Trees of at most 32 leaves: 16 rows per register of 32-bit bitvectors.
-template <int L>
-inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
-                 void* acc) {
+// Exit slots (lowest bit left set) of a block's 64 rows through QS nodes of at most 32 leaves:
+// 16 rows per register of 32-bit bitvectors, rows 16j .. 16j + 15 in l[j].
+inline void qs32_exits(const QsNodes& q, const uint8_t* cols, __m512i* l) {
     __m512i v0 = _mm512_set1_epi32(-1), v1 = v0, v2 = v0, v3 = v0;
-    const QsNodes q = qs_nodes(f, t);
     for (int32_t i = 0; i < q.n; ++i) {
         const __mmask64 k = _mm512_cmpgt_epu8_mask(_mm512_loadu_si512(cols + q.off[i]),
                                                   _mm512_set1_epi8(static_cast<char>(q.thr[i])));
@@ -255,20 +259,41 @@ inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
         v3 = _mm512_mask_and_epi32(v3, static_cast<__mmask16>(k >> 48), v3, m);
     }
     const __m512i top = _mm512_set1_epi32(31);
-    __m512i vs[4] = {v0, v1, v2, v3};
-    alignas(64) uint32_t leaf[kBlockRows];
+    const __m512i vs[4] = {v0, v1, v2, v3};
     for (int j = 0; j < 4; ++j) {
         const __m512i low = _mm512_and_si512(vs[j], _mm512_sub_epi32(_mm512_setzero_si512(), vs[j]));
-        const __m512i l = _mm512_sub_epi32(top, _mm512_lzcnt_epi32(low));
+        l[j] = _mm512_sub_epi32(top, _mm512_lzcnt_epi32(low));
+    }
+}
+
+// Trees of at most 32 leaves.
+template <int L>
+inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+                 void* acc) {
+    __m512i l[4];
+    qs32_exits(qs_nodes(f, t), cols, l);
+    alignas(64) uint32_t leaf[kBlockRows];
+    for (int j = 0; j < 4; ++j) {
         if (f.width == 1) {
-            qs_add_8<L>(f, t, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(l)), 16 * j, acc);
-            qs_add_8<L>(f, t, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(l, 1)),
+            qs_add_8<L>(f, t, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(l[j])), 16 * j, acc);
+            qs_add_8<L>(f, t, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(l[j], 1)),
                         16 * j + 8, acc);
         } else {
-            _mm512_store_si512(leaf + 16 * j, l);
+            _mm512_store_si512(leaf + 16 * j, l[j]);
         }
     }
     if (f.width != 1) add_qs_leaves(f, t, leaf, n, acc);
+}
+
+// Walk start of a block's 64 rows: the node their top layout exits to (TreeInfo::top_steps).
+inline void top_starts(const ForestView& f, const TreeInfo& t, const uint8_t* cols,
+                       uint32_t* start) {
+    __m512i l[4];
+    qs32_exits(top_nodes(f, t), cols, l);
+    const uint32_t* entry = f.top_walk + t.top_entry;
+    const __m512i lo = _mm512_loadu_si512(entry), hi = _mm512_loadu_si512(entry + 16);
+    for (int j = 0; j < 4; ++j)
+        _mm512_store_si512(start + 16 * j, _mm512_permutex2var_epi32(lo, l[j], hi));
 }
 
 // Trees of 33 to 64 leaves: 8 rows per register of 64-bit bitvectors.
@@ -311,10 +336,9 @@ inline __m256i qs_holds(const uint8_t* c, __m256i thr) {
     return _mm256_cmpeq_epi8(_mm256_subs_epu8(x, thr), _mm256_setzero_si256());
 }
 
-// Trees of at most 32 leaves: 8 rows per register of 32-bit bitvectors, 64 rows in 8.
-inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
-                 void* acc) {
-    const QsNodes q = qs_nodes(f, t);
+// Exit slots of a block's 64 rows through QS nodes of at most 32 leaves: 8 rows per register
+// of 32-bit bitvectors, 64 rows in 8.
+inline void qs32_exits(const QsNodes& q, const uint8_t* cols, uint32_t* leaf) {
     __m256i v[8];  // rows 8j .. 8j + 7: all leaves possible
     for (int j = 0; j < 8; ++j) v[j] = _mm256_set1_epi32(-1);
     for (int32_t i = 0; i < q.n; ++i) {
@@ -333,10 +357,24 @@ inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
                 w[3], _mm256_or_si256(m, _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))));
         }
     }
-    alignas(32) uint32_t bits[kBlockRows], leaf[kBlockRows];
+    alignas(32) uint32_t bits[kBlockRows];
     for (int j = 0; j < 8; ++j) _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 8 * j), v[j]);
-    for (int64_t r = 0; r < n; ++r) leaf[r] = static_cast<uint32_t>(__builtin_ctz(bits[r]));
+    for (int64_t r = 0; r < kBlockRows; ++r) leaf[r] = static_cast<uint32_t>(__builtin_ctz(bits[r]));
+}
+
+inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, int64_t n,
+                 void* acc) {
+    alignas(32) uint32_t leaf[kBlockRows];
+    qs32_exits(qs_nodes(f, t), cols, leaf);
     add_qs_leaves(f, t, leaf, n, acc);
+}
+
+// Walk start of a block's 64 rows: the node their top layout exits to (TreeInfo::top_steps).
+inline void top_starts(const ForestView& f, const TreeInfo& t, const uint8_t* cols,
+                       uint32_t* start) {
+    qs32_exits(top_nodes(f, t), cols, start);
+    const uint32_t* entry = f.top_walk + t.top_entry;
+    for (int64_t r = 0; r < kBlockRows; ++r) start[r] = entry[start[r]];
 }
 
 // With 4 rows per register, 64-bit bitvectors cost about what the walk does: trees of more
@@ -362,8 +400,15 @@ void trees_u8(const ForestView& f, const uint8_t* cols, const uint8_t* rows8, in
 #if defined(GREENAUTO_HAVE_QS)
             if (info.qs_leaves && qs_tree(f, info, cols + b * col_step, m, acc_block(f, acc, b)))
                 continue;
+            if (info.top_steps) {  // the top levels by Quickscorer, the rest walked
+                alignas(64) uint32_t start[kBlockRows];
+                top_starts(f, info, cols + b * col_step, start);
+                walk_u8(f, info, rows8 + b * col_step, m, start, info.top_steps,
+                        acc_block(f, acc, b));
+                continue;
+            }
 #endif
-            walk_u8(f, info, rows8 + b * col_step, m, acc_block(f, acc, b));
+            walk_u8(f, info, rows8 + b * col_step, m, nullptr, info.depth, acc_block(f, acc, b));
         }
     }
 }
