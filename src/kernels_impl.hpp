@@ -8,8 +8,11 @@
 //
 // Trees: Quickscorer (Lucchese et al., SIGIR 2015) vectorised over 64 rows as in RapidScorer
 // (Ye et al., KDD 2018), with byte compares since binned thresholds are bytes, for trees of at
-// most 64 leaves (AVX-512; AVX2 up to 32 leaves); a branch-free walk of 16 interleaved rows for deeper trees
-// and for the scalar level. KNN: byte SAD (L1) and 16-bit multiply-add (L2) distances, 32
+// most 64 leaves (AVX-512; AVX2 up to 32 leaves). Deeper trees: their top kTopDepth levels by
+// the same Quickscorer code (the nodes at that depth as its leaves), then a branch-free walk of
+// 16 interleaved rows from the exit node (the whole walk at the scalar level). Forests of
+// probability leaves add, for labels, integer leaf values to uint32 sums, 8 or 16 classes per
+// vector add. KNN: byte SAD (L1) and 16-bit multiply-add (L2) distances, 32
 // training rows at a time, with an exact early exit (partial distances only grow).
 #include <cstdint>
 #include <cstring>

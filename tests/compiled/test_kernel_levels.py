@@ -3,7 +3,7 @@
 The level is switched with ``greenauto._kernels.set_isa`` (levels this CPU lacks are not
 listed by ``available_levels``: the test ids name the levels that ran). Shapes are chosen so
 that each kernel path runs: Quickscorer trees of <= 16, <= 32 and <= 64 leaves, walked trees
-(deep, > 255 nodes), row-major accumulators (many classes), the few-row latency path, KNN with
+(deep, > 255 nodes; their top levels by Quickscorer), row-major accumulators (many classes), the few-row latency path, KNN with
 L1 / L2 / the dot-product L2 on codes < 128, and binning of float32 / float64.
 """
 
@@ -80,6 +80,29 @@ def test_tree_levels_agree_and_match_the_model(name, kind):
         assert_all_equal(results)
         expected = model.predict(binner.transform(batch))
         np.testing.assert_array_equal(results["scalar"][0], expected)
+
+
+@pytest.mark.parametrize("depth", [8, 10, 14])
+def test_walked_trees_with_a_quickscorer_top_match_the_model(depth):
+    """Trees of > 64 leaves run their top 5 levels by Quickscorer and walk the rest from the
+    exit node: leaves above the top's depth (a pure region), exits at depth 5 and trees just
+    deeper than the top, with many classes (integer sums) and probabilities (float64)."""
+    rng = np.random.default_rng(depth)
+    codes = rng.integers(0, 64, size=(4000, 6)).astype(np.float64)
+    y = rng.integers(0, 7, size=4000)
+    y[codes[:, 0] < 6] = 0  # a pure region: a leaf at depth 1 or 2
+    model = RandomForestClassifier(n_estimators=6, max_depth=depth, random_state=0)
+    model.fit(codes, y)
+    assert min(e.get_n_leaves() for e in model.estimators_) > 64  # all walked
+    edges = [np.r_[-1.0, np.arange(63) + 0.5, 64.0]] * codes.shape[1]
+    pipe = CompiledPipeline([model], classes=model.classes_, binner=edges)
+    for batch in (codes, codes[:77], codes[:5]):
+        results = run_at_levels(lambda b=batch: (pipe.predict(b), pipe.predict_proba(b)))
+        assert_all_equal(results)
+        np.testing.assert_array_equal(results[LEVELS[-1]][0], model.predict(batch))
+        np.testing.assert_allclose(
+            results[LEVELS[-1]][1], model.predict_proba(batch), rtol=0, atol=1e-12
+        )
 
 
 def test_raw_trees_with_nan_agree_across_levels():
