@@ -216,17 +216,27 @@ class CompiledPipeline {
     }
 
    private:
+    // An array left uninitialised (its users write every element they read): a call on a
+    // few rows must not pay for zeroing buffers sized for kBlock rows.
+    template <typename T>
+    struct Uninit {
+        std::unique_ptr<T[]> p;
+        void resize(std::size_t n) { p.reset(new T[n]); }
+        T* data() const { return p.get(); }
+        T& operator[](std::size_t i) const { return p[i]; }
+    };
+
     struct Buffers {
-        std::vector<std::uint8_t> codes;
-        std::vector<std::int32_t> votes;
-        std::vector<double> member_proba;  // kMaxMembers x kBlock x max member classes
-        std::vector<double> combined;      // kBlock x n_classes
+        Uninit<std::uint8_t> codes;
+        Uninit<std::int32_t> votes;
+        Uninit<double> member_proba;        // kMaxMembers x kBlock x max member classes
+        std::vector<double> combined;       // rows x n_classes
         std::vector<double> votes_per_class;  // n_classes
-        std::vector<double> scratch;
+        Uninit<double> scratch;
         // hard vote, labels only: the tied rows, gathered (codes or float32 rows)
-        std::vector<std::int64_t> tied;
-        std::vector<std::uint8_t> tied_codes;
-        std::vector<float> tied_raw;
+        Uninit<std::int64_t> tied;
+        Uninit<std::uint8_t> tied_codes;
+        Uninit<float> tied_raw;
     };
 
     // Every member's probabilities for every row: asked for, or a soft vote. A hard vote
@@ -251,7 +261,7 @@ class CompiledPipeline {
         if (want_proba || members_.size() > 1) {
             b.member_proba.resize(
                 static_cast<std::size_t>(kMaxMembers * kBlock * max_member_classes()));
-            b.combined.resize(static_cast<std::size_t>(kBlock * n_classes_));
+            b.combined.resize(static_cast<std::size_t>(rows * n_classes_));
             b.votes_per_class.resize(static_cast<std::size_t>(n_classes_));
         }
         if (!all_proba(want_proba) && members_.size() > 1) {

@@ -79,6 +79,7 @@ class TreeEnsemble {
     using Input = std::conditional_t<Node::kBinned, std::uint8_t, float>;
     // Blocks of fewer rows than this are read in place, row by row (the latency path).
     static constexpr std::int64_t kRowPathBelow = 8;
+    static constexpr std::int64_t kSums16Trees = 256;  // see quantize()
 
     explicit TreeEnsemble(const ForestArrays& a)
         : n_trees_(a.n_trees), n_features_(a.n_features), width_(a.width),
@@ -120,7 +121,7 @@ class TreeEnsemble {
         // binned: cols and rows8, kBlockRows bytes per feature each per block
         const std::int64_t col = Node::kBinned ? 2 * kBlockRows / 8 : kBlockRows;
         // float64 accumulators, or uint32 ones (half a double each) with integer leaf values
-        const std::int64_t acc = std::max(n_outputs_, (quantized_width(width_) + 1) / 2);
+        const std::int64_t acc = std::max(n_outputs_, (quantized_width(width_, false) + 1) / 2);
         return blocks * (acc * kBlockRows + n_used() * col) + n_outputs_ * (kBlockRows + 1) + 1;
     }
 
@@ -135,12 +136,13 @@ class TreeEnsemble {
         if (approx) {
             v.quantized = quantized_.data();
             v.qwidth = qwidth_;
+            v.sums16 = sums16_;
         }
         constexpr std::int64_t kCall = kMaxBlocks * kBlockRows;
         const std::int64_t blocks = std::min<std::int64_t>((n + kBlockRows - 1) / kBlockRows,
                                                            kMaxBlocks);
         const std::int64_t acc_elems =
-            std::max(n_outputs_, (quantized_width(width_) + 1) / 2) * kBlockRows;
+            std::max(n_outputs_, (quantized_width(width_, false) + 1) / 2) * kBlockRows;
         double* acc = scratch;
         double* row = acc + blocks * acc_elems;
         double* exact_acc = row + n_outputs_;
@@ -149,7 +151,10 @@ class TreeEnsemble {
             const std::int64_t m = std::min(kCall, n - r0);
             // the accumulators of this call as fresh objects of the type the kernels add to
             void* sums = nullptr;
-            if (approx) sums = fresh<std::uint32_t>(acc, blocks * qwidth_ * kBlockRows);
+            // integer sums: row-major, only rows < m are ever added to (a few rows: a few rows
+            // zeroed)
+            if (approx && sums16_) sums = fresh<std::uint16_t>(acc, m * qwidth_);
+            else if (approx) sums = fresh<std::uint32_t>(acc, m * qwidth_);
             else sums = fresh<double>(acc, blocks * n_outputs_ * kBlockRows);
             const Input* xb = x + r0 * stride;
             const bool by_row = m < kRowPathBelow;
@@ -177,7 +182,10 @@ class TreeEnsemble {
             for (std::int64_t b0 = 0; b0 < m; b0 += kBlockRows) {
                 const std::int64_t b = b0 / kBlockRows, mb = std::min(kBlockRows, m - b0);
                 std::int32_t* lb = labels + r0 + b0;
-                if (approx) {
+                if (approx && sums16_) {
+                    const auto* q = static_cast<const std::uint16_t*>(sums);
+                    finish_certified(q + b * qwidth_ * kBlockRows, mb, lb, row);
+                } else if (approx) {
                     const auto* q = static_cast<const std::uint32_t*>(sums);
                     finish_certified(q + b * qwidth_ * kBlockRows, mb, lb, row);
                 } else {
@@ -196,13 +204,16 @@ class TreeEnsemble {
     std::int64_t n_used() const { return static_cast<std::int64_t>(used_.size()); }
 
     // Mean outputs of probabilities (scikit-learn classifiers, width > 1): leaf values also as
-    // integers q = round(v * 65535). Their sums are exact; the float64 sum S of the values (in
-    // tree order, as scikit-learn adds them) lies within T * max|q / 65535 - v| + T^2 2^-53 of
-    // sum(q) / 65535 (T trees, every partial sum <= T). So when the two largest integer sums
+    // integers q = round(v * s). Their sums are exact; the float64 sum S of the values (in
+    // tree order, as scikit-learn adds them) lies within T * max|q / s - v| + T^2 2^-53 of
+    // sum(q) / s (T trees, every partial sum <= T). So when the two largest integer sums
     // differ by more than margin_ (that bound twice, plus room for the division by T to keep
     // the order), the label is certainly the class of the largest; otherwise the row's sums
     // are recomputed exactly. Four times less leaf memory to read; exact labels always.
-    // The integer sums are uint32 (at most 65535 T), leaf rows padded to qwidth_ (kernels.hpp).
+    // Many classes (rows_major) and T <= kSums16Trees: s = floor(65535 / T), so the sums fit
+    // uint16 and one vector add covers 16 or 32 classes (a coarser s: about 0.5 % of the rows
+    // of a 26-class forest of 100 trees are recomputed); else s = 65535 and uint32 sums. Leaf
+    // rows padded to qwidth_ (kernels.hpp).
     void quantize() {
         if (output_ != TreeOutput::kMean || width_ < 2 || width_ != n_outputs_) return;
         if (n_trees_ > 65535) return;
@@ -211,22 +222,25 @@ class TreeEnsemble {
         double dev = 0.0;
         for (double v : value_)
             if (!(v >= 0.0 && v <= 1.0)) return;
-        qwidth_ = quantized_width(width_);
+        sums16_ = rows_major(width_) && n_trees_ <= kSums16Trees;
+        const double scale = sums16_ ? std::floor(65535.0 / static_cast<double>(n_trees_)) : 65535.0;
+        qwidth_ = quantized_width(width_, sums16_);
         const std::size_t n_leaves = value_.size() / static_cast<std::size_t>(width_);
         quantized_.assign(n_leaves * static_cast<std::size_t>(qwidth_), 0);
         for (std::size_t i = 0; i < value_.size(); ++i) {
-            const double q = std::nearbyint(value_[i] * 65535.0);
+            const double q = std::nearbyint(value_[i] * scale);
             const std::size_t leaf = i / static_cast<std::size_t>(width_);
             const std::size_t col = i % static_cast<std::size_t>(width_);
             quantized_[leaf * static_cast<std::size_t>(qwidth_) + col] = static_cast<std::uint16_t>(q);
-            dev = std::max(dev, std::abs(q / 65535.0 - value_[i]));
+            dev = std::max(dev, std::abs(q / scale - value_[i]));
         }
         const double t = static_cast<double>(n_trees_);
-        margin_ = 65535.0 * (2.0 * t * dev + 2.0 * t * t * 0x1p-53 + 4.0 * t * 0x1p-50) + 2.0;
+        margin_ = scale * (2.0 * t * dev + 2.0 * t * t * 0x1p-53 + 4.0 * t * 0x1p-50) + 2.0;
     }
 
     // Labels from integer sums where certain (kept), -1 where the exact sums must decide.
-    void finish_certified(const std::uint32_t* acc, std::int64_t m, std::int32_t* labels,
+    template <typename Sum>
+    void finish_certified(const Sum* acc, std::int64_t m, std::int32_t* labels,
                           double* a) const {
         const std::int64_t k = n_outputs_;
         for (std::int64_t r = 0; r < m; ++r) {
@@ -338,7 +352,8 @@ class TreeEnsemble {
                           qs_threshold_.data(),  qs_mask_.data(),
                           top_walk_.data(),
                           width_,                value_.data(),
-                          nullptr,               0};
+                          nullptr,               0,
+                          false};
     }
 
     static void fail(const std::string& msg) { throw std::invalid_argument(msg); }
@@ -595,6 +610,7 @@ class TreeEnsemble {
     std::vector<double> value_;
     std::vector<std::uint16_t> quantized_;  // empty: no certified integer path
     std::int64_t qwidth_ = 0;               // its leaf-row width (kernels.hpp quantized_width)
+    bool sums16_ = false;                   // uint16 sums (else uint32)
     double margin_ = 0.0;
 };
 
