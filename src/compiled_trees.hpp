@@ -79,7 +79,7 @@ class TreeEnsemble {
     using Input = std::conditional_t<Node::kBinned, std::uint8_t, float>;
     // Blocks of fewer rows than this are read in place, row by row (the latency path).
     static constexpr std::int64_t kRowPathBelow = 8;
-    static constexpr std::int64_t kSums16Trees = 256;  // see quantize()
+    static constexpr std::int64_t kByteLeavesTrees = 257;  // 255 x 257 = 65535: see quantize()
 
     explicit TreeEnsemble(const ForestArrays& a)
         : n_trees_(a.n_trees), n_features_(a.n_features), width_(a.width),
@@ -131,12 +131,12 @@ class TreeEnsemble {
                  double* proba, double* scratch) const {
         const KernelTable& k = active_kernels();
         // labels only: integer leaf values where the model has them (see quantize())
-        const bool approx = proba == nullptr && !quantized_.empty();
+        const bool approx = proba == nullptr && (!quantized_.empty() || !quantized8_.empty());
         ForestView v = view();
         if (approx) {
-            v.quantized = quantized_.data();
+            if (bytes_) v.quantized8 = quantized8_.data();
+            else v.quantized = quantized_.data();
             v.qwidth = qwidth_;
-            v.sums16 = sums16_;
         }
         constexpr std::int64_t kCall = kMaxBlocks * kBlockRows;
         const std::int64_t blocks = std::min<std::int64_t>((n + kBlockRows - 1) / kBlockRows,
@@ -153,7 +153,7 @@ class TreeEnsemble {
             void* sums = nullptr;
             // integer sums: row-major, only rows < m are ever added to (a few rows: a few rows
             // zeroed)
-            if (approx && sums16_) sums = fresh<std::uint16_t>(acc, m * qwidth_);
+            if (approx && bytes_) sums = fresh<std::uint16_t>(acc, m * qwidth_);
             else if (approx) sums = fresh<std::uint32_t>(acc, m * qwidth_);
             else sums = fresh<double>(acc, blocks * n_outputs_ * kBlockRows);
             const Input* xb = x + r0 * stride;
@@ -182,7 +182,7 @@ class TreeEnsemble {
             for (std::int64_t b0 = 0; b0 < m; b0 += kBlockRows) {
                 const std::int64_t b = b0 / kBlockRows, mb = std::min(kBlockRows, m - b0);
                 std::int32_t* lb = labels + r0 + b0;
-                if (approx && sums16_) {
+                if (approx && bytes_) {
                     const auto* q = static_cast<const std::uint16_t*>(sums);
                     finish_certified(q + b * qwidth_ * kBlockRows, mb, lb, row);
                 } else if (approx) {
@@ -210,10 +210,10 @@ class TreeEnsemble {
     // differ by more than margin_ (that bound twice, plus room for the division by T to keep
     // the order), the label is certainly the class of the largest; otherwise the row's sums
     // are recomputed exactly. Four times less leaf memory to read; exact labels always.
-    // Many classes (rows_major) and T <= kSums16Trees: s = floor(65535 / T), so the sums fit
-    // uint16 and one vector add covers 16 or 32 classes (a coarser s: about 0.5 % of the rows
-    // of a 26-class forest of 100 trees are recomputed); else s = 65535 and uint32 sums. Leaf
-    // rows padded to qwidth_ (kernels.hpp).
+    // Many classes (rows_major) and T <= kByteLeavesTrees: s = 255 (byte leaves, uint16 sums:
+    // half the leaf memory and 32 classes per AVX-512 add; about 1.4 % of the rows of a
+    // 26-class forest of 100 trees are recomputed); else s = 65535 and uint32 sums. Leaf rows
+    // padded to qwidth_ (kernels.hpp).
     void quantize() {
         if (output_ != TreeOutput::kMean || width_ < 2 || width_ != n_outputs_) return;
         if (n_trees_ > 65535) return;
@@ -222,16 +222,19 @@ class TreeEnsemble {
         double dev = 0.0;
         for (double v : value_)
             if (!(v >= 0.0 && v <= 1.0)) return;
-        sums16_ = rows_major(width_) && n_trees_ <= kSums16Trees;
-        const double scale = sums16_ ? std::floor(65535.0 / static_cast<double>(n_trees_)) : 65535.0;
-        qwidth_ = quantized_width(width_, sums16_);
+        bytes_ = rows_major(width_) && n_trees_ <= kByteLeavesTrees;
+        const double scale = bytes_ ? 255.0 : 65535.0;
+        qwidth_ = quantized_width(width_, bytes_);
         const std::size_t n_leaves = value_.size() / static_cast<std::size_t>(width_);
-        quantized_.assign(n_leaves * static_cast<std::size_t>(qwidth_), 0);
+        if (bytes_) quantized8_.assign(n_leaves * static_cast<std::size_t>(qwidth_), 0);
+        else quantized_.assign(n_leaves * static_cast<std::size_t>(qwidth_), 0);
         for (std::size_t i = 0; i < value_.size(); ++i) {
             const double q = std::nearbyint(value_[i] * scale);
             const std::size_t leaf = i / static_cast<std::size_t>(width_);
             const std::size_t col = i % static_cast<std::size_t>(width_);
-            quantized_[leaf * static_cast<std::size_t>(qwidth_) + col] = static_cast<std::uint16_t>(q);
+            const std::size_t at = leaf * static_cast<std::size_t>(qwidth_) + col;
+            if (bytes_) quantized8_[at] = static_cast<std::uint8_t>(q);
+            else quantized_[at] = static_cast<std::uint16_t>(q);
             dev = std::max(dev, std::abs(q / scale - value_[i]));
         }
         const double t = static_cast<double>(n_trees_);
@@ -352,8 +355,8 @@ class TreeEnsemble {
                           qs_threshold_.data(),  qs_mask_.data(),
                           top_walk_.data(),
                           width_,                value_.data(),
-                          nullptr,               0,
-                          false};
+                          nullptr,               nullptr,
+                          0};
     }
 
     static void fail(const std::string& msg) { throw std::invalid_argument(msg); }
@@ -608,9 +611,10 @@ class TreeEnsemble {
     std::vector<std::uint64_t> qs_mask_;
     std::vector<std::uint32_t> top_walk_;
     std::vector<double> value_;
-    std::vector<std::uint16_t> quantized_;  // empty: no certified integer path
-    std::int64_t qwidth_ = 0;               // its leaf-row width (kernels.hpp quantized_width)
-    bool sums16_ = false;                   // uint16 sums (else uint32)
+    std::vector<std::uint16_t> quantized_;  // integer leaves (both empty: no certified path)
+    std::vector<std::uint8_t> quantized8_;  // byte leaves, uint16 sums
+    std::int64_t qwidth_ = 0;               // their leaf-row width (kernels.hpp quantized_width)
+    bool bytes_ = false;                    // quantized8_ (else quantized_)
     double margin_ = 0.0;
 };
 

@@ -78,14 +78,14 @@ struct ForestView {
     // leaf values: value[leaf * width + w] (a QS tree's leaf slots padded to qs_leaves)
     std::int64_t width;
     const double* value;
-    // when not null (width > 1): the values as integers round(v * scale), leaf rows qwidth
-    // apart (width, or for rows_major(width) padded with zeros to a multiple of 8, or of 16
-    // with sums16), added instead of value to integer accumulators: uint16 when sums16 (the
-    // scale keeps every sum below 2^16), else uint32. Labels only: the caller checks the
-    // margin and recomputes close rows exactly.
+    // Labels only, width > 1: the values as integers round(v * scale), added instead of value
+    // to integer accumulators (the caller checks a margin and recomputes close rows exactly):
+    // quantized (scale 65535) into uint32 sums, or quantized8 (scale 255, at most 257 trees)
+    // into uint16 sums; at most one is not null. Leaf rows qwidth apart (width, or for
+    // rows_major(width) padded with zeros to a multiple of 8, of 16 for quantized8).
     const std::uint16_t* quantized;
+    const std::uint8_t* quantized8;
     std::int64_t qwidth;
-    bool sums16;
 };
 
 // Leaf rows wider than this are added to row-major accumulators (one vector add per row);
@@ -95,9 +95,9 @@ inline constexpr std::int64_t kNarrowWidth = 4;
 static inline bool rows_major(std::int64_t width) { return width > kNarrowWidth; }
 
 // Padded leaf-row width of the integer leaf values (see ForestView::quantized).
-static inline std::int64_t quantized_width(std::int64_t width, bool sums16) {
+static inline std::int64_t quantized_width(std::int64_t width, bool bytes) {
     if (!rows_major(width)) return width;
-    return sums16 ? (width + 15) / 16 * 16 : (width + 7) / 8 * 8;
+    return bytes ? (width + 15) / 16 * 16 : (width + 7) / 8 * 8;
 }
 
 // Walked trees read rows in groups of 8, feature-major inside a group: feature f of row r at
@@ -105,8 +105,8 @@ static inline std::int64_t quantized_width(std::int64_t width, bool sums16) {
 // n rows (at most kMaxBlocks * kBlockRows) in blocks: cols as above (bytes or float64), acc per
 // block kBlockRows x n_outputs float64 at acc + b * n_outputs * kBlockRows, output-major
 // (acc[o * kBlockRows + r]) or, when rows_major(width), row-major (acc[r * n_outputs + o]);
-// leaf values added in tree order for every row. With f.quantized, acc holds uint32 (uint16
-// with f.sums16) instead, kBlockRows x qwidth per block, row-major (acc[r * qwidth + o]).
+// leaf values added in tree order for every row. With integer leaves, acc holds uint32 (uint16
+// with f.quantized8) instead, kBlockRows x qwidth per block, row-major (acc[r * qwidth + o]).
 using TreesU8Fn = void (*)(const ForestView& f, const std::uint8_t* cols,
                            const std::uint8_t* rows8, std::int64_t n, void* acc);
 using TreesF64Fn = void (*)(const ForestView& f, const double* cols, std::int64_t n, void* acc);

@@ -40,8 +40,7 @@ inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 // ============================================================================ trees: walk
 // The accumulators of block b of a call (kernels.hpp: float64, or uint32 with integer leaves).
 inline void* acc_block(const ForestView& f, void* acc, int64_t b) {
-    if (f.quantized != nullptr && f.sums16)
-        return static_cast<uint16_t*>(acc) + b * f.qwidth * kBlockRows;
+    if (f.quantized8 != nullptr) return static_cast<uint16_t*>(acc) + b * f.qwidth * kBlockRows;
     if (f.quantized != nullptr) return static_cast<uint32_t*>(acc) + b * f.qwidth * kBlockRows;
     return static_cast<double*>(acc) + b * f.n_outputs * kBlockRows;
 }
@@ -71,33 +70,44 @@ inline void add_quantized(const uint16_t* q, int64_t qw, uint32_t* a) {
     for (int64_t c = 0; c < qw; ++c) a[c] += q[c];
 }
 
-// The same into uint16 accumulators (qw a multiple of 16; the sums never wrap).
-inline void add_quantized16(const uint16_t* q, int64_t qw, uint16_t* a) {
+// A byte leaf row into uint16 accumulators (qw a multiple of 16 when qw > kNarrowWidth; the
+// sums never wrap: at most 255 x 257).
+inline void add_quantized8(const uint8_t* q, int64_t qw, uint16_t* a) {
 #if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
-    int64_t c = 0;
+    if (rows_major(qw)) {
+        int64_t c = 0;
 #if defined(GREENAUTO_LEVEL_AVX512)
-    for (; c + 32 <= qw; c += 32)
-        _mm512_storeu_si512(a + c, _mm512_add_epi16(_mm512_loadu_si512(a + c),
-                                                     _mm512_loadu_si512(q + c)));
+        for (; c + 32 <= qw; c += 32) {
+            const __m512i v =
+                _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c)));
+            _mm512_storeu_si512(a + c, _mm512_add_epi16(_mm512_loadu_si512(a + c), v));
+        }
 #endif
-    for (; c < qw; c += 16) {
-        auto* ac = reinterpret_cast<__m256i*>(a + c);
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c));
-        _mm256_storeu_si256(ac, _mm256_add_epi16(_mm256_loadu_si256(ac), v));
+        for (; c < qw; c += 16) {
+            auto* ac = reinterpret_cast<__m256i*>(a + c);
+            const __m256i v =
+                _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c)));
+            _mm256_storeu_si256(ac, _mm256_add_epi16(_mm256_loadu_si256(ac), v));
+        }
+        return;
     }
-#else
-    for (int64_t c = 0; c < qw; ++c) a[c] = static_cast<uint16_t>(a[c] + q[c]);
 #endif
+    for (int64_t c = 0; c < qw; ++c) a[c] = static_cast<uint16_t>(a[c] + q[c]);
 }
 
 // Leaf `leaf` (global id) of tree t added to row r of a block's accumulators.
 inline void add_leaf(const ForestView& f, const TreeInfo& t, int64_t leaf, int64_t r,
                      void* acc) {
     const int64_t w = f.width;
-    if (f.quantized != nullptr) {  // integer sums (trees all add to outputs 0 .. width - 1)
-        const uint16_t* q = f.quantized + leaf * f.qwidth;
-        if (f.sums16) add_quantized16(q, f.qwidth, static_cast<uint16_t*>(acc) + r * f.qwidth);
-        else add_quantized(q, f.qwidth, static_cast<uint32_t*>(acc) + r * f.qwidth);
+    // integer sums (the trees all add to outputs 0 .. width - 1)
+    if (f.quantized8 != nullptr) {
+        add_quantized8(f.quantized8 + leaf * f.qwidth, f.qwidth,
+                       static_cast<uint16_t*>(acc) + r * f.qwidth);
+        return;
+    }
+    if (f.quantized != nullptr) {
+        add_quantized(f.quantized + leaf * f.qwidth, f.qwidth,
+                      static_cast<uint32_t*>(acc) + r * f.qwidth);
         return;
     }
     const double* v = f.value + leaf * w;
@@ -120,11 +130,11 @@ inline void add_walk_leaves(const ForestView& f, const TreeInfo& t, const uint32
         for (int64_t r = 0; r < n; ++r) a[r] += f.value[f.leaf_of[idx[r]]];
         return;
     }
-    if (f.quantized != nullptr && f.sums16) {  // the common many-class case, without branches
+    if (f.quantized8 != nullptr) {  // the common many-class case, without branches
         const int64_t qw = f.qwidth;
         uint16_t* a = static_cast<uint16_t*>(acc) + g * qw;
         for (int64_t r = 0; r < n; ++r)
-            add_quantized16(f.quantized + f.leaf_of[idx[r]] * qw, qw, a + r * qw);
+            add_quantized8(f.quantized8 + f.leaf_of[idx[r]] * qw, qw, a + r * qw);
         return;
     }
     for (int64_t r = 0; r < n; ++r) add_leaf(f, t, f.leaf_of[idx[r]], g + r, acc);

@@ -3,8 +3,9 @@
 The level is switched with ``greenauto._kernels.set_isa`` (levels this CPU lacks are not
 listed by ``available_levels``: the test ids name the levels that ran). Shapes are chosen so
 that each kernel path runs: Quickscorer trees of <= 16, <= 32 and <= 64 leaves, walked trees
-(deep, > 255 nodes; their top levels by Quickscorer), row-major accumulators (many classes), the few-row latency path, KNN with
-L1 / L2 / the dot-product L2 on codes < 128, and binning of float32 / float64.
+(deep, > 255 nodes; their top levels by Quickscorer), row-major accumulators (many classes),
+the few-row latency path, KNN with L1 / L2 / the dot-product L2 on codes < 128, and binning of
+float32 / float64.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def test_bad_isa_environment_is_a_clear_import_error(tmp_path):
     assert "GREENAUTO_ISA: unknown instruction-set level 'avx3'" in done.stderr
 
 
-@pytest.mark.parametrize("n_classes", [2, 3, 7])
+@pytest.mark.parametrize("n_classes", [2, 3, 7, 26])
 def test_tied_and_nearly_tied_forests_give_the_library_labels(n_classes):
     """Labels come from integer leaf sums only where the top two classes are far apart; exact
     and near ties (every row here) are recomputed in float64 as scikit-learn adds them."""
@@ -207,18 +208,23 @@ def test_tied_and_nearly_tied_forests_give_the_library_labels(n_classes):
             np.testing.assert_array_equal(results["scalar"], model.predict(batch))
 
 
-def test_values_too_close_for_integers_are_decided_exactly():
-    """Leaf values whose integer images (round(v * 65535)) are equal, or in the other order,
-    while the float64 values are not: the label must follow the float64 sums."""
+@pytest.mark.parametrize("n_classes", [3, 9])  # 16-bit leaves, uint32 sums; byte leaves
+def test_values_too_close_for_integers_are_decided_exactly(n_classes):
+    """Leaf values whose integer images (round(v * 65535), or round(v * 255) for many classes)
+    are equal, or in the other order, while the float64 values are not: the label must follow
+    the float64 sums."""
     from greenauto._kernels import CompiledPipelineKernel
 
-    # one leaf per tree; class 1 beats class 0 by 1e-6 per tree, invisible at 1 / 65535
-    values = np.array([[0.45 + 3e-6, 0.45 + 4e-6, 0.1 - 7e-6]] * 3)
-    kernel = CompiledPipelineKernel(None, [], 1, 3)
+    # one leaf per tree; class 1 beats class 0 by 1e-6 per tree, invisible to the integers
+    rest = np.full(n_classes - 2, (0.1 if n_classes == 3 else 0.05))
+    rest[-1] -= 7e-6
+    top = 0.45 if n_classes == 3 else 0.3
+    values = np.tile(np.r_[top + 3e-6, top + 4e-6, rest], (3, 1))
+    kernel = CompiledPipelineKernel(None, [], 1, n_classes)
     kernel.add_trees(
         np.array([0, 1, 2, 3], np.int64), np.zeros(3, np.int32), np.zeros(3),
         np.full(3, -1, np.int32), np.full(3, -1, np.int32), np.zeros(3, np.uint8), values,
-        np.zeros(3, np.int32), 3, 0, 1.0, [0, 1, 2],
+        np.zeros(3, np.int32), n_classes, 0, 1.0, list(range(n_classes)),
     )  # fmt: skip
     X = np.zeros((70, 1), np.float32)  # blocks and the few-row path
     results = run_at_levels(lambda: (kernel.predict(X, False, 1), kernel.predict(X[:2], False, 1)))
