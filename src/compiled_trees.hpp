@@ -118,11 +118,10 @@ class TreeEnsemble {
     std::int64_t scratch_doubles(std::int64_t rows) const {
         const std::int64_t blocks = std::clamp<std::int64_t>((rows + kBlockRows - 1) / kBlockRows, 1,
                                                              kMaxBlocks);
-        // binned: cols and rows8, kBlockRows bytes per feature each per block
-        const std::int64_t col = Node::kBinned ? 2 * kBlockRows / 8 : kBlockRows;
-        // float64 accumulators, or uint32 ones (half a double each) with integer leaf values
-        const std::int64_t acc = std::max(n_outputs_, (quantized_width(width_, false) + 1) / 2);
-        return blocks * (acc * kBlockRows + n_used() * col) + n_outputs_ * (kBlockRows + 1) + 1;
+        // staging: labels twice (int32) and the input rows of up to every row of the call
+        const std::int64_t staging =
+            blocks * kBlockRows * (n_features_ * static_cast<std::int64_t>(sizeof(Input)) + 8);
+        return layout(blocks).staging + staging / 8 + 3;
     }
 
     // Class indices of n rows (x: n rows of `stride` elements) and, when proba is not null,
@@ -131,147 +130,213 @@ class TreeEnsemble {
                  double* proba, double* scratch) const {
         const KernelTable& k = active_kernels();
         // labels only: integer leaf values where the model has them (see quantize())
-        const bool approx = proba == nullptr && (!quantized_.empty() || !quantized8_.empty());
-        ForestView v = view();
-        if (approx) {
-            if (bytes_) v.quantized8 = quantized8_.data();
-            else v.quantized = quantized_.data();
-            v.qwidth = qwidth_;
-        }
+        const bool approx = proba == nullptr && !fine_.empty();
         constexpr std::int64_t kCall = kMaxBlocks * kBlockRows;
         const std::int64_t blocks = std::min<std::int64_t>((n + kBlockRows - 1) / kBlockRows,
                                                            kMaxBlocks);
-        const std::int64_t acc_elems =
-            std::max(n_outputs_, (quantized_width(width_, false) + 1) / 2) * kBlockRows;
-        double* acc = scratch;
-        double* row = acc + blocks * acc_elems;
-        double* exact_acc = row + n_outputs_;
-        double* cols = exact_acc + n_outputs_ * kBlockRows;
+        const Layout l = layout(blocks);
         for (std::int64_t r0 = 0; r0 < n; r0 += kCall) {
             const std::int64_t m = std::min(kCall, n - r0);
-            // the accumulators of this call as fresh objects of the type the kernels add to
-            void* sums = nullptr;
-            // integer sums: row-major, only rows < m are ever added to (a few rows: a few rows
-            // zeroed)
-            if (approx && bytes_) sums = fresh<std::uint16_t>(acc, m * qwidth_);
-            else if (approx) sums = fresh<std::uint32_t>(acc, m * qwidth_);
-            else sums = fresh<double>(acc, blocks * n_outputs_ * kBlockRows);
             const Input* xb = x + r0 * stride;
-            const bool by_row = m < kRowPathBelow;
-            if constexpr (Node::kBinned) {
-                // bytes of a float64 buffer, written and read through unsigned char only
-                auto* c = reinterpret_cast<std::uint8_t*>(cols);
-                std::uint8_t* rows8 = c + blocks * kBlockRows * n_used();
-                if (by_row) {
-                    gather(xb, stride, m, c, true);
-                    k.tree_rows_u8(v, c, n_used(), m, sums);
-                } else {
-                    if (k.quickscorer && has_qs_) {  // Quickscorer trees read cols
-                        if (identity_) k.transpose_u8(xb, stride, m, n_used(), c);
-                        else gather(xb, stride, m, c, false);
-                    }
-                    if (identity_) k.transpose8_u8(xb, stride, m, n_used(), rows8);
-                    else gather8(xb, stride, m, rows8);
-                    k.trees_u8(v, c, rows8, m, sums);
-                }
-            } else {
-                gather(xb, stride, m, cols, by_row);
-                if (by_row) k.tree_rows_f64(v, cols, n_used(), m, sums);
-                else k.trees_f64(v, cols, m, sums);
+            if (approx) {
+                integer_labels(k, coarse_.empty() ? fine_ : coarse_, xb, stride, m, blocks,
+                               labels + r0, scratch);
+                decide_close(k, xb, stride, m, blocks, labels + r0, scratch);
+                continue;
             }
+            double* acc = fresh<double>(scratch, blocks * n_outputs_ * kBlockRows);
+            run_pass(k, view(), xb, stride, m, blocks, acc, scratch + l.cols);
             for (std::int64_t b0 = 0; b0 < m; b0 += kBlockRows) {
-                const std::int64_t b = b0 / kBlockRows, mb = std::min(kBlockRows, m - b0);
-                std::int32_t* lb = labels + r0 + b0;
-                if (approx && bytes_) {
-                    const auto* q = static_cast<const std::uint16_t*>(sums);
-                    finish_certified(q + b * qwidth_ * kBlockRows, mb, lb, row);
-                } else if (approx) {
-                    const auto* q = static_cast<const std::uint32_t*>(sums);
-                    finish_certified(q + b * qwidth_ * kBlockRows, mb, lb, row);
-                } else {
-                    const auto* d = static_cast<const double*>(sums);
-                    double* pb = proba ? proba + (r0 + b0) * n_classes() : nullptr;
-                    finish(d + b * n_outputs_ * kBlockRows, mb, lb, pb, row);
-                }
+                double* pb = proba ? proba + (r0 + b0) * n_classes() : nullptr;
+                finish(acc + (b0 / kBlockRows) * n_outputs_ * kBlockRows,
+                       std::min(kBlockRows, m - b0), labels + r0 + b0, pb, scratch + l.row);
             }
-            if (approx)  // rows whose top two classes were too close: the exact sums
-                for (std::int64_t r = 0; r < m; ++r)
-                    if (labels[r0 + r] < 0) exact_row(k, xb + r * stride, exact_acc, cols, labels + r0 + r, row);
         }
     }
 
    private:
+    // Scratch of a call of `blocks` blocks, offsets in doubles: accumulators (float64, or
+    // integer sums), one output row, the rows' used features, the staging of rows to decide
+    // exactly (their input rows, then their labels).
+    struct Layout {
+        std::int64_t row, cols, staging;
+    };
+    Layout layout(std::int64_t blocks) const {
+        // float64 accumulators, or uint32 ones (half a double each) with integer leaf values
+        const std::int64_t acc = std::max(n_outputs_, (quantized_width(width_, false) + 1) / 2);
+        // binned: cols and rows8, kBlockRows bytes per feature each per block
+        const std::int64_t col = Node::kBinned ? 2 * kBlockRows / 8 : kBlockRows;
+        Layout l{};
+        l.row = blocks * acc * kBlockRows;
+        l.cols = l.row + n_outputs_ + 1;
+        l.staging = l.cols + blocks * n_used() * col;
+        return l;
+    }
+
+    // Every tree over m rows of xb, adding to sums (the accumulators of ForestView v).
+    void run_pass(const KernelTable& k, const ForestView& v, const Input* xb, std::int64_t stride,
+                  std::int64_t m, std::int64_t blocks, void* sums, double* cols) const {
+        const bool by_row = m < kRowPathBelow;
+        if constexpr (Node::kBinned) {
+            // bytes of a float64 buffer, written and read through unsigned char only
+            auto* c = reinterpret_cast<std::uint8_t*>(cols);
+            std::uint8_t* rows8 = c + blocks * kBlockRows * n_used();
+            if (by_row) {
+                gather(xb, stride, m, c, true);
+                k.tree_rows_u8(v, c, n_used(), m, sums);
+                return;
+            }
+            if (k.quickscorer && has_qs_) {  // Quickscorer trees read cols
+                if (identity_) k.transpose_u8(xb, stride, m, n_used(), c);
+                else gather(xb, stride, m, c, false);
+            }
+            if (identity_) k.transpose8_u8(xb, stride, m, n_used(), rows8);
+            else gather8(xb, stride, m, rows8);
+            k.trees_u8(v, c, rows8, m, sums);
+        } else {
+            gather(xb, stride, m, cols, by_row);
+            if (by_row) k.tree_rows_f64(v, cols, n_used(), m, sums);
+            else k.trees_f64(v, cols, m, sums);
+        }
+    }
+
+    // One integer image of the leaf values (see quantize()).
+    struct IntLeaves {
+        std::vector<std::uint16_t> q16;  // scale 65535: uint32 sums
+        std::vector<std::uint8_t> q8;    // scale 255: uint16 sums
+        std::int64_t qwidth = 0;         // leaf-row width (kernels.hpp quantized_width)
+        double margin = 0.0;
+        bool empty() const { return q16.empty() && q8.empty(); }
+    };
+
+    // Labels of m rows from the integer sums of il where they are certain, -1 elsewhere.
+    void integer_labels(const KernelTable& k, const IntLeaves& il, const Input* x,
+                        std::int64_t stride, std::int64_t m, std::int64_t blocks,
+                        std::int32_t* labels, double* scratch) const {
+        const Layout l = layout(blocks);
+        ForestView v = view();
+        v.qwidth = il.qwidth;
+        if (!il.q8.empty()) {
+            v.quantized8 = il.q8.data();
+            auto* sums = fresh<std::uint16_t>(scratch, m * il.qwidth);
+            run_pass(k, v, x, stride, m, blocks, sums, scratch + l.cols);
+            finish_certified(il, sums, m, labels, scratch + l.row);
+        } else {
+            v.quantized = il.q16.data();
+            auto* sums = fresh<std::uint32_t>(scratch, m * il.qwidth);
+            run_pass(k, v, x, stride, m, blocks, sums, scratch + l.cols);
+            finish_certified(il, sums, m, labels, scratch + l.row);
+        }
+    }
+
+    // The rows of m whose top two integer sums were too close (label -1), gathered: after
+    // byte leaves, the 16-bit ones decide where they can; the float64 values the rest (in
+    // blocks when there are enough rows).
+    void decide_close(const KernelTable& k, const Input* xb, std::int64_t stride,
+                      std::int64_t m, std::int64_t blocks, std::int32_t* labels,
+                      double* scratch) const {
+        const std::int64_t nf = std::count(labels, labels + m, -1);
+        if (nf == 0) return;
+        const Layout l = layout(blocks);
+        // staging: their labels, their input rows (up to the last used feature), then the
+        // labels of those the float64 sums decide
+        const std::int64_t w = used_.empty() ? 0 : *std::max_element(used_.begin(), used_.end()) + 1;
+        auto* close = fresh<std::int32_t>(scratch + l.staging, nf);
+        double* rows_at = scratch + l.staging + (nf * 4 + 7) / 8;
+        Input* rows = fresh<Input>(rows_at, nf * w);
+        const auto row_bytes = static_cast<std::int64_t>(sizeof(Input)) * w;
+        auto* exact = fresh<std::int32_t>(rows_at + (nf * row_bytes + 7) / 8, nf);
+        std::int64_t j = 0;
+        for (std::int64_t r = 0; r < m; ++r)
+            if (labels[r] < 0) std::copy_n(xb + r * stride, w, rows + w * j++);
+        std::int64_t n_exact = nf;
+        if (!coarse_.empty()) {  // the rows 16-bit leaves cannot decide, moved to the front
+            integer_labels(k, fine_, rows, w, nf, blocks, close, scratch);
+            n_exact = 0;
+            for (j = 0; j < nf; ++j)
+                if (close[j] < 0) std::copy_n(rows + w * j, w, rows + w * n_exact++);
+        } else {
+            std::fill(close, close + nf, -1);
+        }
+        if (n_exact > 0) {
+            double* acc = fresh<double>(scratch, blocks * n_outputs_ * kBlockRows);
+            run_pass(k, view(), rows, w, n_exact, blocks, acc, scratch + l.cols);
+            for (std::int64_t b0 = 0; b0 < n_exact; b0 += kBlockRows)
+                finish(acc + (b0 / kBlockRows) * n_outputs_ * kBlockRows,
+                       std::min(kBlockRows, n_exact - b0), exact + b0, nullptr, scratch + l.row);
+            std::int64_t e = 0;
+            for (j = 0; j < nf; ++j)
+                if (close[j] < 0) close[j] = exact[e++];
+        }
+        j = 0;
+        for (std::int64_t r = 0; r < m; ++r)
+            if (labels[r] < 0) labels[r] = close[j++];
+    }
+
     std::int64_t n_used() const { return static_cast<std::int64_t>(used_.size()); }
 
     // Mean outputs of probabilities (scikit-learn classifiers, width > 1): leaf values also as
     // integers q = round(v * s). Their sums are exact; the float64 sum S of the values (in
     // tree order, as scikit-learn adds them) lies within T * max|q / s - v| + T^2 2^-53 of
     // sum(q) / s (T trees, every partial sum <= T). So when the two largest integer sums
-    // differ by more than margin_ (that bound twice, plus room for the division by T to keep
+    // differ by more than the margin (that bound twice, plus room for the division by T to keep
     // the order), the label is certainly the class of the largest; otherwise the row's sums
     // are recomputed exactly. Four times less leaf memory to read; exact labels always.
-    // Many classes (rows_major) and T <= kByteLeavesTrees: s = 255 (byte leaves, uint16 sums:
-    // half the leaf memory and 32 classes per AVX-512 add; about 1.4 % of the rows of a
-    // 26-class forest of 100 trees are recomputed); else s = 65535 and uint32 sums. Leaf rows
-    // padded to qwidth_ (kernels.hpp).
+    // Always s = 65535 with uint32 sums (fine_); with many classes (rows_major) and T <=
+    // kByteLeavesTrees also s = 255 with uint16 sums (coarse_: half the leaf memory and 32
+    // classes per AVX-512 add), which decides first: about 1.4 % of the rows of a 26-class
+    // forest of 100 trees are left to fine_, whose table is then about as hot as the exact one
+    // would be cold. Leaf rows padded to qwidth (kernels.hpp).
     void quantize() {
         if (output_ != TreeOutput::kMean || width_ < 2 || width_ != n_outputs_) return;
         if (n_trees_ > 65535) return;
         for (const TreeInfo& t : trees_)
             if (t.out != 0) return;
-        double dev = 0.0;
         for (double v : value_)
             if (!(v >= 0.0 && v <= 1.0)) return;
-        bytes_ = rows_major(width_) && n_trees_ <= kByteLeavesTrees;
-        const double scale = bytes_ ? 255.0 : 65535.0;
-        qwidth_ = quantized_width(width_, bytes_);
+        fine_ = integer_leaves(false);
+        if (rows_major(width_) && n_trees_ <= kByteLeavesTrees) coarse_ = integer_leaves(true);
+    }
+
+    IntLeaves integer_leaves(bool bytes) const {
+        IntLeaves il;
+        const double scale = bytes ? 255.0 : 65535.0;
+        il.qwidth = quantized_width(width_, bytes);
         const std::size_t n_leaves = value_.size() / static_cast<std::size_t>(width_);
-        if (bytes_) quantized8_.assign(n_leaves * static_cast<std::size_t>(qwidth_), 0);
-        else quantized_.assign(n_leaves * static_cast<std::size_t>(qwidth_), 0);
+        const std::size_t size = n_leaves * static_cast<std::size_t>(il.qwidth);
+        if (bytes) il.q8.assign(size, 0);
+        else il.q16.assign(size, 0);
+        double dev = 0.0;
         for (std::size_t i = 0; i < value_.size(); ++i) {
             const double q = std::nearbyint(value_[i] * scale);
             const std::size_t leaf = i / static_cast<std::size_t>(width_);
             const std::size_t col = i % static_cast<std::size_t>(width_);
-            const std::size_t at = leaf * static_cast<std::size_t>(qwidth_) + col;
-            if (bytes_) quantized8_[at] = static_cast<std::uint8_t>(q);
-            else quantized_[at] = static_cast<std::uint16_t>(q);
+            const std::size_t at = leaf * static_cast<std::size_t>(il.qwidth) + col;
+            if (bytes) il.q8[at] = static_cast<std::uint8_t>(q);
+            else il.q16[at] = static_cast<std::uint16_t>(q);
             dev = std::max(dev, std::abs(q / scale - value_[i]));
         }
         const double t = static_cast<double>(n_trees_);
-        margin_ = scale * (2.0 * t * dev + 2.0 * t * t * 0x1p-53 + 4.0 * t * 0x1p-50) + 2.0;
+        il.margin = scale * (2.0 * t * dev + 2.0 * t * t * 0x1p-53 + 4.0 * t * 0x1p-50) + 2.0;
+        return il;
     }
 
-    // Labels from integer sums where certain (kept), -1 where the exact sums must decide.
+    // Labels from integer sums (row-major, il.qwidth apart) where certain, -1 where the exact
+    // sums must decide.
     template <typename Sum>
-    void finish_certified(const Sum* acc, std::int64_t m, std::int32_t* labels,
-                          double* a) const {
+    void finish_certified(const IntLeaves& il, const Sum* acc, std::int64_t m,
+                          std::int32_t* labels, double* a) const {
         const std::int64_t k = n_outputs_;
         for (std::int64_t r = 0; r < m; ++r) {
-            for (std::int64_t c = 0; c < k; ++c) a[c] = static_cast<double>(acc[r * qwidth_ + c]);
+            for (std::int64_t c = 0; c < k; ++c) a[c] = static_cast<double>(acc[r * il.qwidth + c]);
             std::int64_t best = 0;
             for (std::int64_t c = 1; c < k; ++c)
                 if (a[c] > a[best]) best = c;
             double second = -1.0;
             for (std::int64_t c = 0; c < k; ++c)
                 if (c != best) second = std::max(second, a[c]);
-            labels[r] = a[best] - second > margin_ ? static_cast<std::int32_t>(best) : -1;
+            labels[r] = a[best] - second > il.margin ? static_cast<std::int32_t>(best) : -1;
         }
-    }
-
-    // One row's label from its exact float64 sums (the row path, values as the model has them).
-    void exact_row(const KernelTable& k, const Input* x, double* acc, double* buf,
-                   std::int32_t* label, double* a) const {
-        ForestView v = view();
-        acc = fresh<double>(acc, n_outputs_ * kBlockRows);
-        if constexpr (Node::kBinned) {
-            auto* c = reinterpret_cast<std::uint8_t*>(buf);
-            gather(x, 0, 1, c, true);
-            k.tree_rows_u8(v, c, n_used(), 1, acc);
-        } else {
-            gather(x, 0, 1, buf, true);
-            k.tree_rows_f64(v, buf, n_used(), 1, acc);
-        }
-        finish(acc, 1, label, nullptr, a);
     }
 
     // The used features of rows [0, m) of x: row by row (n_used per row) or in feature-major
@@ -611,11 +676,7 @@ class TreeEnsemble {
     std::vector<std::uint64_t> qs_mask_;
     std::vector<std::uint32_t> top_walk_;
     std::vector<double> value_;
-    std::vector<std::uint16_t> quantized_;  // integer leaves (both empty: no certified path)
-    std::vector<std::uint8_t> quantized8_;  // byte leaves, uint16 sums
-    std::int64_t qwidth_ = 0;               // their leaf-row width (kernels.hpp quantized_width)
-    bool bytes_ = false;                    // quantized8_ (else quantized_)
-    double margin_ = 0.0;
+    IntLeaves fine_, coarse_;  // integer leaf values (both empty: no certified path)
 };
 
 }  // namespace greenauto
