@@ -75,6 +75,7 @@ inline void posterior_from_jll(const double* jll, std::int64_t k, double* terms,
 
 class TableNB {
    public:
+    static constexpr bool kFreeProba = false;  // exp and log per class
     // features: n_features indices into a code row; n_codes: table rows per feature; table:
     // sum(n_codes) x n_classes, feature-major; prior: n_classes.
     TableNB(const std::int32_t* features, const std::int64_t* n_codes, std::int64_t n_features,
@@ -150,6 +151,7 @@ class TableNB {
 
 class KnnBinned {
    public:
+    static constexpr bool kFreeProba = true;  // the neighbour counts of the vote, over k
     // train: n_train x n_features codes (row-major); labels: class index per training row.
     KnnBinned(const std::int32_t* features, std::int64_t n_features, std::int64_t n_in,
               const std::uint8_t* train, std::int64_t n_train, const std::int32_t* labels,

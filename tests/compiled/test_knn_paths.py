@@ -5,7 +5,8 @@ dot-product layout (codes < 128) with VNNI (``vpdpbusd``, when the CPU has it) a
 (``GREENAUTO_KNN_VNNI=0``, read once at import: run in a child process), queries with a code
 >= 128 on that layout (exact plain stages), one to several stages of 16 features, training
 sets that do not fill their last chunk of 32 rows, k from 1 to many. Each at every
-instruction-set level this CPU has; labels and probabilities against scikit-learn's.
+instruction-set level this CPU has; labels and probabilities against scikit-learn's. And the
+hard vote's labels-only path, which reuses the KNN's neighbour shares for its tied rows.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ import textwrap
 
 import numpy as np
 import pytest
+from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 import greenauto._kernels as kernels
 from greenauto.compiled import CompiledPipeline
+
+from .conftest import binned, fit_rows
 
 ORDER = ["scalar", "avx2", "avx512"]
 LEVELS = ORDER[: ORDER.index(kernels.detected_isa()) + 1]
@@ -105,3 +110,29 @@ def test_knn_without_vnni_matches_scikit_learn(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"checked {len(CASES)}" in done.stdout
+
+
+@pytest.mark.parametrize("knn_at", [0, 1, 2])
+def test_hard_vote_labels_alone_reuse_the_knn_shares(knn_at):
+    """A hard vote asked for labels only takes the KNN's neighbour shares from its first pass
+    for the tied rows (the other members predict them again): the labels equal those of the
+    path with probabilities on every row, with the KNN first, in the middle or last."""
+    binner, X, codes, y = binned("letter")  # 26 classes: many three-way ties
+    rows = fit_rows(len(y))
+    dt = DecisionTreeClassifier(max_depth=5, random_state=0).fit(codes[rows], y[rows])
+    nb = GaussianNB().fit(codes[rows] * 1.0, y[rows])
+    knn_cols = np.array([0, 3, 5])
+    knn = KNeighborsClassifier(n_neighbors=4, algorithm="brute")
+    knn.fit(codes[rows][:, knn_cols] * 1.0, y[rows])
+    members = [dt, nb]
+    members.insert(knn_at, (knn, knn_cols))
+    pipe = CompiledPipeline(members, classes=np.unique(y), binner=binner, voting="hard")
+    with threadpool_limits(1):
+        votes = np.stack(
+            [dt.predict(codes), nb.predict(codes * 1.0), knn.predict(codes[:, knn_cols] * 1.0)]
+        )
+    three_way = (votes[0] != votes[1]) & (votes[1] != votes[2]) & (votes[0] != votes[2])
+    assert three_way.mean() > 0.05  # the tied path runs on many rows
+    for batch in (X, X[:1300], X[7:9]):  # several blocks of 512 rows, a partial one, two rows
+        labels, _ = pipe.predict_with_proba(batch)
+        np.testing.assert_array_equal(pipe.predict(batch), labels)
