@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -74,6 +75,7 @@ inline void posterior_from_jll(const double* jll, std::int64_t k, double* terms,
 
 class TableNB {
    public:
+    static constexpr bool kFreeProba = false;  // exp and log per class
     // features: n_features indices into a code row; n_codes: table rows per feature; table:
     // sum(n_codes) x n_classes, feature-major; prior: n_classes.
     TableNB(const std::int32_t* features, const std::int64_t* n_codes, std::int64_t n_features,
@@ -149,6 +151,7 @@ class TableNB {
 
 class KnnBinned {
    public:
+    static constexpr bool kFreeProba = true;  // the neighbour counts of the vote, over k
     // train: n_train x n_features codes (row-major); labels: class index per training row.
     KnnBinned(const std::int32_t* features, std::int64_t n_features, std::int64_t n_in,
               const std::uint8_t* train, std::int64_t n_train, const std::int32_t* labels,
@@ -162,6 +165,9 @@ class KnnBinned {
             throw std::invalid_argument("KNN k=" + std::to_string(k) + " must be in [1, " +
                                         std::to_string(n_train) + "]");
         if (n_classes < 1) throw std::invalid_argument("KNN needs at least one class");
+        if (n_train > std::numeric_limits<std::int32_t>::max())
+            throw std::invalid_argument("KNN has " + std::to_string(n_train) +
+                                        " training rows, at most 2^31 - 1 are supported");
         for (std::int64_t j = 0; j < n_features; ++j) {
             if (features[j] < 0 || features[j] >= n_in)
                 throw std::invalid_argument("KNN feature " + std::to_string(features[j]) +
@@ -213,7 +219,7 @@ class KnnBinned {
 
     std::int64_t n_classes() const { return n_classes_; }
     // Scratch needed per call, in float64 elements: kKnnQueries queries (bytes) and heaps
-    // (distances and indices, float64 as in scikit-learn), and class counts.
+    // (32-bit distances and indices, in as many elements as float64 ones), and class counts.
     std::int64_t scratch_doubles() const {
         return kKnnQueries * (groups_ + 2 * k_) + n_classes_;
     }
@@ -223,9 +229,13 @@ class KnnBinned {
                  std::int32_t* labels, double* proba, double* scratch) const {
         // the queries are bytes of float64 storage, read and written as unsigned char only
         auto* queries = reinterpret_cast<std::uint8_t*>(scratch);
-        double* dist = scratch + kKnnQueries * groups_;
-        double* index = dist + kKnnQueries * k_;
-        double* counts = index + kKnnQueries * k_;
+        // the heaps: 32-bit integers whose lifetime starts here, in float64 storage
+        const std::int64_t heap = kKnnQueries * k_;
+        auto* dist = ::new (static_cast<void*>(scratch + kKnnQueries * groups_))
+            std::uint32_t[static_cast<std::size_t>(heap)];
+        auto* index = ::new (static_cast<void*>(scratch + kKnnQueries * groups_ + heap))
+            std::int32_t[static_cast<std::size_t>(heap)];
+        double* counts = scratch + kKnnQueries * groups_ + 2 * heap;
         const KnnSearchFn search = active_kernels().knn_search;
         const KnnView v{train_.data(), yy_.empty() ? nullptr : yy_.data(), n_train_, n_chunks_,
                         groups_, k_, p_};
@@ -238,8 +248,9 @@ class KnnBinned {
                 for (std::int64_t j = 0; j < d_; ++j) qr[j] = row[features_[order_[j]]];
                 std::fill(qr + d_, qr + width, std::uint8_t{0});
             }
-            std::fill(dist, dist + kKnnQueries * k_, std::numeric_limits<double>::infinity());
-            std::fill(index, index + kKnnQueries * k_, 0.0);
+            // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
+            std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
+            std::fill(index, index + heap, 0);
             search(v, queries, nq, dist, index);
             for (std::int64_t q = 0; q < nq; ++q) {
                 labels[r0 + q] = vote(index + q * k_, counts);
@@ -252,7 +263,7 @@ class KnnBinned {
 
    private:
     // The label with most neighbours, ties to the lowest class index.
-    std::int32_t vote(const double* index, double* counts) const {
+    std::int32_t vote(const std::int32_t* index, double* counts) const {
         std::fill(counts, counts + n_classes_, 0.0);
         for (std::int64_t h = 0; h < k_; ++h)
             counts[labels_[static_cast<std::size_t>(index[h])]] += 1.0;

@@ -57,6 +57,9 @@ struct Member {
                                std::int32_t* labels, double* proba, double* scratch) const = 0;
     virtual void predict_raw(const float* x, std::int64_t stride, std::int64_t n,
                              std::int32_t* labels, double* proba, double* scratch) const = 0;
+    // Its probabilities cost next to nothing beside its labels (the KNN's neighbour shares):
+    // a hard vote asks for them on every row rather than predicting the tied rows again.
+    virtual bool free_proba() const { return false; }
 };
 
 // The unsupported mode of a member: every row still gets a defined output.
@@ -105,6 +108,7 @@ struct CodesMember final : Member {
                      double* proba, double*) const override {
         no_prediction(n, n_classes(), labels, proba);
     }
+    bool free_proba() const override { return Model::kFreeProba; }
     Model model;
 };
 using NBMember = CodesMember<TableNB>;
@@ -273,14 +277,18 @@ class CompiledPipeline {
     }
 
     // Every member on n rows (codes, or float32 rows of `stride` elements): class indices into
-    // b.votes and, when with_p, probabilities into b.member_proba.
+    // b.votes and, when with_p, probabilities into b.member_proba; the probabilities of the
+    // members whose are free too when there are several members (a hard vote's ties need
+    // them), and `tied_rerun`: the other members only (hard_labels).
     template <typename In>
     void run_members(const In* x, std::int64_t stride, std::int64_t n, bool with_p,
-                     Buffers& b) const {
+                     Buffers& b, bool tied_rerun = false) const {
         const std::int64_t pstride = kBlock * max_member_classes();
         for (std::size_t m = 0; m < members_.size(); ++m) {
+            const bool cheap = members_.size() > 1 && members_[m]->free_proba();
+            if (tied_rerun && cheap) continue;
             std::int32_t* votes = b.votes.data() + m * kBlock;
-            double* mp = with_p ? b.member_proba.data() + m * pstride : nullptr;
+            double* mp = with_p || cheap ? b.member_proba.data() + m * pstride : nullptr;
             if constexpr (std::is_same_v<In, std::uint8_t>)
                 members_[m]->predict_codes(x, stride, n, votes, mp, b.scratch.data());
             else members_[m]->predict_raw(x, stride, n, votes, mp, b.scratch.data());
@@ -340,8 +348,21 @@ class CompiledPipeline {
                 std::copy_n(X + r * row_stride, width, b.tied_raw.data() + i * width);
             }
         }
-        if (binned()) run_members(b.tied_codes.data(), width, n_tied, true, b);
-        else run_members(b.tied_raw.data(), width, n_tied, true, b);
+        // the members with free probabilities have them for every row: tied row i takes row
+        // tied[i]'s (tied[i] >= i, rising: nothing is overwritten before it is read)
+        const std::int64_t pstride = kBlock * max_member_classes();
+        for (std::size_t m = 0; m < members_.size(); ++m) {
+            if (!members_[m]->free_proba()) continue;
+            const std::int64_t k = members_[m]->n_classes();
+            std::int32_t* votes = b.votes.data() + m * kBlock;
+            double* mp = b.member_proba.data() + m * pstride;
+            for (std::int64_t i = 0; i < n_tied; ++i) {
+                votes[i] = votes[b.tied[i]];
+                std::copy_n(mp + b.tied[i] * k, k, mp + i * k);
+            }
+        }
+        if (binned()) run_members(b.tied_codes.data(), width, n_tied, true, b, true);
+        else run_members(b.tied_raw.data(), width, n_tied, true, b, true);
         combine(n_tied, labels, nullptr, b, b.tied.data());
     }
 

@@ -173,16 +173,17 @@ struct KnnView {
 // The k nearest training rows of nq <= kKnnQueries queries (query q: groups * 8 bytes at
 // queries + q * groups * 8, in the training layout's feature order; all kKnnQueries slots
 // readable): scikit-learn's max-heap (sklearn/utils/_heap.pyx) fed the rows in index order, so
-// the heap of query q (k float64 distances at dist + q * k, +inf on entry, and as many indices
-// at index + q * k) ends as scikit-learn's would. Rows are compared 32 at a time over their
+// the heap of query q (k distances at dist + q * k, 2^32 - 1 on entry, and as many indices at
+// index + q * k) ends as scikit-learn's would. Rows are compared 32 at a time over their
 // first min(groups, kKnnFirstGroups) feature groups; a row whose partial distance already
 // reaches the heap top is skipped (its full distance could only be larger: it would not enter),
-// the others are completed and offered to the heap. Distances are integers below 2^32, exact in
-// float64 (scikit-learn's type for them).
+// the others are completed and offered to the heap. Distances are integers below
+// 65536 * 255^2 < 2^32 - 1 (scikit-learn's float64 ones are the same integers, and its +inf
+// start is above every one of them as 2^32 - 1 is here).
 inline constexpr std::int64_t kKnnQueries = 4;
 inline constexpr std::int64_t kKnnFirstGroups = 2;  // of 8 bytes (of 4 bytes: twice as many)
 using KnnSearchFn = void (*)(const KnnView& v, const std::uint8_t* queries, std::int64_t nq,
-                             double* dist, double* index);
+                             std::uint32_t* dist, std::int32_t* index);
 
 struct KernelTable {
     Isa isa;

@@ -15,6 +15,7 @@
 // vector add. KNN: byte SAD (L1) and 16-bit multiply-add (L2) distances, 32
 // training rows at a time, with an exact early exit (partial distances only grow).
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "kernels.hpp"
@@ -853,24 +854,18 @@ void bin_f64(const BinView& v, const double* X, int64_t n, int64_t row_stride,
 #endif
 
 // ================================================================================== KNN
-// scikit-learn's sklearn/utils/_heap.pyx heap_push, for a full max-heap of size k.
-inline void heap_push(double* values, double* indices, int64_t size, double val, double idx) {
+// scikit-learn's sklearn/utils/_heap.pyx heap_push, for a full max-heap of size k, on integer
+// distances (exact: scikit-learn's float64 ones are the same integers, compared the same way).
+// The child is picked without a branch: the larger one, the left one on a tie, the left one
+// when there is no right one.
+inline void heap_push(uint32_t* values, int32_t* indices, int64_t size, uint32_t val,
+                      int32_t idx) {
     if (val >= values[0]) return;
     int64_t cur = 0;
-    while (true) {
-        const int64_t l = 2 * cur + 1, rr = l + 1;
-        int64_t swap;
-        if (l >= size) break;
-        if (rr >= size) {
-            if (values[l] > val) swap = l;
-            else break;
-        } else if (values[l] >= values[rr]) {
-            if (val < values[l]) swap = l;
-            else break;
-        } else {
-            if (val < values[rr]) swap = rr;
-            else break;
-        }
+    for (int64_t l = 1; l < size; l = 2 * cur + 1) {
+        const int64_t rr = l + 1;
+        const int64_t swap = (rr < size && values[rr] > values[l]) ? rr : l;
+        if (!(val < values[swap])) break;
         values[cur] = values[swap];
         indices[cur] = indices[swap];
         cur = swap;
@@ -1048,8 +1043,8 @@ inline void knn_chunk(const KnnView& v, int64_t c, const KnnQuery* qb, const uin
 // Chunk by chunk in index order: each query's rows whose partial distance is under its heap top
 // are completed (stopping once they reach it) and offered to its heap.
 template <int Mode, int First>
-void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
-              double* index) {
+void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+              int32_t* index) {
     const int64_t gstep = v.n_chunks * kKnnChunk * 8;
     const int64_t qstep = v.groups * 8;
     const int p = Mode == 0 ? 1 : 2;
@@ -1059,10 +1054,7 @@ void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist
     KnnQuery qb[kKnnQueries];
     knn_broadcast(queries, qstep, First, qb);
     for (int64_t c = 0; c < v.n_chunks; ++c) {
-        for (int64_t q = 0; q < kKnnQueries; ++q) {  // every distance is below 2^32
-            const double t = dist[(q < nq ? q : 0) * v.k];
-            top[q] = t >= 4294967296.0 ? 4294967296ull : static_cast<uint64_t>(t);
-        }
+        for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
         knn_chunk<Mode, First>(v, c, qb, top, part, below);
         const int64_t base = c * kKnnChunk;
         const int64_t rows = min64(kKnnChunk, v.n_train - base);
@@ -1070,16 +1062,16 @@ void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist
         for (int64_t q = 0; q < nq; ++q) {
             uint32_t m = below[q] & valid;
             if (!m) continue;
-            double* dq = dist + q * v.k;
-            double* iq = index + q * v.k;
+            uint32_t* dq = dist + q * v.k;
+            int32_t* iq = index + q * v.k;
             const uint8_t* query = queries + q * qstep;
             for (; m; m &= m - 1) {
                 const int i = __builtin_ctz(m);
-                const double t = dq[0];
-                double d = part[q * kKnnChunk + i];
+                const uint32_t t = dq[0];
+                uint32_t d = part[q * kKnnChunk + i];
                 for (int64_t g = First; g < v.groups && d < t; ++g)
                     d += group_dist(v.train + g * gstep + (base + i) * 8, query + 8 * g, p);
-                heap_push(dq, iq, v.k, d, static_cast<double>(base + i));
+                heap_push(dq, iq, v.k, d, static_cast<int32_t>(base + i));
             }
         }
     }
@@ -1119,30 +1111,51 @@ inline void dot_stage_plain(const KnnView& v, int64_t c, int64_t s, const uint8_
 }
 
 // The same with |q - y|^2 = |q|^2 + |y|^2 - 2 q.y (squared norms of the stage precomputed),
-// one unsigned x signed byte multiply-add per feature, every row in a 32-bit lane.
+// every row in a 32-bit lane, the kKnnQueries queries interleaved (independent sums). Without
+// VNNI: one unsigned (training) x signed (query) byte multiply-add per feature, then 16-bit
+// pairs summed. With VNNI (vpdpbusd: unsigned x signed bytes summed in 32 bits, no
+// saturation): the doubled query (2 q <= 254, unsigned) times the training codes (< 128, read
+// as signed), added in one instruction; sums of the same integers either way.
 #if defined(GREENAUTO_HAVE_IVEC)
 using DotQuery = IVec::V[4];
+// acc + sum over each 4 bytes of u (unsigned) x s (signed), in 32 bits. Only called when the
+// CPU has VNNI (AVX-512 VNNI; AVX-VNNI at the AVX2 level), written in assembly so that the
+// level's other code keeps its flags.
+inline IVec::V dpbusd(IVec::V acc, IVec::V u, IVec::V s) {
+#if defined(GREENAUTO_LEVEL_AVX512)
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "vm"(s));
+#else
+    asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u), "xm"(s));
+#endif
+    return acc;
+}
+template <bool Vnni>
 inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb,
                       const int32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
     using W = IVec;
-    constexpr int kLanes = W::kBytes / 4;        // rows per register
-    constexpr int kRegs = kKnnChunk / kLanes;    // registers per group of the chunk
+    constexpr int kLanes = W::kBytes / 4;      // rows per register
+    constexpr int kRegs = kKnnChunk / kLanes;  // registers per group of the chunk
     const int64_t gstep = v.n_chunks * kKnnChunk * 4;
     const int64_t rows = v.n_chunks * kKnnChunk;
     const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
-    for (int q = 0; q < kKnnQueries; ++q) {
-        W::V acc[kRegs];
-        for (int h = 0; h < kRegs; ++h) acc[h] = W::zero();
-        for (int64_t g = 0; g < n_g; ++g)
-            for (int h = 0; h < kRegs; ++h) {
-                const W::V t = W::load(v.train + (g0 + g) * gstep + (c * kKnnChunk + kLanes * h) * 4);
-                acc[h] = W::add32(acc[h], W::madd16(W::maddubs(t, qb[q][g]), W::ones16()));
+    W::V acc[kKnnQueries][kRegs];
+    for (int q = 0; q < kKnnQueries; ++q)
+        for (int h = 0; h < kRegs; ++h) acc[q][h] = W::zero();
+    for (int64_t g = 0; g < n_g; ++g)
+        for (int h = 0; h < kRegs; ++h) {
+            const W::V t = W::load(v.train + (g0 + g) * gstep + (c * kKnnChunk + kLanes * h) * 4);
+            for (int q = 0; q < kKnnQueries; ++q) {
+                if constexpr (Vnni) acc[q][h] = dpbusd(acc[q][h], qb[q][g], t);
+                else acc[q][h] = W::add32(acc[q][h], W::madd16(W::maddubs(t, qb[q][g]), W::ones16()));
             }
+        }
+    for (int q = 0; q < kKnnQueries; ++q) {
         const W::V tq = W::set32(static_cast<int32_t>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
         uint32_t bits = 0;
         for (int h = 0; h < kRegs; ++h) {
             const W::V yy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
-            W::V d = W::sub32(W::add32(W::set32(qq[q]), yy), W::add32(acc[h], acc[h]));
+            const W::V qy2 = Vnni ? acc[q][h] : W::add32(acc[q][h], acc[q][h]);
+            W::V d = W::sub32(W::add32(W::set32(qq[q]), yy), qy2);
             uint32_t* pp = part + q * kKnnChunk + kLanes * h;
             if (s) d = W::add32(d, W::load(pp));
             W::store(pp, d);
@@ -1151,14 +1164,30 @@ inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb
         below[q] = s ? below[q] & bits : bits;
     }
 }
+// Query bytes of stage s broadcast per group of 4, doubled for VNNI (codes < 128: no overflow).
 inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int64_t groups,
-                          DotQuery* qb) {
+                          bool doubled, DotQuery* qb) {
     for (int q = 0; q < kKnnQueries; ++q)
         for (int64_t g = 0; g < 4; ++g) {
             uint32_t w = 0;
             if (4 * s + g < groups) std::memcpy(&w, queries + q * qstep + 4 * (4 * s + g), 4);
-            qb[q][g] = IVec::set32(static_cast<int32_t>(w));
+            qb[q][g] = IVec::set32(static_cast<int32_t>(doubled ? w + w : w));
         }
+}
+// Whether the CPU has the VNNI instruction of this level, unless GREENAUTO_KNN_VNNI=0 (read
+// once: lets the tests run the other path on a CPU that has it).
+inline bool use_vnni() {
+    static const bool yes = [] {
+        const char* env = std::getenv("GREENAUTO_KNN_VNNI");
+        if (env != nullptr && env[0] == '0' && env[1] == '\0') return false;
+        __builtin_cpu_init();
+#if defined(GREENAUTO_LEVEL_AVX512)
+        return __builtin_cpu_supports("avx512vnni") != 0;
+#else
+        return __builtin_cpu_supports("avxvnni") != 0;
+#endif
+    }();
+    return yes;
 }
 #define GREENAUTO_HAVE_DOT 1
 #endif
@@ -1166,8 +1195,9 @@ inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int6
 // Chunk by chunk in index order, 16 features at a time while any row of the chunk is still
 // under its query's heap top (partial distances only grow), then the rows still under it are
 // offered to the heap in order with their full distance.
-void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
-                  double* index) {
+template <bool Vnni>
+void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+                  int32_t* index) {
     const int64_t qstep = v.groups * 4;
     const int64_t stages = (v.groups + 3) / 4;
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
@@ -1180,23 +1210,20 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, double* 
     DotQuery qb[kMaxStages][kKnnQueries];
     int32_t qq[kMaxStages][kKnnQueries] = {};
     for (int64_t s = 0; s < min64(stages, kMaxStages); ++s) {
-        dot_broadcast(queries, qstep, s, v.groups, qb[s]);
+        dot_broadcast(queries, qstep, s, v.groups, Vnni, qb[s]);
         for (int64_t q = 0; q < kKnnQueries; ++q)
             for (int64_t j = 16 * s; j < min64(16 * s + 16, qstep); ++j)
                 qq[s][q] += int32_t{queries[q * qstep + j]} * queries[q * qstep + j];
     }
 #endif
     for (int64_t c = 0; c < v.n_chunks; ++c) {
-        for (int64_t q = 0; q < kKnnQueries; ++q) {  // every distance is below 2^32
-            const double t = dist[(q < nq ? q : 0) * v.k];
-            top[q] = t >= 4294967296.0 ? 4294967296ull : static_cast<uint64_t>(t);
-        }
+        for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
         const int64_t base = c * kKnnChunk;
         const int64_t rows = min64(kKnnChunk, v.n_train - base);
         const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
         for (int64_t s = 0; s < stages; ++s) {
 #if defined(GREENAUTO_HAVE_DOT)
-            if (small && s < kMaxStages) dot_stage(v, c, s, qb[s], qq[s], top, part, below);
+            if (small && s < kMaxStages) dot_stage<Vnni>(v, c, s, qb[s], qq[s], top, part, below);
             else dot_stage_plain(v, c, s, queries, qstep, top, part, below);
 #else
             dot_stage_plain(v, c, s, queries, qstep, top, part, below);
@@ -1209,14 +1236,19 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, double* 
             for (uint32_t m = below[q] & valid; m; m &= m - 1) {
                 const int i = __builtin_ctz(m);
                 heap_push(dist + q * v.k, index + q * v.k, v.k, part[q * kKnnChunk + i],
-                          static_cast<double>(base + i));
+                          static_cast<int32_t>(base + i));
             }
     }
 }
 
-void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, double* dist,
-                double* index) {
-    if (v.yy != nullptr) return knn_scan_dot(v, queries, nq, dist, index);
+void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+                int32_t* index) {
+    if (v.yy != nullptr) {
+#if defined(GREENAUTO_HAVE_DOT)
+        if (use_vnni()) return knn_scan_dot<true>(v, queries, nq, dist, index);
+#endif
+        return knn_scan_dot<false>(v, queries, nq, dist, index);
+    }
     const int64_t first = min64(v.groups, kKnnFirstGroups);
     const int mode = v.p == 1 ? 0 : 1;
     if (first == 1) {

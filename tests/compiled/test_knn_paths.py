@@ -1,0 +1,138 @@
+"""Every KNN search path gives scikit-learn's brute-force neighbours, ties included.
+
+Paths: L1 (byte SAD), L2 on the 8-byte layout (a training code >= 128), L2 on the
+dot-product layout (codes < 128) with VNNI (``vpdpbusd``, when the CPU has it) and without
+(``GREENAUTO_KNN_VNNI=0``, read once at import: run in a child process), queries with a code
+>= 128 on that layout (exact plain stages), one to several stages of 16 features, training
+sets that do not fill their last chunk of 32 rows, k from 1 to many. Each at every
+instruction-set level this CPU has; labels and probabilities against scikit-learn's. And the
+hard vote's labels-only path, which reuses the KNN's neighbour shares for its tied rows.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
+from threadpoolctl import threadpool_limits
+
+import greenauto._kernels as kernels
+from greenauto.compiled import CompiledPipeline
+
+from .conftest import binned, fit_rows
+
+ORDER = ["scalar", "avx2", "avx512"]
+LEVELS = ORDER[: ORDER.index(kernels.detected_isa()) + 1]
+
+# (codes of the training rows, codes of the queries, p, k, features, training rows, classes)
+CASES = [
+    (3, 3, 2, 5, 10, 1000, 2),  # three codes: most distances tied, 1 stage
+    (64, 64, 2, 5, 44, 777, 6),  # 3 stages, a partial last chunk
+    (64, 64, 2, 9, 57, 500, 2),  # 4 stages
+    (128, 128, 2, 3, 16, 333, 26),  # codes up to 127: the largest doubled query byte (254)
+    (100, 200, 2, 5, 23, 640, 3),  # queries with codes >= 128 on the dot-product layout
+    (250, 250, 2, 4, 30, 513, 4),  # training codes >= 128: the 8-byte layout
+    (5, 5, 1, 5, 12, 900, 3),  # L1 with many ties
+    (255, 255, 1, 7, 40, 450, 5),  # L1 on codes up to 254
+    (4, 4, 2, 1, 1, 300, 2),  # one feature, k = 1
+    (6, 6, 2, 64, 8, 200, 3),  # k larger than a chunk
+]
+
+
+def case_data(case):
+    train_codes, query_codes, p, k, n_features, n_train, n_classes = case
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    train = rng.integers(0, train_codes, size=(n_train, n_features)).astype(np.float64)
+    train[0] = train_codes - 1  # the largest code appears
+    y = rng.integers(0, n_classes, size=n_train)
+    y[:n_classes] = np.arange(n_classes)
+    test = rng.integers(0, query_codes, size=(203, n_features)).astype(np.float64)
+    test[:20] = train[rng.integers(0, n_train, 20)]  # distance 0 to some rows
+    knn = KNeighborsClassifier(n_neighbors=k, p=p, algorithm="brute").fit(train, y)
+    top = max(train_codes, query_codes)
+    edges = [np.r_[-1.0, np.arange(top - 1) + 0.5, top] for _ in range(n_features)]
+    return knn, edges, test
+
+
+def check_case(case) -> None:
+    knn, edges, test = case_data(case)
+    pipe = CompiledPipeline([knn], classes=knn.classes_, binner=edges)
+    with threadpool_limits(1):
+        labels, proba = knn.predict(test), knn.predict_proba(test)
+    before = kernels.isa()
+    try:
+        for level in LEVELS:
+            kernels.set_isa(level)
+            for batch in (slice(None), slice(0, 3), slice(5, 6)):  # full and partial blocks
+                got = pipe.predict(test[batch])
+                np.testing.assert_array_equal(got, labels[batch], err_msg=f"{level} {case}")
+                np.testing.assert_array_equal(
+                    pipe.predict_proba(test[batch]), proba[batch], err_msg=f"{level} {case}"
+                )
+    finally:
+        kernels.set_isa(before)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+def test_knn_paths_match_scikit_learn(case):
+    check_case(case)
+
+
+def test_knn_without_vnni_matches_scikit_learn(tmp_path):
+    """The dot-product path without VNNI, on a CPU that has it (child process)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import greenauto  # the installed package (cwd: not the source tree)
+        sys.path.append({root!r})
+        from tests.compiled.test_knn_paths import CASES, check_case
+        for case in CASES:
+            check_case(case)
+        print("checked", len(CASES))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "GREENAUTO_KNN_VNNI": "0"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"checked {len(CASES)}" in done.stdout
+
+
+@pytest.mark.parametrize("knn_at", [0, 1, 2])
+def test_hard_vote_labels_alone_reuse_the_knn_shares(knn_at):
+    """A hard vote asked for labels only takes the KNN's neighbour shares from its first pass
+    for the tied rows (the other members predict them again): the labels equal those of the
+    path with probabilities on every row, with the KNN first, in the middle or last."""
+    binner, X, codes, y = binned("letter")  # 26 classes: many three-way ties
+    rows = fit_rows(len(y))
+    dt = DecisionTreeClassifier(max_depth=5, random_state=0).fit(codes[rows], y[rows])
+    nb = GaussianNB().fit(codes[rows] * 1.0, y[rows])
+    knn_cols = np.array([0, 3, 5])
+    knn = KNeighborsClassifier(n_neighbors=4, algorithm="brute")
+    knn.fit(codes[rows][:, knn_cols] * 1.0, y[rows])
+    members = [dt, nb]
+    members.insert(knn_at, (knn, knn_cols))
+    pipe = CompiledPipeline(members, classes=np.unique(y), binner=binner, voting="hard")
+    with threadpool_limits(1):
+        votes = np.stack(
+            [dt.predict(codes), nb.predict(codes * 1.0), knn.predict(codes[:, knn_cols] * 1.0)]
+        )
+    three_way = (votes[0] != votes[1]) & (votes[1] != votes[2]) & (votes[0] != votes[2])
+    assert three_way.mean() > 0.05  # the tied path runs on many rows
+    for batch in (X, X[:1300], X[7:9]):  # several blocks of 512 rows, a partial one, two rows
+        labels, _ = pipe.predict_with_proba(batch)
+        np.testing.assert_array_equal(pipe.predict(batch), labels)
