@@ -100,7 +100,8 @@ bool string_column(const StringCategories& cats, const ObjectColumn& c, double* 
                 Py_ssize_t len = 0;
                 const char* s = PyUnicode_AsUTF8AndSize(o, &len);
                 if (s == nullptr) throw nb::python_error();
-                const std::int32_t k = cats.code(s, static_cast<std::size_t>(len));
+                // the UTF-8 buffer ends with a NUL byte: len + 1 bytes are readable
+                const std::int32_t k = cats.code(s, static_cast<std::size_t>(len), s + len + 1);
                 code = k < 0 ? -1.0 : static_cast<double>(k);
             } else if (is_missing(o, na)) {
                 code = kNaN;
@@ -118,7 +119,7 @@ bool string_column(const StringCategories& cats, const ObjectColumn& c, double* 
 }
 
 // out[:, j] for every column j: numeric arrays converted, object arrays (tables[j] not None)
-// mapped to codes. Returns the columns that hold unknown categories (their cells are -1).
+// mapped to codes, None left as it is (the caller fills that column). Returns the columns that hold unknown categories (their cells are -1).
 std::vector<std::int64_t> encode_columns(Out out, nb::list arrays, nb::list tables,
                                          nb::handle na) {
     const std::int64_t n = static_cast<std::int64_t>(out.shape(0));
@@ -130,6 +131,7 @@ std::vector<std::int64_t> encode_columns(Out out, nb::list arrays, nb::list tabl
         double* dst = out.data() + static_cast<std::int64_t>(j) * out.stride(1);
         nb::handle a = arrays[j];
         nb::handle t = tables[j];
+        if (a.is_none()) continue;  // filled by the caller
         if (t.is_none()) {
             AnyColumn col = nb::cast<AnyColumn>(a);
             if (static_cast<std::int64_t>(col.shape(0)) != n)
@@ -167,8 +169,9 @@ bool arrow_codes(const StringCategories& cats, const Off* offsets, std::int64_t 
         const std::int64_t b = offsets[i], e = offsets[i + 1];
         if (b < 0 || e < b || e > n_data)
             throw nb::value_error("arrow_string_codes: an offset points outside the data");
-        const std::int32_t k = cats.code(reinterpret_cast<const char*>(data) + b,
-                                         static_cast<std::size_t>(e - b));
+        const char* text = reinterpret_cast<const char*>(data);
+        const std::int32_t k =
+            cats.code(text + b, static_cast<std::size_t>(e - b), text + n_data);
         unknown |= k < 0;
         dst[r] = k < 0 ? -1.0 : static_cast<double>(k);
     }
@@ -208,7 +211,7 @@ void bind_encoding(nb::module_& m) {
     m.def("encode_columns", &encode_columns, "out"_a.noconvert(), "arrays"_a, "tables"_a,
           "na"_a,
           "Fill out[:, j] from arrays[j]: numeric arrays converted to float64, object arrays "
-          "of strings mapped through tables[j] (missing -> NaN, unknown -> -1). Returns the "
+          "of strings mapped through tables[j] (missing -> NaN, unknown -> -1), None skipped. Returns the "
           "columns with unknown categories; raises TypeError on an object that is neither a "
           "string nor missing.");
     m.def("arrow_string_codes", &arrow_string_codes, "categories"_a, "offsets"_a, "data"_a,

@@ -171,6 +171,9 @@ class CompiledPipeline:
 
             self._encoder = encoder_from_schema(ir.schema, ir.n_features_in)
         self.classes_ = ir.classes
+        # labels the kernel writes itself (any dtype without Python objects), else None: take
+        classes = np.ascontiguousarray(ir.classes)
+        self._label_array = None if classes.dtype.hasobject or classes.ndim != 1 else classes
         self.n_features_in_ = ir.n_features_in
         self.n_threads = effective_n_threads(n_threads)
 
@@ -178,8 +181,13 @@ class CompiledPipeline:
     def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Labels (from ``classes_``) and probabilities (as :meth:`predict_proba`) from one
         kernel call; ``X`` as for :meth:`predict`."""
-        idx, proba = self._kernel.predict(self._check(X), True, self.n_threads)
-        return self.classes_.take(idx), proba
+        out = self._kernel.predict_fast(X, self.n_threads, self._label_array, 2)
+        if out is None:  # anything but a float32/float64 array of the right shape
+            idx, proba = self._kernel.predict(self._check(X), True, self.n_threads)
+            return self.classes_.take(idx), proba
+        if self._label_array is None:
+            return self.classes_.take(out[0]), out[1]
+        return out
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels (see the combine rule in the class docstring).
@@ -198,17 +206,27 @@ class CompiledPipeline:
         y : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        idx = self._kernel.predict(self._check(X), False, self.n_threads)
-        return self.classes_.take(idx)
+        # a float32/float64 array of the right shape: one call, labels written by the kernel
+        out = self._kernel.predict_fast(X, self.n_threads, self._label_array, 0)
+        if out is None:
+            out = self._kernel.predict(self._check(X), False, self.n_threads)
+            return self.classes_.take(out)
+        return out if self._label_array is not None else self.classes_.take(out)
 
     def predict_codes(self, X: Any) -> np.ndarray:
         """Class indices (into ``classes_``) instead of labels; see :meth:`predict`."""
-        return self._kernel.predict(self._check(X), False, self.n_threads)
+        out = self._kernel.predict_fast(X, self.n_threads, None, 0)
+        if out is None:
+            out = self._kernel.predict(self._check(X), False, self.n_threads)
+        return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_`` (the combine rule of the
         class docstring); ``X`` as for :meth:`predict`."""
-        return self._kernel.predict(self._check(X), True, self.n_threads)[1]
+        out = self._kernel.predict_fast(X, self.n_threads, None, 1)
+        if out is None:
+            out = self._kernel.predict(self._check(X), True, self.n_threads)[1]
+        return out
 
     # ------------------------------------------------------------------ model facts
     @property

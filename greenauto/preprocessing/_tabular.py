@@ -112,11 +112,32 @@ def _is_numeric(col: pd.Series) -> bool:
 
 def _column_arrays(frame: pd.DataFrame) -> list[Any]:
     """The frame's columns as arrays, without building a Series per column where pandas
-    allows (``DataFrame._iter_column_arrays``, pandas 1.3 to 3.x; else the public path)."""
+    allows: from its blocks (``DataFrame._mgr.blocks``: a 2-D block's rows are its columns),
+    else ``DataFrame._iter_column_arrays`` (pandas 1.3 to 3.x), else the public path."""
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+    if blocks is not None:
+        try:
+            out: list[Any] = [None] * frame.shape[1]
+            for block in blocks:
+                values, places = block.values, block.mgr_locs.as_array.tolist()
+                if getattr(values, "ndim", 1) == 2:
+                    for i, j in enumerate(places):
+                        out[j] = values[i]
+                elif len(places) == 1:
+                    out[places[0]] = values
+            if not any(a is None for a in out):
+                return out
+        except (AttributeError, IndexError, TypeError, ValueError):
+            pass  # another pandas layout: the paths below
     iterate = getattr(frame, "_iter_column_arrays", None)
     if iterate is not None:
         return list(iterate())
     return [frame.iloc[:, j].array for j in range(frame.shape[1])]
+
+
+def _is_arrow_text(a: Any) -> bool:
+    """Whether a column is one of pandas' text arrays stored in pyarrow."""
+    return hasattr(a, "__arrow_array__") and getattr(a.dtype, "storage", "") == "pyarrow"
 
 
 def _numeric_input(a: Any) -> np.ndarray | None:
@@ -259,38 +280,62 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _transform_frame(self, frame: pd.DataFrame) -> np.ndarray | None:
         """The compiled path for a DataFrame, or None where only the pandas path applies."""
         n, p = frame.shape
-        if p != self.n_features_in_ or n == 0:
-            return None
-        fitted = getattr(self, "_columns", None)
-        if fitted is not None and frame.columns.tolist() != fitted:
+        if p != self.n_features_in_ or n == 0 or not self._same_columns(frame):
             return None  # the pandas path names what differs (dates: _numeric_input sends
             # them there too, where they become numbers)
         arrays = _column_arrays(frame)
         tables = self._string_tables()
+        out = np.empty((n, p), dtype=np.float64, order="F")
         inputs: list[Any] = []
         kinds: list[Any] = []
+        unknown: set[int] = set()  # columns holding categories never seen in fit (cells -1)
+        coded: list[int] = []  # categorical columns through their own codes (-1: unknown)
         for j, a in enumerate(arrays):
-            if j in self.categories_:
-                value, table = self._categorical_input(j, a, tables.get(j))
+            value, table = None, None
+            if j not in self.categories_:
+                value = _numeric_input(a)
+            elif _is_arrow_text(a) and j in tables:  # codes straight into out[:, j]
+                found = self._arrow_codes(a, tables[j], out[:, j])
+                if found is None:
+                    return None
+                if found:
+                    unknown.add(j)
+                inputs.append(None)
+                kinds.append(None)
+                continue
             else:
-                value, table = _numeric_input(a), None
+                value, table = self._categorical_input(j, a, tables.get(j))
+                if table is None:
+                    coded.append(j)
             if value is None:
                 return None
             inputs.append(value)
             kinds.append(table)
-        out = np.empty((n, p), dtype=np.float64, order="F")
         try:
-            unknown = encode_columns(out, inputs, kinds, pd.NA)
+            unknown.update(encode_columns(out, inputs, kinds, pd.NA))
         except TypeError:  # an object that is neither text nor missing
             return None
-        # unknown categories: reported by the kernel for text, -1 codes of coded columns
-        coded = [j for j, t in enumerate(kinds) if t is None and j in self.categories_]
-        for j in sorted(set(unknown) | set(coded)):
+        for j in sorted(unknown.union(coded)):
             mask = out[:, j] == -1.0
             if mask.any():
                 self._unknown(j, frame.iloc[:, j], mask)
                 out[mask, j] = np.nan
         return out
+
+    def _same_columns(self, frame: pd.DataFrame) -> bool:
+        """Whether the frame has fit's column names in fit's order (always, when fit saw no
+        names): one comparison of the column indexes, not a list of names per call."""
+        fitted = getattr(self, "_columns", None)
+        if fitted is None:
+            return True
+        index = self.__dict__.get("_columns_index")
+        if index is None:
+            index = self._columns_index = pd.Index(fitted, dtype=object, tupleize_cols=False)
+        columns = frame.columns
+        if columns is index or columns.equals(index):  # elementwise ==, as lists compare
+            self._columns_index = columns  # the next frame with these columns: one identity test
+            return True
+        return False
 
     def _categorical_input(self, j: int, a: Any, table: Any) -> tuple[Any, Any]:
         """What encode_columns takes for categorical column j (None: pandas path)."""
@@ -300,8 +345,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             return None, None
         if isinstance(a, np.ndarray):
             return (a, table) if a.dtype == object else (None, None)
-        if hasattr(a, "__arrow_array__") and getattr(a.dtype, "storage", "") == "pyarrow":
-            return self._arrow_codes(a, table), None  # pandas' text arrays with pyarrow
         if isinstance(a, pd.api.extensions.ExtensionArray) and a.dtype.kind in "OSU":
             return np.asarray(a, dtype=object), table  # text arrays: no copy for python storage
         return None, None
@@ -317,22 +360,23 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             cache[key] = remap
         return remap[a.codes]
 
-    def _arrow_codes(self, a: Any, table: Any) -> np.ndarray | None:
-        """Fitted codes of a pyarrow-backed text column, read by the kernel straight from the
-        Arrow buffers (no Python object per value): -1 for a category never seen in fit, NaN
-        for a missing value. None (pandas path) for Arrow types other than (large) strings."""
+    def _arrow_codes(self, a: Any, table: Any, out: np.ndarray) -> bool | None:
+        """Fitted codes of a pyarrow-backed text column into ``out``, read by the kernel
+        straight from the Arrow buffers (no Python object per value): -1 for a category never
+        seen in fit, NaN for a missing value. Returns whether any was never seen; None (pandas
+        path) for Arrow types other than (large) strings."""
         import pyarrow as pa  # present: the array is backed by it
 
         values = a.__arrow_array__()
-        out = np.empty(len(values), dtype=np.float64)
         start = 0
+        found = False
         for chunk in getattr(values, "chunks", [values]):
             wide = chunk.type == pa.large_string()
             if not wide and chunk.type != pa.string():
                 return None
             validity, offsets, data = chunk.buffers()
             size = len(chunk)
-            arrow_string_codes(
+            found |= arrow_string_codes(
                 table,
                 np.frombuffer(offsets, dtype=np.int64 if wide else np.int32),
                 np.empty(0, np.uint8) if data is None else np.frombuffer(data, np.uint8),
@@ -343,7 +387,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 out[start : start + size],
             )
             start += size
-        return out
+        return found
 
     def _string_tables(self) -> dict[int, Any]:
         """Compiled lookup tables of the columns whose categories are all strings."""
@@ -372,6 +416,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         state = super().__getstate__()
         state.pop("_tables", None)  # compiled tables are rebuilt from categories_
         state.pop("_remap", None)
+        state.pop("_columns_index", None)
         return state
 
     def _numeric(self, j: int, col: pd.Series) -> np.ndarray:
