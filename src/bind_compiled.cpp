@@ -112,7 +112,7 @@ nb::object predict(const CompiledPipeline& p, AnyX<T> X, bool with_proba, int n_
 // ---- the fast path of CompiledPipeline.predict / predict_proba from Python ----------------
 // One call and no nanobind ndarray conversion: X is read through the buffer protocol, the
 // outputs are numpy.empty arrays the kernel writes into, labels already mapped to the classes.
-// Anything but a numpy float32/float64 2-D array of the right width with rows (in raw mode:
+// Anything but a numpy float32/float64 2-D array (or subclass) of the right width with rows (raw mode:
 // float32 with contiguous columns) gives None, and the caller takes the general path (which
 // converts the input or names the problem).
 
@@ -229,7 +229,11 @@ bool fast_input(const CompiledPipeline& p, const Buffer& x, int& size) {
 nb::object predict_fast(const CompiledPipeline& p, nb::handle X, int n_threads,
                         nb::handle classes, int what) {
     const Numpy& np = numpy_refs();
-    if (Py_TYPE(X.ptr()) != reinterpret_cast<PyTypeObject*>(np.ndarray)) return nb::none();
+    if (Py_TYPE(X.ptr()) != reinterpret_cast<PyTypeObject*>(np.ndarray)) {
+        const int is_array = PyObject_IsInstance(X.ptr(), np.ndarray);  // a subclass (memmap)
+        if (is_array < 0) throw nb::python_error();
+        if (is_array == 0) return nb::none();
+    }
     Buffer x(X.ptr(), PyBUF_RECORDS_RO);
     int size = 0;
     if (!fast_input(p, x, size)) return nb::none();

@@ -282,3 +282,39 @@ def test_block_columns_in_any_layout_match_the_pandas_path():
     swapped = frame[["f", "t", "i", "g", "h", "e"]]
     with pytest.raises(ValueError, match="same names in another order"):
         enc.transform(swapped)
+
+
+def test_arrow_text_through_the_c_stream_chunks_slices_and_types():
+    """Several chunks, sliced chunks (an offset into the buffers), missing values, utf8 and
+    large_utf8: the codes of encode_arrow_text equal the pandas path's; other Arrow types
+    give None (the caller takes the pandas path); a stream of the wrong length is refused."""
+    import pyarrow as pa
+
+    from greenauto._native import encode_arrow_text
+
+    words = ["red", "green", "a rather long category name", "", "é-ü", None]
+    rng = np.random.default_rng(2)
+    values = [words[i] for i in rng.integers(0, len(words), 300)]
+    enc = TabularEncoder().fit(pd.DataFrame({"c": pd.Series(values, dtype=object)}))
+    want = enc.transform(pd.DataFrame({"c": pd.Series(values, dtype=object)}))[:, 0]
+    table = StringCategories([str(c) for c in enc.categories_[0]])
+    for kind in (pa.string(), pa.large_string()):
+        whole = pa.array(values, type=kind)
+        pieces = [whole.slice(0, 7), whole.slice(7, 100), whole.slice(107)]
+        for column in (whole, pa.chunked_array(pieces, type=kind)):
+            out = np.full((300, 2), 5.0, order="F")
+            assert encode_arrow_text(out, [1], [table], [column]) == []
+            assert_same(out[:, 1], want)
+            assert (out[:, 0] == 5.0).all()  # other columns untouched
+            with pytest.raises(ValueError, match="more values than rows"):
+                encode_arrow_text(np.empty((299, 1), order="F"), [0], [table], [column])
+            with pytest.raises(ValueError, match="fewer values than rows"):
+                encode_arrow_text(np.empty((301, 1), order="F"), [0], [table], [column])
+        unseen = pa.chunked_array([whole.slice(0, 5), pa.array(["violet"], type=kind)])
+        out = np.empty((6, 1), order="F")
+        assert encode_arrow_text(out, [0], [table], [unseen]) == [0]
+        assert out[5, 0] == -1.0
+    out = np.empty((3, 1), order="F")
+    assert encode_arrow_text(out, [0], [table], [pa.array([1, 2, 3])]) is None
+    with pytest.raises(ValueError, match="column-major"):
+        encode_arrow_text(np.empty((3, 2)), [0], [table], [pa.array(["a", "b", "c"])])

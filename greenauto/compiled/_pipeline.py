@@ -181,13 +181,8 @@ class CompiledPipeline:
     def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Labels (from ``classes_``) and probabilities (as :meth:`predict_proba`) from one
         kernel call; ``X`` as for :meth:`predict`."""
-        out = self._kernel.predict_fast(X, self.n_threads, self._label_array, 2)
-        if out is None:  # anything but a float32/float64 array of the right shape
-            idx, proba = self._kernel.predict(self._check(X), True, self.n_threads)
-            return self.classes_.take(idx), proba
-        if self._label_array is None:
-            return self.classes_.take(out[0]), out[1]
-        return out
+        labels, proba = self._run(X, 2, self._label_array)
+        return (labels if self._label_array is not None else self.classes_.take(labels)), proba
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels (see the combine rule in the class docstring).
@@ -206,26 +201,29 @@ class CompiledPipeline:
         y : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        # a float32/float64 array of the right shape: one call, labels written by the kernel
-        out = self._kernel.predict_fast(X, self.n_threads, self._label_array, 0)
-        if out is None:
-            out = self._kernel.predict(self._check(X), False, self.n_threads)
-            return self.classes_.take(out)
-        return out if self._label_array is not None else self.classes_.take(out)
+        labels = self._run(X, 0, self._label_array)
+        return labels if self._label_array is not None else self.classes_.take(labels)
 
     def predict_codes(self, X: Any) -> np.ndarray:
         """Class indices (into ``classes_``) instead of labels; see :meth:`predict`."""
-        out = self._kernel.predict_fast(X, self.n_threads, None, 0)
-        if out is None:
-            out = self._kernel.predict(self._check(X), False, self.n_threads)
-        return out
+        return self._run(X, 0, None)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_`` (the combine rule of the
         class docstring); ``X`` as for :meth:`predict`."""
-        out = self._kernel.predict_fast(X, self.n_threads, None, 1)
+        return self._run(X, 1, None)
+
+    def _run(self, X: Any, what: int, labels: np.ndarray | None) -> Any:
+        """One kernel call: labels (``what=0``, in the dtype of ``labels``, else class
+        indices), probabilities (1) or both (2). A numpy float32/float64 array of the right
+        shape goes straight in; anything else is encoded, converted or refused by
+        :meth:`_check` first."""
+        out = self._kernel.predict_fast(X, self.n_threads, labels, what)
         if out is None:
-            out = self._kernel.predict(self._check(X), True, self.n_threads)[1]
+            X = self._check(X)
+            out = self._kernel.predict_fast(X, self.n_threads, labels, what)
+        if out is None:  # strides the kernel cannot step by (e.g. a structured array's field)
+            out = self._kernel.predict_fast(np.ascontiguousarray(X), self.n_threads, labels, what)
         return out
 
     # ------------------------------------------------------------------ model facts
@@ -377,10 +375,12 @@ class CompiledPipeline:
         return to_onnx(self.ir)
 
     def _check(self, X: Any) -> np.ndarray:
+        """X as the kernel's fast path takes it (a float32/float64 array of the right shape;
+        C-contiguous float32 in raw mode), or a clear error."""
         if self._encoder is not None and not (
             isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
         ):
-            X = self._encoder.transform(X)  # names, categories: as in training
+            X = self._encoder.encode(X)  # names, categories: as in training
         if not isinstance(X, np.ndarray):
             X = np.asarray(X)
         if X.dtype.kind in "biu" or X.dtype == np.float16:

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from greenauto._native import StringCategories, arrow_string_codes, encode_columns
+from greenauto._native import StringCategories, encode_arrow_text, encode_columns
 
 __all__ = ["TabularEncoder"]
 
@@ -110,25 +110,22 @@ def _is_numeric(col: pd.Series) -> bool:
     return False
 
 
-def _column_arrays(frame: pd.DataFrame) -> list[Any]:
+def _column_arrays(frame: pd.DataFrame, n_columns: int) -> list[Any]:
     """The frame's columns as arrays, without building a Series per column where pandas
-    allows: from its blocks (``DataFrame._mgr.blocks``: a 2-D block's rows are its columns),
-    else ``DataFrame._iter_column_arrays`` (pandas 1.3 to 3.x), else the public path."""
-    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
-    if blocks is not None:
-        try:
-            out: list[Any] = [None] * frame.shape[1]
-            for block in blocks:
-                values, places = block.values, block.mgr_locs.as_array.tolist()
-                if getattr(values, "ndim", 1) == 2:
-                    for i, j in enumerate(places):
-                        out[j] = values[i]
-                elif len(places) == 1:
-                    out[places[0]] = values
-            if not any(a is None for a in out):
-                return out
-        except (AttributeError, IndexError, TypeError, ValueError):
-            pass  # another pandas layout: the paths below
+    allows: from its blocks (``DataFrame._mgr``: column j is row ``blklocs[j]`` of block
+    ``blknos[j]``, or that whole block when it is 1-D), else ``DataFrame._iter_column_arrays``
+    (pandas 1.3 to 3.x), else the public path."""
+    mgr = getattr(frame, "_mgr", None)
+    try:
+        blocks = mgr.blocks
+        out = []
+        for k, i in zip(mgr.blknos.tolist(), mgr.blklocs.tolist(), strict=True):
+            values = blocks[k].values
+            out.append(values[i] if values.ndim == 2 else values)
+        if len(out) == n_columns:
+            return out
+    except (AttributeError, IndexError, TypeError, ValueError):
+        pass  # another pandas layout: the paths below
     iterate = getattr(frame, "_iter_column_arrays", None)
     if iterate is not None:
         return list(iterate())
@@ -140,11 +137,14 @@ def _is_arrow_text(a: Any) -> bool:
     return hasattr(a, "__arrow_array__") and getattr(a.dtype, "storage", "") == "pyarrow"
 
 
+#: numpy dtypes encode_columns converts itself (native byte order).
+_NUMPY_NUMBERS = frozenset(np.dtype(c) for c in "?bBhHiIlLqQfd")
+
+
 def _numeric_input(a: Any) -> np.ndarray | None:
     """A numeric column as encode_columns takes it (None: pandas path)."""
     if isinstance(a, np.ndarray):
-        kind, size = a.dtype.kind, a.dtype.itemsize
-        return a if kind in "biu" or (kind == "f" and size in (4, 8)) else None
+        return a if a.dtype in _NUMPY_NUMBERS else None
     dtype = getattr(a, "dtype", None)
     if isinstance(a, pd.api.extensions.ExtensionArray) and getattr(dtype, "kind", "?") in "biuf":
         return a.to_numpy(dtype=np.float64, na_value=np.nan)  # nullable Int64, Float64, boolean
@@ -247,6 +247,21 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         -------
         Xt : ndarray of shape (n_samples, n_features_in_), dtype=float64
         """
+        return self.encode(X)
+
+    def encode(self, X: Any) -> np.ndarray:
+        """:meth:`transform` without scikit-learn's output wrapping (``set_output``): always
+        an ndarray, one Python call less per batch (what a compiled model calls).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features_in_)
+            As for :meth:`transform`.
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, n_features_in_), dtype=float64
+        """
         if not hasattr(self, "categories_"):
             check_is_fitted(self)
         X = _pandas(X)
@@ -283,23 +298,20 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if p != self.n_features_in_ or n == 0 or not self._same_columns(frame):
             return None  # the pandas path names what differs (dates: _numeric_input sends
             # them there too, where they become numbers)
-        arrays = _column_arrays(frame)
+        arrays = _column_arrays(frame, p)
         tables = self._string_tables()
         out = np.empty((n, p), dtype=np.float64, order="F")
         inputs: list[Any] = []
         kinds: list[Any] = []
-        unknown: set[int] = set()  # columns holding categories never seen in fit (cells -1)
         coded: list[int] = []  # categorical columns through their own codes (-1: unknown)
+        arrow: tuple[list[int], list[Any], list[Any]] = ([], [], [])  # Arrow text columns
         for j, a in enumerate(arrays):
             value, table = None, None
             if j not in self.categories_:
                 value = _numeric_input(a)
-            elif _is_arrow_text(a) and j in tables:  # codes straight into out[:, j]
-                found = self._arrow_codes(a, tables[j], out[:, j])
-                if found is None:
-                    return None
-                if found:
-                    unknown.add(j)
+            elif _is_arrow_text(a) and j in tables:  # one call for them all, below
+                for part, item in zip(arrow, (j, tables[j], a.__arrow_array__()), strict=True):
+                    part.append(item)
                 inputs.append(None)
                 kinds.append(None)
                 continue
@@ -311,6 +323,13 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 return None
             inputs.append(value)
             kinds.append(table)
+        # categories never seen in fit: -1 cells, columns reported by the kernels for text
+        unknown: set[int] = set()
+        if arrow[0]:
+            found = encode_arrow_text(out, *arrow)
+            if found is None:
+                return None  # text in another Arrow type: the pandas path
+            unknown.update(found)
         try:
             unknown.update(encode_columns(out, inputs, kinds, pd.NA))
         except TypeError:  # an object that is neither text nor missing
@@ -359,35 +378,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             remap = np.append(pos.astype(np.float64), np.nan)  # code -1 (missing) -> NaN
             cache[key] = remap
         return remap[a.codes]
-
-    def _arrow_codes(self, a: Any, table: Any, out: np.ndarray) -> bool | None:
-        """Fitted codes of a pyarrow-backed text column into ``out``, read by the kernel
-        straight from the Arrow buffers (no Python object per value): -1 for a category never
-        seen in fit, NaN for a missing value. Returns whether any was never seen; None (pandas
-        path) for Arrow types other than (large) strings."""
-        import pyarrow as pa  # present: the array is backed by it
-
-        values = a.__arrow_array__()
-        start = 0
-        found = False
-        for chunk in getattr(values, "chunks", [values]):
-            wide = chunk.type == pa.large_string()
-            if not wide and chunk.type != pa.string():
-                return None
-            validity, offsets, data = chunk.buffers()
-            size = len(chunk)
-            found |= arrow_string_codes(
-                table,
-                np.frombuffer(offsets, dtype=np.int64 if wide else np.int32),
-                np.empty(0, np.uint8) if data is None else np.frombuffer(data, np.uint8),
-                None
-                if validity is None or chunk.null_count == 0
-                else np.frombuffer(validity, np.uint8),
-                chunk.offset,
-                out[start : start + size],
-            )
-            start += size
-        return found
 
     def _string_tables(self) -> dict[int, Any]:
         """Compiled lookup tables of the columns whose categories are all strings."""

@@ -127,11 +127,18 @@ def test_bad_input_still_gets_the_general_paths_errors(binned, bad, match):
             fn(bad)
 
 
-def test_non_native_byte_order_and_subclasses_take_the_general_path(binned):
+def test_subclasses_odd_strides_and_byte_order(binned, tmp_path):
     binner, members = binned
     pipe = CompiledPipeline(members[:1], classes=[0, 1, 2], binner=binner)
+    want = pipe.predict(X)
     swapped = X.astype(X.dtype.newbyteorder())
     assert pipe._kernel.predict_fast(swapped, 1, None, 0) is None  # the general path decides
-    matrix = np.asmatrix(X)
-    assert pipe._kernel.predict_fast(matrix, 1, None, 0) is None
-    np.testing.assert_array_equal(pipe.predict(np.asarray(matrix)), pipe.predict(X))
+    mapped = np.memmap(tmp_path / "x.bin", dtype=np.float64, mode="w+", shape=X.shape)
+    mapped[:] = X
+    assert pipe._kernel.predict_fast(mapped, 1, None, 0) is not None  # a subclass: read
+    np.testing.assert_array_equal(pipe.predict(mapped), want)
+    # a field of a packed structured array: strides not a multiple of 8, copied once
+    packed = np.zeros(X.shape[0], dtype=[("a", np.uint8), ("x", np.float64, 5)])
+    packed["x"] = X
+    assert packed["x"].strides[0] % 8 != 0
+    np.testing.assert_array_equal(pipe.predict(packed["x"]), want)
