@@ -191,7 +191,8 @@ void map_labels(const std::int64_t* idx, std::int64_t n, const char* classes,
 // numpy.empty(shape, dtype) (dtype null: float64) and its data (the array owns the memory).
 nb::object new_array(PyObject* shape, PyObject* dtype, char*& data) {
     const Numpy& np = numpy_refs();
-    nb::object out = nb::steal(PyObject_CallFunctionObjArgs(np.empty, shape, dtype, nullptr));
+    PyObject* args[] = {shape, dtype};  // no argument tuple (nothing for the GC to track)
+    nb::object out = nb::steal(PyObject_Vectorcall(np.empty, args, dtype ? 2 : 1, nullptr));
     if (!out.is_valid()) throw nb::python_error();
     Buffer b(out.ptr(), PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS);
     if (!b.ok) throw std::runtime_error("numpy.empty gave an array without a writable buffer");
@@ -245,10 +246,11 @@ nb::object predict_fast(const CompiledPipeline& p, nb::handle X, int n_threads,
         nb::object shape = nb::make_tuple(n, k);
         proba = new_array(shape.ptr(), nullptr, proba_data);
     }
+    // class indices: written straight into the labels when they are indices, else here
     std::array<std::int64_t, kReleaseGilFrom> small;
     std::unique_ptr<std::int64_t[]> big;
     std::int64_t* idx = small.data();
-    if (n > kReleaseGilFrom) {
+    if (n > kReleaseGilFrom && !(what != 1 && classes.is_none())) {
         big.reset(new std::int64_t[n]);
         idx = big.get();
     }

@@ -171,9 +171,11 @@ class CompiledPipeline:
 
             self._encoder = encoder_from_schema(ir.schema, ir.n_features_in)
         self.classes_ = ir.classes
-        # labels the kernel writes itself (any dtype without Python objects), else None: take
+        # labels the kernel writes itself (numbers, bools, fixed-width text: dtypes with a
+        # buffer), else None: the class indices go through classes_.take
         classes = np.ascontiguousarray(ir.classes)
-        self._label_array = None if classes.dtype.hasobject or classes.ndim != 1 else classes
+        plain = classes.ndim == 1 and classes.dtype.kind in "biufSU"
+        self._label_array = classes if plain else None
         self.n_features_in_ = ir.n_features_in
         self.n_threads = effective_n_threads(n_threads)
 
@@ -181,7 +183,8 @@ class CompiledPipeline:
     def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Labels (from ``classes_``) and probabilities (as :meth:`predict_proba`) from one
         kernel call; ``X`` as for :meth:`predict`."""
-        labels, proba = self._run(X, 2, self._label_array)
+        out = self._kernel.predict_fast(X, self.n_threads, self._label_array, 2)
+        labels, proba = self._general(X, 2, self._label_array) if out is None else out
         return (labels if self._label_array is not None else self.classes_.take(labels)), proba
 
     def predict(self, X: Any) -> np.ndarray:
@@ -201,27 +204,29 @@ class CompiledPipeline:
         y : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        labels = self._run(X, 0, self._label_array)
+        # a float32/float64 array of the right shape: one call, labels written by the kernel
+        labels = self._kernel.predict_fast(X, self.n_threads, self._label_array, 0)
+        if labels is None:
+            labels = self._general(X, 0, self._label_array)
         return labels if self._label_array is not None else self.classes_.take(labels)
 
     def predict_codes(self, X: Any) -> np.ndarray:
         """Class indices (into ``classes_``) instead of labels; see :meth:`predict`."""
-        return self._run(X, 0, None)
+        out = self._kernel.predict_fast(X, self.n_threads, None, 0)
+        return self._general(X, 0, None) if out is None else out
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_`` (the combine rule of the
         class docstring); ``X`` as for :meth:`predict`."""
-        return self._run(X, 1, None)
+        out = self._kernel.predict_fast(X, self.n_threads, None, 1)
+        return self._general(X, 1, None) if out is None else out
 
-    def _run(self, X: Any, what: int, labels: np.ndarray | None) -> Any:
-        """One kernel call: labels (``what=0``, in the dtype of ``labels``, else class
-        indices), probabilities (1) or both (2). A numpy float32/float64 array of the right
-        shape goes straight in; anything else is encoded, converted or refused by
-        :meth:`_check` first."""
+    def _general(self, X: Any, what: int, labels: np.ndarray | None) -> Any:
+        """The kernel call for input its fast path declined (``predict_fast`` gave None): X
+        encoded, converted or refused by :meth:`_check` first. ``what``: labels (0, in the
+        dtype of ``labels``, else class indices), probabilities (1) or both (2)."""
+        X = self._check(X)
         out = self._kernel.predict_fast(X, self.n_threads, labels, what)
-        if out is None:
-            X = self._check(X)
-            out = self._kernel.predict_fast(X, self.n_threads, labels, what)
         if out is None:  # strides the kernel cannot step by (e.g. a structured array's field)
             out = self._kernel.predict_fast(np.ascontiguousarray(X), self.n_threads, labels, what)
         return out
