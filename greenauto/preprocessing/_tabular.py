@@ -299,9 +299,15 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             return None  # the pandas path names what differs (dates: _numeric_input sends
             # them there too, where they become numbers)
         arrays = _column_arrays(frame, p)
-        tables = self._string_tables()
         out = np.empty((n, p), dtype=np.float64, order="F")
-        inputs: list[Any] = []
+        if not self.categories_:  # numbers only: one list of arrays, one call
+            inputs = [_numeric_input(a) for a in arrays]
+            if any(a is None for a in inputs):
+                return None
+            encode_columns(out, inputs, [None] * p, pd.NA)
+            return out
+        tables = self._string_tables()
+        inputs = []
         kinds: list[Any] = []
         coded: list[int] = []  # categorical columns through their own codes (-1: unknown)
         arrow: tuple[list[int], list[Any], list[Any]] = ([], [], [])  # Arrow text columns
