@@ -3,7 +3,9 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/vector.h>
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -106,6 +108,181 @@ nb::object predict(const CompiledPipeline& p, AnyX<T> X, bool with_proba, int n_
     return nb::make_tuple(out_l, out_p);
 }
 
+
+// ---- the fast path of CompiledPipeline.predict / predict_proba from Python ----------------
+// One call and no nanobind ndarray conversion: X is read through the buffer protocol, the
+// outputs are numpy.empty arrays the kernel writes into, labels already mapped to the classes.
+// Anything but a numpy float32/float64 2-D array (or subclass) of the right width with rows (raw mode:
+// float32 with contiguous columns) gives None, and the caller takes the general path (which
+// converts the input or names the problem).
+
+// Below this many rows the call keeps the GIL: releasing and taking it back would cost more
+// than another Python thread could gain meanwhile.
+constexpr std::int64_t kReleaseGilFrom = 256;
+
+// A buffer of a Python object, released on scope exit; ok is false when the object gives none
+// for these flags (the Python error is cleared: the caller falls back).
+struct Buffer {
+    Py_buffer view{};
+    bool ok = false;
+    Buffer(PyObject* o, int flags) {
+        ok = PyObject_GetBuffer(o, &view, flags) == 0;
+        if (!ok) PyErr_Clear();
+    }
+    ~Buffer() {
+        if (ok) PyBuffer_Release(&view);
+    }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+};
+
+// numpy's ndarray type, numpy.empty and the int64 dtype, looked up once and kept for the
+// process's lifetime (never released: the interpreter may be gone when statics are destroyed).
+struct Numpy {
+    PyObject* ndarray;
+    PyObject* empty;
+    PyObject* int64;
+};
+
+const Numpy& numpy_refs() {
+    static const Numpy refs = [] {
+        nb::module_ np = nb::module_::import_("numpy");
+        auto keep = [](nb::object o) { return o.release().ptr(); };
+        return Numpy{keep(np.attr("ndarray")), keep(np.attr("empty")),
+                     keep(np.attr("dtype")("int64"))};
+    }();
+    return refs;
+}
+
+// Bytes per value of a buffer format 'f' or 'd' in native byte order (optionally prefixed by
+// '@', '=' or, on a little-endian target, '<'); 0 for any other format.
+int float_size(const char* format) {
+    if (format == nullptr) return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    constexpr bool little = true;
+#else
+    constexpr bool little = false;
+#endif
+    if (format[0] == '@' || format[0] == '=' || (little && format[0] == '<')) ++format;
+    if (format[0] == '\0' || format[1] != '\0') return 0;
+    return format[0] == 'f' ? 4 : format[0] == 'd' ? 8 : 0;
+}
+
+// out[r] = classes[idx[r]], itemsize bytes each.
+template <typename W>
+void map_words(const std::int64_t* idx, std::int64_t n, const char* classes, char* out) {
+    for (std::int64_t r = 0; r < n; ++r)
+        std::memcpy(out + r * sizeof(W), classes + idx[r] * sizeof(W), sizeof(W));
+}
+
+void map_labels(const std::int64_t* idx, std::int64_t n, const char* classes,
+                std::size_t itemsize, char* out) {
+    switch (itemsize) {
+        case 8: return map_words<std::uint64_t>(idx, n, classes, out);
+        case 4: return map_words<std::uint32_t>(idx, n, classes, out);
+        case 2: return map_words<std::uint16_t>(idx, n, classes, out);
+        case 1: return map_words<std::uint8_t>(idx, n, classes, out);
+        default:
+            for (std::int64_t r = 0; r < n; ++r)
+                std::memcpy(out + r * itemsize, classes + idx[r] * itemsize, itemsize);
+    }
+}
+
+// numpy.empty(shape, dtype) (dtype null: float64) and its data (the array owns the memory).
+nb::object new_array(PyObject* shape, PyObject* dtype, char*& data) {
+    const Numpy& np = numpy_refs();
+    PyObject* args[] = {shape, dtype};  // no argument tuple (nothing for the GC to track)
+    nb::object out = nb::steal(PyObject_Vectorcall(np.empty, args, dtype ? 2 : 1, nullptr));
+    if (!out.is_valid()) throw nb::python_error();
+    Buffer b(out.ptr(), PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS);
+    if (!b.ok) throw std::runtime_error("numpy.empty gave an array without a writable buffer");
+    data = static_cast<char*>(b.view.buf);
+    return out;
+}
+
+template <typename T>
+void run_kernel(const CompiledPipeline& p, const Py_buffer& x, std::int64_t* labels,
+                double* proba, int n_threads) {
+    const auto* data = static_cast<const T*>(x.buf);
+    const std::int64_t n = x.shape[0];
+    const std::int64_t rs = x.strides[0] / static_cast<Py_ssize_t>(sizeof(T));
+    const std::int64_t cs = x.strides[1] / static_cast<Py_ssize_t>(sizeof(T));
+    if (n < kReleaseGilFrom) return p.predict<T>(data, n, rs, cs, labels, proba, n_threads);
+    nb::gil_scoped_release release;
+    p.predict<T>(data, n, rs, cs, labels, proba, n_threads);
+}
+
+// The input the fast path takes (see above), as a buffer; or no buffer (ok false).
+bool fast_input(const CompiledPipeline& p, const Buffer& x, int& size) {
+    if (!x.ok || x.view.ndim != 2) return false;
+    size = float_size(x.view.format);
+    const Py_ssize_t* shape = x.view.shape;
+    const Py_ssize_t* strides = x.view.strides;
+    if (size == 0 || shape[1] != p.n_features_in() || shape[0] < 1 || strides[0] % size != 0 ||
+        strides[1] % size != 0)
+        return false;
+    return p.binned() || (size == 4 && strides[1] == 4);
+}
+
+// what: 0 labels, 1 probabilities, 2 (labels, probabilities). classes: the labels as a 1-D
+// numpy array of a dtype without Python objects (labels are written in its dtype), or None
+// (labels are class indices, int64).
+nb::object predict_fast(const CompiledPipeline& p, nb::handle X, int n_threads,
+                        nb::handle classes, int what) {
+    const Numpy& np = numpy_refs();
+    if (Py_TYPE(X.ptr()) != reinterpret_cast<PyTypeObject*>(np.ndarray)) {
+        const int is_array = PyObject_IsInstance(X.ptr(), np.ndarray);  // a subclass (memmap)
+        if (is_array < 0) throw nb::python_error();
+        if (is_array == 0) return nb::none();
+    }
+    Buffer x(X.ptr(), PyBUF_RECORDS_RO);
+    int size = 0;
+    if (!fast_input(p, x, size)) return nb::none();
+    const std::int64_t n = x.view.shape[0];
+    const std::int64_t k = p.n_classes();
+    nb::object proba, labels;
+    char* proba_data = nullptr;
+    if (what != 0) {
+        nb::object shape = nb::make_tuple(n, k);
+        proba = new_array(shape.ptr(), nullptr, proba_data);
+    }
+    // class indices: written straight into the labels when they are indices, else here
+    std::array<std::int64_t, kReleaseGilFrom> small;
+    std::unique_ptr<std::int64_t[]> big;
+    std::int64_t* idx = small.data();
+    if (n > kReleaseGilFrom && !(what != 1 && classes.is_none())) {
+        big.reset(new std::int64_t[n]);
+        idx = big.get();
+    }
+    const char* class_data = nullptr;
+    std::size_t itemsize = 0;
+    char* label_data = nullptr;
+    if (what != 1) {
+        nb::object count = nb::int_(n);
+        if (classes.is_none()) {
+            labels = new_array(count.ptr(), np.int64, label_data);
+            idx = reinterpret_cast<std::int64_t*>(label_data);
+        } else {
+            Buffer cls(classes.ptr(), PyBUF_FORMAT | PyBUF_C_CONTIGUOUS);
+            if (!cls.ok || cls.view.ndim != 1 || cls.view.shape[0] != k ||
+                std::strchr(cls.view.format, 'O') != nullptr)
+                throw nb::value_error("classes must be a 1-D array of n_classes labels "
+                                      "without Python objects");
+            class_data = static_cast<const char*>(cls.view.buf);  // kept alive by classes
+            itemsize = static_cast<std::size_t>(cls.view.itemsize);
+            nb::object dtype = classes.attr("dtype");
+            labels = new_array(count.ptr(), dtype.ptr(), label_data);
+        }
+    }
+    auto* pr = reinterpret_cast<double*>(proba_data);
+    if (size == 4) run_kernel<float>(p, x.view, idx, pr, n_threads);
+    else run_kernel<double>(p, x.view, idx, pr, n_threads);
+    if (class_data != nullptr) map_labels(idx, n, class_data, itemsize, label_data);
+    if (what == 0) return labels;
+    if (what == 1) return proba;
+    return nb::make_tuple(labels, proba);
+}
+
 }  // namespace
 
 void bind_compiled(nb::module_& m) {
@@ -133,7 +310,11 @@ void bind_compiled(nb::module_& m) {
         .def("add_knn", &add_knn, "features"_a.noconvert(), "train"_a.noconvert(),
              "labels"_a.noconvert(), "n_classes"_a, "k"_a, "p"_a, "class_map"_a)
         .def("predict", &predict<float>, "X"_a.noconvert(), "with_proba"_a, "n_threads"_a)
-        .def("predict", &predict<double>, "X"_a.noconvert(), "with_proba"_a, "n_threads"_a);
+        .def("predict", &predict<double>, "X"_a.noconvert(), "with_proba"_a, "n_threads"_a)
+        .def("predict_fast", &predict_fast, "X"_a, "n_threads"_a, "classes"_a.none(), "what"_a,
+             "Labels (what=0), probabilities (1) or both (2) of a numpy float32/float64 X of "
+             "the right shape, labels written in the dtype of classes (None: int64 indices); "
+             "None for any other X (the caller then converts it or reports the problem).");
 }
 
 }  // namespace greenauto

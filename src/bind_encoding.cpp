@@ -55,6 +55,51 @@ void numeric_column(const AnyColumn& a, std::int64_t n, double* dst, std::int64_
     throw nb::type_error(("column " + std::to_string(j) + ": unsupported dtype").c_str());
 }
 
+// A numeric 1-D column read through the buffer protocol (no ndarray conversion: the per-column
+// cost of a frame with many columns) into out[:, j]. False when the object's buffer is not a
+// native-order number format this reads; the caller then takes numeric_column.
+template <typename T>
+bool convert_buffer(const Py_buffer& v, std::int64_t n, double* dst, std::int64_t ds) {
+    if (v.strides[0] % static_cast<Py_ssize_t>(sizeof(T)) != 0) return false;
+    convert(static_cast<const T*>(v.buf), v.strides[0] / static_cast<Py_ssize_t>(sizeof(T)), n,
+            dst, ds);
+    return true;
+}
+
+bool buffer_column(nb::handle a, std::int64_t n, double* dst, std::int64_t ds) {
+    Py_buffer v{};
+    if (PyObject_GetBuffer(a.ptr(), &v, PyBUF_RECORDS_RO) != 0) {
+        PyErr_Clear();
+        return false;
+    }
+    const char* f = v.format == nullptr ? "B" : v.format;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (*f == '<') ++f;
+#endif
+    if (*f == '@' || *f == '=') ++f;
+    bool ok = v.ndim == 1 && v.shape[0] == n && f[0] != '\0' && f[1] == '\0';
+    if (ok) {
+        const char c = f[0];
+        const Py_ssize_t size = v.itemsize;
+        const bool sig = c == 'b' || c == 'h' || c == 'i' || c == 'l' || c == 'q' || c == 'n';
+        const bool uns = c == 'B' || c == 'H' || c == 'I' || c == 'L' || c == 'Q' || c == 'N' ||
+                         c == '?';
+        if (c == 'd' && size == 8) ok = convert_buffer<double>(v, n, dst, ds);
+        else if (c == 'f' && size == 4) ok = convert_buffer<float>(v, n, dst, ds);
+        else if (sig && size == 8) ok = convert_buffer<std::int64_t>(v, n, dst, ds);
+        else if (sig && size == 4) ok = convert_buffer<std::int32_t>(v, n, dst, ds);
+        else if (sig && size == 2) ok = convert_buffer<std::int16_t>(v, n, dst, ds);
+        else if (sig && size == 1) ok = convert_buffer<std::int8_t>(v, n, dst, ds);
+        else if (uns && size == 8) ok = convert_buffer<std::uint64_t>(v, n, dst, ds);
+        else if (uns && size == 4) ok = convert_buffer<std::uint32_t>(v, n, dst, ds);
+        else if (uns && size == 2) ok = convert_buffer<std::uint16_t>(v, n, dst, ds);
+        else if (uns && size == 1) ok = convert_buffer<std::uint8_t>(v, n, dst, ds);
+        else ok = false;
+    }
+    PyBuffer_Release(&v);
+    return ok;
+}
+
 // A 1-D numpy object array's element pointers (the caller keeps the array alive).
 struct ObjectColumn {
     PyObject* const* items;
@@ -100,7 +145,8 @@ bool string_column(const StringCategories& cats, const ObjectColumn& c, double* 
                 Py_ssize_t len = 0;
                 const char* s = PyUnicode_AsUTF8AndSize(o, &len);
                 if (s == nullptr) throw nb::python_error();
-                const std::int32_t k = cats.code(s, static_cast<std::size_t>(len));
+                // the UTF-8 buffer ends with a NUL byte: len + 1 bytes are readable
+                const std::int32_t k = cats.code(s, static_cast<std::size_t>(len), s + len + 1);
                 code = k < 0 ? -1.0 : static_cast<double>(k);
             } else if (is_missing(o, na)) {
                 code = kNaN;
@@ -118,7 +164,7 @@ bool string_column(const StringCategories& cats, const ObjectColumn& c, double* 
 }
 
 // out[:, j] for every column j: numeric arrays converted, object arrays (tables[j] not None)
-// mapped to codes. Returns the columns that hold unknown categories (their cells are -1).
+// mapped to codes, None left as it is (the caller fills that column). Returns the columns that hold unknown categories (their cells are -1).
 std::vector<std::int64_t> encode_columns(Out out, nb::list arrays, nb::list tables,
                                          nb::handle na) {
     const std::int64_t n = static_cast<std::int64_t>(out.shape(0));
@@ -130,7 +176,9 @@ std::vector<std::int64_t> encode_columns(Out out, nb::list arrays, nb::list tabl
         double* dst = out.data() + static_cast<std::int64_t>(j) * out.stride(1);
         nb::handle a = arrays[j];
         nb::handle t = tables[j];
+        if (a.is_none()) continue;  // filled by the caller
         if (t.is_none()) {
+            if (buffer_column(a, n, dst, out.stride(0))) continue;
             AnyColumn col = nb::cast<AnyColumn>(a);
             if (static_cast<std::int64_t>(col.shape(0)) != n)
                 throw nb::value_error(("column " + std::to_string(j) + " has the wrong length")
@@ -167,8 +215,9 @@ bool arrow_codes(const StringCategories& cats, const Off* offsets, std::int64_t 
         const std::int64_t b = offsets[i], e = offsets[i + 1];
         if (b < 0 || e < b || e > n_data)
             throw nb::value_error("arrow_string_codes: an offset points outside the data");
-        const std::int32_t k = cats.code(reinterpret_cast<const char*>(data) + b,
-                                         static_cast<std::size_t>(e - b));
+        const char* text = reinterpret_cast<const char*>(data);
+        const std::int32_t k =
+            cats.code(text + b, static_cast<std::size_t>(e - b), text + n_data);
         unknown |= k < 0;
         dst[r] = k < 0 ? -1.0 : static_cast<double>(k);
     }
@@ -198,6 +247,143 @@ bool arrow_string_codes(const StringCategories& cats, AnyColumn offsets, Bytes d
     throw nb::type_error("arrow_string_codes: offsets must be int32 or int64");
 }
 
+// ---- Arrow C stream interface (ABI-stable, https://arrow.apache.org/docs/format/CDataInterface.html)
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+struct ArrowSchema {
+    const char* format;
+    const char* name;
+    const char* metadata;
+    std::int64_t flags;
+    std::int64_t n_children;
+    struct ArrowSchema** children;
+    struct ArrowSchema* dictionary;
+    void (*release)(struct ArrowSchema*);
+    void* private_data;
+};
+struct ArrowArray {
+    std::int64_t length;
+    std::int64_t null_count;
+    std::int64_t offset;
+    std::int64_t n_buffers;
+    std::int64_t n_children;
+    const void** buffers;
+    struct ArrowArray** children;
+    struct ArrowArray* dictionary;
+    void (*release)(struct ArrowArray*);
+    void* private_data;
+};
+#endif
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream*, struct ArrowSchema* out);
+    int (*get_next)(struct ArrowArrayStream*, struct ArrowArray* out);
+    const char* (*get_last_error)(struct ArrowArrayStream*);
+    void (*release)(struct ArrowArrayStream*);
+    void* private_data;
+};
+#endif
+
+[[noreturn]] void stream_error(ArrowArrayStream* s, const char* what) {
+    const char* e = s->get_last_error ? s->get_last_error(s) : nullptr;
+    throw std::runtime_error(std::string("Arrow stream: ") + what + (e ? std::string(": ") + e : ""));
+}
+
+// One chunk of a utf8 ("u", int32 offsets) or large_utf8 ("U", int64) array into dst.
+template <typename Off>
+bool chunk_codes(const StringCategories& cats, const ArrowArray& a, double* dst) {
+    if (a.n_buffers != 3 || a.length < 0 || a.offset < 0)
+        throw nb::value_error("Arrow stream: a string chunk needs 3 buffers");
+    if (a.length == 0) return false;
+    const auto* offsets = static_cast<const Off*>(a.buffers[1]);
+    if (offsets == nullptr) throw nb::value_error("Arrow stream: a string chunk has no offsets");
+    const auto* data = static_cast<const std::uint8_t*>(a.buffers[2]);
+    const auto* valid =
+        a.null_count == 0 ? nullptr : static_cast<const std::uint8_t*>(a.buffers[0]);
+    // the data buffer's size is not part of the interface: values must end by the last offset
+    const std::int64_t n_data = static_cast<std::int64_t>(offsets[a.offset + a.length]);
+    if (n_data > 0 && data == nullptr)
+        throw nb::value_error("Arrow stream: a string chunk has no data");
+    return arrow_codes(cats, offsets, a.offset + a.length + 1, data, n_data, valid, a.offset,
+                       a.length, dst);
+}
+
+// Codes of one Arrow array given by __arrow_c_array__ (schema and array capsules, owned by
+// the producer, which releases them) into dst[0, n); as stream_codes.
+int array_codes(const StringCategories& cats, nb::handle column, double* dst, std::int64_t n) {
+    nb::tuple capsules = nb::borrow<nb::tuple>(column.attr("__arrow_c_array__")());
+    if (capsules.size() != 2) throw nb::value_error("__arrow_c_array__ must give two capsules");
+    auto* schema = static_cast<ArrowSchema*>(PyCapsule_GetPointer(capsules[0].ptr(), "arrow_schema"));
+    if (schema == nullptr) throw nb::python_error();
+    auto* array = static_cast<ArrowArray*>(PyCapsule_GetPointer(capsules[1].ptr(), "arrow_array"));
+    if (array == nullptr) throw nb::python_error();
+    const std::string format = schema->format ? schema->format : "";
+    if (format != "u" && format != "U") return -1;
+    if (array->length != n)
+        throw nb::value_error(array->length > n ? "Arrow stream: more values than rows"
+                                                : "Arrow stream: fewer values than rows");
+    const bool unknown = format == "u" ? chunk_codes<std::int32_t>(cats, *array, dst)
+                                       : chunk_codes<std::int64_t>(cats, *array, dst);
+    return unknown ? 1 : 0;
+}
+
+// Codes of one Arrow text column (an object with __arrow_c_stream__, else __arrow_c_array__)
+// into dst[0, n): 1 when a value is not a category, 0 when none, -1 when it is not of (large)
+// strings.
+int stream_codes(const StringCategories& cats, nb::handle column, double* dst, std::int64_t n) {
+    if (!nb::hasattr(column, "__arrow_c_stream__")) return array_codes(cats, column, dst, n);
+    nb::object capsule = column.attr("__arrow_c_stream__")();
+    auto* stream = static_cast<ArrowArrayStream*>(
+        PyCapsule_GetPointer(capsule.ptr(), "arrow_array_stream"));
+    if (stream == nullptr) throw nb::python_error();
+    ArrowSchema schema{};
+    if (stream->get_schema(stream, &schema) != 0) stream_error(stream, "no schema");
+    const std::string format = schema.format ? schema.format : "";
+    if (schema.release) schema.release(&schema);
+    if (format != "u" && format != "U") return -1;
+    std::int64_t start = 0;
+    bool unknown = false;
+    for (;;) {
+        ArrowArray chunk{};
+        if (stream->get_next(stream, &chunk) != 0) stream_error(stream, "cannot read a chunk");
+        if (chunk.release == nullptr) break;  // end of the stream
+        struct Release {
+            ArrowArray* a;
+            ~Release() { a->release(a); }
+        } release{&chunk};
+        if (chunk.length > n - start)
+            throw nb::value_error("Arrow stream: more values than rows");
+        unknown |= format == "u" ? chunk_codes<std::int32_t>(cats, chunk, dst + start)
+                                 : chunk_codes<std::int64_t>(cats, chunk, dst + start);
+        start += chunk.length;
+    }
+    if (start != n) throw nb::value_error("Arrow stream: fewer values than rows");
+    return unknown ? 1 : 0;
+}
+
+// out[:, columns[i]] = codes of Arrow text column arrays[i] through tables[i], for every i, in
+// one call. Returns the columns holding values that are not categories (their cells are -1),
+// or None when a column is not of (large) strings (the caller then takes another path).
+nb::object encode_arrow_text(Out out, std::vector<std::int64_t> columns, nb::list tables,
+                             nb::list arrays) {
+    const std::int64_t n = static_cast<std::int64_t>(out.shape(0));
+    if (nb::len(tables) != columns.size() || nb::len(arrays) != columns.size())
+        throw nb::value_error("one table and one array per column are needed");
+    if (out.stride(0) != 1 && n > 1) throw nb::value_error("out must be column-major");
+    nb::list unknown;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+        const std::int64_t j = columns[i];
+        if (j < 0 || j >= static_cast<std::int64_t>(out.shape(1)))
+            throw nb::value_error(("column " + std::to_string(j) + " is out of range").c_str());
+        double* dst = out.data() + j * out.stride(1);
+        const int r = stream_codes(nb::cast<const StringCategories&>(tables[i]), arrays[i], dst, n);
+        if (r < 0) return nb::none();
+        if (r > 0) unknown.append(j);
+    }
+    return unknown;
+}
+
 }  // namespace
 
 void bind_encoding(nb::module_& m) {
@@ -208,9 +394,15 @@ void bind_encoding(nb::module_& m) {
     m.def("encode_columns", &encode_columns, "out"_a.noconvert(), "arrays"_a, "tables"_a,
           "na"_a,
           "Fill out[:, j] from arrays[j]: numeric arrays converted to float64, object arrays "
-          "of strings mapped through tables[j] (missing -> NaN, unknown -> -1). Returns the "
+          "of strings mapped through tables[j] (missing -> NaN, unknown -> -1), None skipped. Returns the "
           "columns with unknown categories; raises TypeError on an object that is neither a "
           "string nor missing.");
+    m.def("encode_arrow_text", &encode_arrow_text, "out"_a.noconvert(), "columns"_a, "tables"_a,
+          "arrays"_a,
+          "Fill out[:, columns[i]] (out column-major) with the codes of Arrow text column "
+          "arrays[i] (read through the Arrow C stream or array interface) through "
+          "tables[i]: missing -> NaN, unknown -> -1. Returns the columns with unknown values, "
+          "or None when a column is not of (large) strings.");
     m.def("arrow_string_codes", &arrow_string_codes, "categories"_a, "offsets"_a, "data"_a,
           "validity"_a.none(), "offset"_a, "out"_a.noconvert(),
           "Fill out with the category codes of an Arrow string array given by its buffers "

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -47,7 +48,8 @@ enum class Vote : int { kHard = 0, kSoft = 1 };
 
 // One member. predict_* write n labels (the member's class indices) and, when proba is not
 // null, n x n_classes() probabilities. A member supports one input mode (binned() says which);
-// the pipeline never calls the other (add() rejects a mismatch).
+// the pipeline never calls the other (add() rejects a mismatch). Scratch is reused from call to
+// call (it holds what the last call left): a member initialises what it reads.
 struct Member {
     virtual ~Member() = default;
     virtual bool binned() const = 0;
@@ -192,8 +194,17 @@ class CompiledPipeline {
         const std::int64_t useful = std::max<std::int64_t>(1, n_rows / kMinRowsPerThread);
         const int threads =
             static_cast<int>(std::min<std::int64_t>(std::max(n_threads, 1), useful));
-        std::vector<Buffers> buf(threads);
-        for (auto& b : buf) allocate(b, std::min(kBlock, n_rows), proba != nullptr);
+        // thread 0 reuses the pipeline's own buffers unless another call holds them (no
+        // allocation and no zeroing for a small batch); other threads get fresh ones
+        std::unique_lock<std::mutex> lock(cache_mutex_, std::try_to_lock);
+        const bool cached = lock.owns_lock();
+        std::vector<Buffers> own(static_cast<std::size_t>(threads - (cached ? 1 : 0)));
+        auto buffers = [&](int tid) -> Buffers& {
+            if (cached) return tid == 0 ? cache_ : own[static_cast<std::size_t>(tid - 1)];
+            return own[static_cast<std::size_t>(tid)];
+        };
+        for (int t = 0; t < threads; ++t)
+            allocate(buffers(t), std::min(kBlock, n_rows), proba != nullptr);
         // rows [n_rows * tid / team, n_rows * (tid + 1) / team): every row belongs to exactly
         // one thread of the team, whatever its size
         auto work = [&](int tid, int team) {
@@ -202,7 +213,7 @@ class CompiledPipeline {
             for (std::int64_t r0 = begin; r0 < end; r0 += kBlock) {
                 const std::int64_t n = std::min(kBlock, end - r0);
                 run_block(X + r0 * row_stride, n, row_stride, col_stride, labels + r0,
-                          proba ? proba + r0 * n_classes_ : nullptr, buf[tid]);
+                          proba ? proba + r0 * n_classes_ : nullptr, buffers(tid));
             }
         };
 #if defined(GREENAUTO_OPENMP)
@@ -434,6 +445,8 @@ class CompiledPipeline {
     Vote vote_;
     std::vector<std::unique_ptr<Member>> members_;
     std::vector<std::vector<std::int32_t>> class_maps_;
+    mutable std::mutex cache_mutex_;  // guards cache_
+    mutable Buffers cache_;           // thread 0's buffers, kept between calls
 };
 
 }  // namespace greenauto

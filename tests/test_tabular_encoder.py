@@ -231,3 +231,90 @@ def test_arrow_string_codes_checks_every_buffer_bound():
         arrow_string_codes(table, offsets, data, np.zeros(0, np.uint8), 0, out)
     with pytest.raises(TypeError, match="int32 or int64"):
         arrow_string_codes(table, offsets.astype(np.int16), data, None, 0, out)
+
+
+def test_string_table_finds_every_length_and_refuses_near_misses():
+    """Lengths 0 to 40 (one word, two words, and beyond 16 bytes with a memcmp), strings that
+    differ in one byte anywhere or by a trailing zero byte, each read from the end of its
+    buffer (the short-string loads must not read past it)."""
+    from greenauto._native import arrow_string_codes
+
+    rng = np.random.default_rng(0)
+    cats = ["".join(rng.choice(list("abcdé"), size=n)) for n in range(41)]
+    cats = sorted(set(cats), key=cats.index)
+    table = StringCategories(cats)
+    near = [c[:-1] + ("z" if c[-1] != "z" else "y") for c in cats if c]
+    near += [c + "\0" for c in cats] + ["x" + c for c in cats]
+    for values, want in ((cats, list(range(len(cats)))), (near, [-1.0] * len(near))):
+        for v, w in zip(values, want, strict=True):
+            data = np.frombuffer(v.encode(), np.uint8)  # the value alone: its buffer ends there
+            out = np.empty(1)
+            offsets = np.array([0, data.size], np.int64)
+            arrow_string_codes(table, offsets, data, None, 0, out)
+            assert out[0] == w, (v, out[0], w)
+        out = np.empty((len(values), 1), order="F")  # Python strings: the object path
+        unknown = encode_columns(out, [np.array(values, dtype=object)], [table], pd.NA)
+        np.testing.assert_array_equal(out[:, 0], want)
+        assert unknown == ([] if want[0] == 0 else [0])
+
+
+def test_block_columns_in_any_layout_match_the_pandas_path():
+    """Consolidated 2-D blocks, one block per column, extension arrays and columns in any
+    block order: the compiled path reads each column where its block keeps it."""
+    rng = np.random.default_rng(1)
+    n = 40
+    parts = {
+        "f": rng.normal(size=n),
+        "t": rng.choice(["u", "v", "w"], n),
+        "i": rng.integers(0, 9, n),
+        "g": rng.normal(size=n).astype(np.float32),
+        "e": pd.array(rng.integers(0, 3, n), dtype="Int64"),
+        "h": rng.normal(size=n),
+    }
+    frame = pd.DataFrame(parts)
+    enc = TabularEncoder().fit(frame)
+    for other in (frame, frame.copy(), frame.iloc[::-1], pd.concat([frame.iloc[:5]] * 3)):
+        fast, slow = both_paths(enc, other)
+        assert_same(fast, slow)
+    renamed = frame.rename(columns={"h": "H"})
+    with pytest.raises(ValueError, match=r"missing \['h'\], unexpected \['H'\]"):
+        enc.transform(renamed)
+    swapped = frame[["f", "t", "i", "g", "h", "e"]]
+    with pytest.raises(ValueError, match="same names in another order"):
+        enc.transform(swapped)
+
+
+def test_arrow_text_through_the_c_stream_chunks_slices_and_types():
+    """Several chunks, sliced chunks (an offset into the buffers), missing values, utf8 and
+    large_utf8: the codes of encode_arrow_text equal the pandas path's; other Arrow types
+    give None (the caller takes the pandas path); a stream of the wrong length is refused."""
+    import pyarrow as pa
+
+    from greenauto._native import encode_arrow_text
+
+    words = ["red", "green", "a rather long category name", "", "é-ü", None]
+    rng = np.random.default_rng(2)
+    values = [words[i] for i in rng.integers(0, len(words), 300)]
+    enc = TabularEncoder().fit(pd.DataFrame({"c": pd.Series(values, dtype=object)}))
+    want = enc.transform(pd.DataFrame({"c": pd.Series(values, dtype=object)}))[:, 0]
+    table = StringCategories([str(c) for c in enc.categories_[0]])
+    for kind in (pa.string(), pa.large_string()):
+        whole = pa.array(values, type=kind)
+        pieces = [whole.slice(0, 7), whole.slice(7, 100), whole.slice(107)]
+        for column in (whole, pa.chunked_array(pieces, type=kind)):
+            out = np.full((300, 2), 5.0, order="F")
+            assert encode_arrow_text(out, [1], [table], [column]) == []
+            assert_same(out[:, 1], want)
+            assert (out[:, 0] == 5.0).all()  # other columns untouched
+            with pytest.raises(ValueError, match="more values than rows"):
+                encode_arrow_text(np.empty((299, 1), order="F"), [0], [table], [column])
+            with pytest.raises(ValueError, match="fewer values than rows"):
+                encode_arrow_text(np.empty((301, 1), order="F"), [0], [table], [column])
+        unseen = pa.chunked_array([whole.slice(0, 5), pa.array(["violet"], type=kind)])
+        out = np.empty((6, 1), order="F")
+        assert encode_arrow_text(out, [0], [table], [unseen]) == [0]
+        assert out[5, 0] == -1.0
+    out = np.empty((3, 1), order="F")
+    assert encode_arrow_text(out, [0], [table], [pa.array([1, 2, 3])]) is None
+    with pytest.raises(ValueError, match="column-major"):
+        encode_arrow_text(np.empty((3, 2)), [0], [table], [pa.array(["a", "b", "c"])])

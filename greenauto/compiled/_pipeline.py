@@ -171,6 +171,11 @@ class CompiledPipeline:
 
             self._encoder = encoder_from_schema(ir.schema, ir.n_features_in)
         self.classes_ = ir.classes
+        # labels the kernel writes itself (numbers, bools, fixed-width text: dtypes with a
+        # buffer), else None: the class indices go through classes_.take
+        classes = np.ascontiguousarray(ir.classes)
+        plain = classes.ndim == 1 and classes.dtype.kind in "biufSU"
+        self._label_array = classes if plain else None
         self.n_features_in_ = ir.n_features_in
         self.n_threads = effective_n_threads(n_threads)
 
@@ -178,8 +183,9 @@ class CompiledPipeline:
     def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Labels (from ``classes_``) and probabilities (as :meth:`predict_proba`) from one
         kernel call; ``X`` as for :meth:`predict`."""
-        idx, proba = self._kernel.predict(self._check(X), True, self.n_threads)
-        return self.classes_.take(idx), proba
+        out = self._kernel.predict_fast(X, self.n_threads, self._label_array, 2)
+        labels, proba = self._general(X, 2, self._label_array) if out is None else out
+        return (labels if self._label_array is not None else self.classes_.take(labels)), proba
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict class labels (see the combine rule in the class docstring).
@@ -198,17 +204,32 @@ class CompiledPipeline:
         y : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        idx = self._kernel.predict(self._check(X), False, self.n_threads)
-        return self.classes_.take(idx)
+        # a float32/float64 array of the right shape: one call, labels written by the kernel
+        labels = self._kernel.predict_fast(X, self.n_threads, self._label_array, 0)
+        if labels is None:
+            labels = self._general(X, 0, self._label_array)
+        return labels if self._label_array is not None else self.classes_.take(labels)
 
     def predict_codes(self, X: Any) -> np.ndarray:
         """Class indices (into ``classes_``) instead of labels; see :meth:`predict`."""
-        return self._kernel.predict(self._check(X), False, self.n_threads)
+        out = self._kernel.predict_fast(X, self.n_threads, None, 0)
+        return self._general(X, 0, None) if out is None else out
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_`` (the combine rule of the
         class docstring); ``X`` as for :meth:`predict`."""
-        return self._kernel.predict(self._check(X), True, self.n_threads)[1]
+        out = self._kernel.predict_fast(X, self.n_threads, None, 1)
+        return self._general(X, 1, None) if out is None else out
+
+    def _general(self, X: Any, what: int, labels: np.ndarray | None) -> Any:
+        """The kernel call for input its fast path declined (``predict_fast`` gave None): X
+        encoded, converted or refused by :meth:`_check` first. ``what``: labels (0, in the
+        dtype of ``labels``, else class indices), probabilities (1) or both (2)."""
+        X = self._check(X)
+        out = self._kernel.predict_fast(X, self.n_threads, labels, what)
+        if out is None:  # strides the kernel cannot step by (e.g. a structured array's field)
+            out = self._kernel.predict_fast(np.ascontiguousarray(X), self.n_threads, labels, what)
+        return out
 
     # ------------------------------------------------------------------ model facts
     @property
@@ -359,10 +380,12 @@ class CompiledPipeline:
         return to_onnx(self.ir)
 
     def _check(self, X: Any) -> np.ndarray:
+        """X as the kernel's fast path takes it (a float32/float64 array of the right shape;
+        C-contiguous float32 in raw mode), or a clear error."""
         if self._encoder is not None and not (
             isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
         ):
-            X = self._encoder.transform(X)  # names, categories: as in training
+            X = self._encoder.encode(X)  # names, categories: as in training
         if not isinstance(X, np.ndarray):
             X = np.asarray(X)
         if X.dtype.kind in "biu" or X.dtype == np.float16:

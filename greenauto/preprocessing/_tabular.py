@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from greenauto._native import StringCategories, arrow_string_codes, encode_columns
+from greenauto._native import StringCategories, encode_arrow_text, encode_columns
 
 __all__ = ["TabularEncoder"]
 
@@ -110,20 +110,41 @@ def _is_numeric(col: pd.Series) -> bool:
     return False
 
 
-def _column_arrays(frame: pd.DataFrame) -> list[Any]:
+def _column_arrays(frame: pd.DataFrame, n_columns: int) -> list[Any]:
     """The frame's columns as arrays, without building a Series per column where pandas
-    allows (``DataFrame._iter_column_arrays``, pandas 1.3 to 3.x; else the public path)."""
+    allows: from its blocks (``DataFrame._mgr``: column j is row ``blklocs[j]`` of block
+    ``blknos[j]``, or that whole block when it is 1-D), else ``DataFrame._iter_column_arrays``
+    (pandas 1.3 to 3.x), else the public path."""
+    mgr = getattr(frame, "_mgr", None)
+    try:
+        blocks = mgr.blocks
+        out = []
+        for k, i in zip(mgr.blknos.tolist(), mgr.blklocs.tolist(), strict=True):
+            values = blocks[k].values
+            out.append(values[i] if values.ndim == 2 else values)
+        if len(out) == n_columns:
+            return out
+    except (AttributeError, IndexError, TypeError, ValueError):
+        pass  # another pandas layout: the paths below
     iterate = getattr(frame, "_iter_column_arrays", None)
     if iterate is not None:
         return list(iterate())
     return [frame.iloc[:, j].array for j in range(frame.shape[1])]
 
 
+def _is_arrow_text(a: Any) -> bool:
+    """Whether a column is one of pandas' text arrays stored in pyarrow."""
+    return hasattr(a, "__arrow_array__") and getattr(a.dtype, "storage", "") == "pyarrow"
+
+
+#: numpy dtypes encode_columns converts itself (native byte order).
+_NUMPY_NUMBERS = frozenset(np.dtype(c) for c in "?bBhHiIlLqQfd")
+
+
 def _numeric_input(a: Any) -> np.ndarray | None:
     """A numeric column as encode_columns takes it (None: pandas path)."""
     if isinstance(a, np.ndarray):
-        kind, size = a.dtype.kind, a.dtype.itemsize
-        return a if kind in "biu" or (kind == "f" and size in (4, 8)) else None
+        return a if a.dtype in _NUMPY_NUMBERS else None
     dtype = getattr(a, "dtype", None)
     if isinstance(a, pd.api.extensions.ExtensionArray) and getattr(dtype, "kind", "?") in "biuf":
         return a.to_numpy(dtype=np.float64, na_value=np.nan)  # nullable Int64, Float64, boolean
@@ -226,6 +247,21 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         -------
         Xt : ndarray of shape (n_samples, n_features_in_), dtype=float64
         """
+        return self.encode(X)
+
+    def encode(self, X: Any) -> np.ndarray:
+        """:meth:`transform` without scikit-learn's output wrapping (``set_output``): always
+        an ndarray, one Python call less per batch (what a compiled model calls).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features_in_)
+            As for :meth:`transform`.
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, n_features_in_), dtype=float64
+        """
         if not hasattr(self, "categories_"):
             check_is_fitted(self)
         X = _pandas(X)
@@ -259,38 +295,72 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _transform_frame(self, frame: pd.DataFrame) -> np.ndarray | None:
         """The compiled path for a DataFrame, or None where only the pandas path applies."""
         n, p = frame.shape
-        if p != self.n_features_in_ or n == 0:
-            return None
-        fitted = getattr(self, "_columns", None)
-        if fitted is not None and frame.columns.tolist() != fitted:
+        if p != self.n_features_in_ or n == 0 or not self._same_columns(frame):
             return None  # the pandas path names what differs (dates: _numeric_input sends
             # them there too, where they become numbers)
-        arrays = _column_arrays(frame)
+        arrays = _column_arrays(frame, p)
+        out = np.empty((n, p), dtype=np.float64, order="F")
+        if not self.categories_:  # numbers only: one list of arrays, one call
+            inputs = [_numeric_input(a) for a in arrays]
+            if any(a is None for a in inputs):
+                return None
+            encode_columns(out, inputs, [None] * p, pd.NA)
+            return out
         tables = self._string_tables()
-        inputs: list[Any] = []
+        inputs = []
         kinds: list[Any] = []
+        coded: list[int] = []  # categorical columns through their own codes (-1: unknown)
+        arrow: tuple[list[int], list[Any], list[Any]] = ([], [], [])  # Arrow text columns
         for j, a in enumerate(arrays):
-            if j in self.categories_:
-                value, table = self._categorical_input(j, a, tables.get(j))
+            value, table = None, None
+            if j not in self.categories_:
+                value = _numeric_input(a)
+            elif _is_arrow_text(a) and j in tables:  # one call for them all, below
+                for part, item in zip(arrow, (j, tables[j], a.__arrow_array__()), strict=True):
+                    part.append(item)
+                inputs.append(None)
+                kinds.append(None)
+                continue
             else:
-                value, table = _numeric_input(a), None
+                value, table = self._categorical_input(j, a, tables.get(j))
+                if table is None:
+                    coded.append(j)
             if value is None:
                 return None
             inputs.append(value)
             kinds.append(table)
-        out = np.empty((n, p), dtype=np.float64, order="F")
+        # categories never seen in fit: -1 cells, columns reported by the kernels for text
+        unknown: set[int] = set()
+        if arrow[0]:
+            found = encode_arrow_text(out, *arrow)
+            if found is None:
+                return None  # text in another Arrow type: the pandas path
+            unknown.update(found)
         try:
-            unknown = encode_columns(out, inputs, kinds, pd.NA)
+            unknown.update(encode_columns(out, inputs, kinds, pd.NA))
         except TypeError:  # an object that is neither text nor missing
             return None
-        # unknown categories: reported by the kernel for text, -1 codes of coded columns
-        coded = [j for j, t in enumerate(kinds) if t is None and j in self.categories_]
-        for j in sorted(set(unknown) | set(coded)):
+        for j in sorted(unknown.union(coded)):
             mask = out[:, j] == -1.0
             if mask.any():
                 self._unknown(j, frame.iloc[:, j], mask)
                 out[mask, j] = np.nan
         return out
+
+    def _same_columns(self, frame: pd.DataFrame) -> bool:
+        """Whether the frame has fit's column names in fit's order (always, when fit saw no
+        names): one comparison of the column indexes, not a list of names per call."""
+        fitted = getattr(self, "_columns", None)
+        if fitted is None:
+            return True
+        index = self.__dict__.get("_columns_index")
+        if index is None:
+            index = self._columns_index = pd.Index(fitted, dtype=object, tupleize_cols=False)
+        columns = frame.columns
+        if columns is index or columns.equals(index):  # elementwise ==, as lists compare
+            self._columns_index = columns  # the next frame with these columns: one identity test
+            return True
+        return False
 
     def _categorical_input(self, j: int, a: Any, table: Any) -> tuple[Any, Any]:
         """What encode_columns takes for categorical column j (None: pandas path)."""
@@ -300,8 +370,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             return None, None
         if isinstance(a, np.ndarray):
             return (a, table) if a.dtype == object else (None, None)
-        if hasattr(a, "__arrow_array__") and getattr(a.dtype, "storage", "") == "pyarrow":
-            return self._arrow_codes(a, table), None  # pandas' text arrays with pyarrow
         if isinstance(a, pd.api.extensions.ExtensionArray) and a.dtype.kind in "OSU":
             return np.asarray(a, dtype=object), table  # text arrays: no copy for python storage
         return None, None
@@ -316,34 +384,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             remap = np.append(pos.astype(np.float64), np.nan)  # code -1 (missing) -> NaN
             cache[key] = remap
         return remap[a.codes]
-
-    def _arrow_codes(self, a: Any, table: Any) -> np.ndarray | None:
-        """Fitted codes of a pyarrow-backed text column, read by the kernel straight from the
-        Arrow buffers (no Python object per value): -1 for a category never seen in fit, NaN
-        for a missing value. None (pandas path) for Arrow types other than (large) strings."""
-        import pyarrow as pa  # present: the array is backed by it
-
-        values = a.__arrow_array__()
-        out = np.empty(len(values), dtype=np.float64)
-        start = 0
-        for chunk in getattr(values, "chunks", [values]):
-            wide = chunk.type == pa.large_string()
-            if not wide and chunk.type != pa.string():
-                return None
-            validity, offsets, data = chunk.buffers()
-            size = len(chunk)
-            arrow_string_codes(
-                table,
-                np.frombuffer(offsets, dtype=np.int64 if wide else np.int32),
-                np.empty(0, np.uint8) if data is None else np.frombuffer(data, np.uint8),
-                None
-                if validity is None or chunk.null_count == 0
-                else np.frombuffer(validity, np.uint8),
-                chunk.offset,
-                out[start : start + size],
-            )
-            start += size
-        return out
 
     def _string_tables(self) -> dict[int, Any]:
         """Compiled lookup tables of the columns whose categories are all strings."""
@@ -372,6 +412,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         state = super().__getstate__()
         state.pop("_tables", None)  # compiled tables are rebuilt from categories_
         state.pop("_remap", None)
+        state.pop("_columns_index", None)
         return state
 
     def _numeric(self, j: int, col: pd.Series) -> np.ndarray:
