@@ -236,7 +236,12 @@ class CompiledPipeline {
     template <typename T>
     struct Uninit {
         std::unique_ptr<T[]> p;
-        void resize(std::size_t n) { p.reset(new T[n]); }
+        std::size_t capacity = 0;
+        void resize(std::size_t n) {  // keeps its memory when large enough (kept buffers)
+            if (n <= capacity) return;
+            p.reset(new T[n]);
+            capacity = n;
+        }
         T* data() const { return p.get(); }
         T& operator[](std::size_t i) const { return p[i]; }
     };

@@ -144,7 +144,7 @@ class TreeEnsemble {
                 decide_close(k, xb, stride, m, blocks, labels + r0, scratch);
                 continue;
             }
-            double* acc = fresh<double>(scratch, blocks * n_outputs_ * kBlockRows);
+            double* acc = fresh<double>(scratch, acc_size(m, blocks));
             run_pass(k, view(), xb, stride, m, blocks, acc, scratch + l.cols);
             for (std::int64_t b0 = 0; b0 < m; b0 += kBlockRows) {
                 double* pb = proba ? proba + (r0 + b0) * n_classes() : nullptr;
@@ -198,6 +198,12 @@ class TreeEnsemble {
             if (by_row) k.tree_rows_f64(v, cols, n_used(), m, sums);
             else k.trees_f64(v, cols, m, sums);
         }
+    }
+
+    // float64 accumulators a pass over m rows adds to: row-major, only its rows; else every
+    // block whole (output-major, a Quickscorer tree adds 8 rows at a time).
+    std::int64_t acc_size(std::int64_t m, std::int64_t blocks) const {
+        return rows_major(width_) ? m * n_outputs_ : blocks * n_outputs_ * kBlockRows;
     }
 
     // One integer image of the leaf values (see quantize()).
@@ -259,7 +265,7 @@ class TreeEnsemble {
             std::fill(close, close + nf, -1);
         }
         if (n_exact > 0) {
-            double* acc = fresh<double>(scratch, blocks * n_outputs_ * kBlockRows);
+            double* acc = fresh<double>(scratch, acc_size(n_exact, blocks));
             run_pass(k, view(), rows, w, n_exact, blocks, acc, scratch + l.cols);
             for (std::int64_t b0 = 0; b0 < n_exact; b0 += kBlockRows)
                 finish(acc + (b0 / kBlockRows) * n_outputs_ * kBlockRows,
