@@ -110,7 +110,8 @@ static inline std::int64_t quantized_width(std::int64_t width, bool bytes) {
 using TreesU8Fn = void (*)(const ForestView& f, const std::uint8_t* cols,
                            const std::uint8_t* rows8, std::int64_t n, void* acc);
 using TreesF64Fn = void (*)(const ForestView& f, const double* cols, std::int64_t n, void* acc);
-// A few rows, row-major (row stride in elements), trees interleaved: the latency path.
+// A few rows, row-major (row stride in elements), trees interleaved: the latency path. The
+// bytes of x are readable up to 3 past the last row's last code (4-byte gathers).
 using TreeRowsU8Fn = void (*)(const ForestView& f, const std::uint8_t* x, std::int64_t stride,
                               std::int64_t n, void* acc);
 using TreeRowsF64Fn = void (*)(const ForestView& f, const double* x, std::int64_t stride,
