@@ -204,7 +204,7 @@ bool arrow_codes(const StringCategories& cats, const Off* offsets, std::int64_t 
                  const std::uint8_t* data, std::int64_t n_data, const std::uint8_t* valid,
                  std::int64_t offset, std::int64_t n, double* dst) {
     if (offset < 0 || offset + n + 1 > n_offsets)
-        throw nb::value_error("arrow_string_codes: the offsets are shorter than the array");
+        throw nb::value_error("Arrow text column: its offsets are shorter than the array");
     bool unknown = false;
     for (std::int64_t r = 0; r < n; ++r) {
         const std::int64_t i = offset + r;
@@ -214,7 +214,7 @@ bool arrow_codes(const StringCategories& cats, const Off* offsets, std::int64_t 
         }
         const std::int64_t b = offsets[i], e = offsets[i + 1];
         if (b < 0 || e < b || e > n_data)
-            throw nb::value_error("arrow_string_codes: an offset points outside the data");
+            throw nb::value_error("Arrow text column: an offset points outside the data");
         const char* text = reinterpret_cast<const char*>(data);
         const std::int32_t k =
             cats.code(text + b, static_cast<std::size_t>(e - b), text + n_data);

@@ -102,6 +102,7 @@ class TreeEnsemble {
                 used_.push_back(f);
             }
         identity_ = static_cast<std::int64_t>(used_.size()) == a.n_features;
+        row_span_ = used_.empty() ? 0 : *std::max_element(used_.begin(), used_.end()) + 1;
         for (std::int64_t t = 0; t < a.n_trees; ++t) build_tree(a, t);
         quantize();
     }
@@ -246,7 +247,7 @@ class TreeEnsemble {
         const Layout l = layout(blocks);
         // staging: their labels, their input rows (up to the last used feature), then the
         // labels of those the float64 sums decide
-        const std::int64_t w = used_.empty() ? 0 : *std::max_element(used_.begin(), used_.end()) + 1;
+        const std::int64_t w = row_span_;
         auto* close = fresh<std::int32_t>(scratch + l.staging, nf);
         double* rows_at = scratch + l.staging + (nf * 4 + 7) / 8;
         Input* rows = fresh<Input>(rows_at, nf * w);
@@ -672,6 +673,7 @@ class TreeEnsemble {
     std::vector<std::int32_t> compact_;  // input feature -> used-feature index (-1: unused)
     std::vector<std::int64_t> used_;     // used-feature index -> input feature
     bool identity_ = false;              // used_ is 0, 1, ..., n_features - 1
+    std::int64_t row_span_ = 0;          // input elements of a row up to its last used one
     bool has_qs_ = false;                // some tree has a Quickscorer layout
     std::vector<TreeInfo> trees_;
     std::vector<WalkNodeU8> nodes_u8_;

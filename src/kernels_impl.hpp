@@ -46,54 +46,48 @@ inline void* acc_block(const ForestView& f, void* acc, int64_t b) {
     return static_cast<double*>(acc) + b * f.n_outputs * kBlockRows;
 }
 
-// An integer leaf row (qw values, a multiple of 8 when qw > kNarrowWidth) added to one row's
-// uint32 accumulators.
-inline void add_quantized(const uint16_t* q, int64_t qw, uint32_t* a) {
 #if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
-    if (rows_major(qw)) {
-        int64_t c = 0;
-#if defined(GREENAUTO_LEVEL_AVX512)
-        for (; c + 16 <= qw; c += 16) {
-            const __m512i v =
-                _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c)));
-            _mm512_storeu_si512(a + c, _mm512_add_epi32(_mm512_loadu_si512(a + c), v));
-        }
-#endif
-        for (; c < qw; c += 8) {
-            auto* ac = reinterpret_cast<__m256i*>(a + c);
-            const __m256i v =
-                _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c)));
-            _mm256_storeu_si256(ac, _mm256_add_epi32(_mm256_loadu_si256(ac), v));
-        }
-        return;
-    }
-#endif
-    for (int64_t c = 0; c < qw; ++c) a[c] += q[c];
+// One vector of leaf values widened and added to the accumulators at a: 16-bit leaves to uint32
+// sums, byte leaves to uint16 sums (8 or 16 lanes in 256 bits, 16 or 32 in 512).
+inline void widen_add256(const uint16_t* q, uint32_t* a) {
+    auto* ac = reinterpret_cast<__m256i*>(a);
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+    _mm256_storeu_si256(ac, _mm256_add_epi32(_mm256_loadu_si256(ac), v));
 }
+inline void widen_add256(const uint8_t* q, uint16_t* a) {
+    auto* ac = reinterpret_cast<__m256i*>(a);
+    const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+    _mm256_storeu_si256(ac, _mm256_add_epi16(_mm256_loadu_si256(ac), v));
+}
+#endif
+#if defined(GREENAUTO_LEVEL_AVX512)
+inline void widen_add512(const uint16_t* q, uint32_t* a) {
+    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+    _mm512_storeu_si512(a, _mm512_add_epi32(_mm512_loadu_si512(a), v));
+}
+inline void widen_add512(const uint8_t* q, uint16_t* a) {
+    const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+    _mm512_storeu_si512(a, _mm512_add_epi16(_mm512_loadu_si512(a), v));
+}
+#endif
 
-// A byte leaf row into uint16 accumulators (qw a multiple of 16 when qw > kNarrowWidth; the
-// sums never wrap: at most 255 x 257).
-inline void add_quantized8(const uint8_t* q, int64_t qw, uint16_t* a) {
+// An integer leaf row (qw values; when qw > kNarrowWidth a multiple of the 256-bit lane count)
+// added to one row's accumulators: uint16 leaves to uint32 sums, byte leaves to uint16 sums
+// (which never wrap: at most 255 x 257).
+template <typename Leaf, typename Sum>
+inline void add_quantized(const Leaf* q, int64_t qw, Sum* a) {
 #if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
     if (rows_major(qw)) {
+        constexpr int64_t lanes = 32 / static_cast<int64_t>(sizeof(Sum));  // per 256 bits
         int64_t c = 0;
 #if defined(GREENAUTO_LEVEL_AVX512)
-        for (; c + 32 <= qw; c += 32) {
-            const __m512i v =
-                _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c)));
-            _mm512_storeu_si512(a + c, _mm512_add_epi16(_mm512_loadu_si512(a + c), v));
-        }
+        for (; c + 2 * lanes <= qw; c += 2 * lanes) widen_add512(q + c, a + c);
 #endif
-        for (; c < qw; c += 16) {
-            auto* ac = reinterpret_cast<__m256i*>(a + c);
-            const __m256i v =
-                _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c)));
-            _mm256_storeu_si256(ac, _mm256_add_epi16(_mm256_loadu_si256(ac), v));
-        }
+        for (; c < qw; c += lanes) widen_add256(q + c, a + c);
         return;
     }
 #endif
-    for (int64_t c = 0; c < qw; ++c) a[c] = static_cast<uint16_t>(a[c] + q[c]);
+    for (int64_t c = 0; c < qw; ++c) a[c] = static_cast<Sum>(a[c] + q[c]);
 }
 
 // Leaf `leaf` (global id) of tree t added to row r of a block's accumulators.
@@ -102,7 +96,7 @@ inline void add_leaf(const ForestView& f, const TreeInfo& t, int64_t leaf, int64
     const int64_t w = f.width;
     // integer sums (the trees all add to outputs 0 .. width - 1)
     if (f.quantized8 != nullptr) {
-        add_quantized8(f.quantized8 + leaf * f.qwidth, f.qwidth,
+        add_quantized(f.quantized8 + leaf * f.qwidth, f.qwidth,
                        static_cast<uint16_t*>(acc) + r * f.qwidth);
         return;
     }
@@ -135,7 +129,7 @@ inline void add_walk_leaves(const ForestView& f, const TreeInfo& t, const uint32
         const int64_t qw = f.qwidth;
         uint16_t* a = static_cast<uint16_t*>(acc) + g * qw;
         for (int64_t r = 0; r < n; ++r)
-            add_quantized8(f.quantized8 + f.leaf_of[idx[r]] * qw, qw, a + r * qw);
+            add_quantized(f.quantized8 + f.leaf_of[idx[r]] * qw, qw, a + r * qw);
         return;
     }
     for (int64_t r = 0; r < n; ++r) add_leaf(f, t, f.leaf_of[idx[r]], g + r, acc);
