@@ -455,6 +455,12 @@ class TreeEnsemble {
         for (std::int64_t t = 0; t < a.n_trees; ++t) {
             if (a.tree_starts[t + 1] <= a.tree_starts[t])
                 fail("tree " + std::to_string(t) + " is empty or tree_starts decreases");
+            // WalkNodeU8::next holds a node index relative to the root in 24 bits
+            if (Node::kBinned && a.tree_starts[t + 1] - a.tree_starts[t] > kMaxWalkNodesU8)
+                fail("tree " + std::to_string(t) + " has " +
+                     std::to_string(a.tree_starts[t + 1] - a.tree_starts[t]) +
+                     " nodes; a binned tree can have at most " +
+                     std::to_string(kMaxWalkNodesU8) + " (8,388,608 leaves)");
             const std::int64_t o = a.out_offset[t];
             if (o < 0 || o + a.width > a.n_outputs)
                 fail("tree " + std::to_string(t) + " writes outputs out of range");
@@ -580,7 +586,7 @@ class TreeEnsemble {
             info.top_steps = info.depth - kTopDepth;
             info.top_entry = static_cast<std::int64_t>(top_walk_.size());
             for (std::int64_t orig : top.leaves)
-                top_walk_.push_back(static_cast<std::uint32_t>(slot_of[orig - start]));
+                top_walk_.push_back(static_cast<std::uint32_t>(slot_of[orig - start] - info.root));
             top_walk_.resize(top_walk_.size() + (32 - top.leaves.size()), 0);  // never chosen
         }
         trees_.push_back(info);
@@ -611,7 +617,7 @@ class TreeEnsemble {
     }
 
     // Breadth-first walk layout of the tree below root; returns its depth.
-    // slot_of: original node (minus start) -> its walk node.
+    // slot_of: original node (minus start) -> its walk node (absolute).
     std::int32_t build_walk(const ForestArrays& a, std::int64_t root, std::int64_t start,
                             const std::vector<std::int32_t>& leaf_id,
                             std::vector<std::int32_t>& slot_of) {
@@ -619,7 +625,8 @@ class TreeEnsemble {
             std::int64_t orig;
             std::int32_t slot, depth;
         };
-        std::vector<Item> queue{{root, static_cast<std::int32_t>(walk_size()), 0}};
+        const auto base = static_cast<std::int32_t>(walk_size());
+        std::vector<Item> queue{{root, base, 0}};
         push_walk_nodes(1);
         std::int32_t depth = 0;
         for (std::size_t q = 0; q < queue.size(); ++q) {
@@ -627,12 +634,12 @@ class TreeEnsemble {
             depth = std::max(depth, it.depth);
             slot_of[it.orig - start] = it.slot;
             if (is_leaf(a, it.orig)) {
-                set_leaf(it.slot, leaf_id[it.orig - start]);
+                set_leaf(it.slot, base, leaf_id[it.orig - start]);
                 continue;
             }
             const std::int32_t child = static_cast<std::int32_t>(walk_size());
             push_walk_nodes(2);
-            set_split(a, it.orig, it.slot, child);
+            set_split(a, it.orig, it.slot, child - base);
             queue.push_back({resolve(a, a.left[it.orig]), child, it.depth + 1});
             queue.push_back({resolve(a, a.right[it.orig]), child + 1, it.depth + 1});
         }
@@ -641,28 +648,29 @@ class TreeEnsemble {
 
     void push_walk_nodes(int k) {
         for (int i = 0; i < k; ++i) {
-            if constexpr (Node::kBinned) nodes_u8_.push_back(WalkNodeU8{0, 0, 0, 0});
+            if constexpr (Node::kBinned) nodes_u8_.push_back(WalkNodeU8{0, 0});
             else nodes_f_.push_back(WalkNodeF{0, 0, 0.0});
             leaf_of_.push_back(-1);
         }
     }
 
-    void set_leaf(std::int32_t slot, std::int32_t id) {
+    // A leaf points to itself (relative to the tree's first node, base) and never goes right.
+    void set_leaf(std::int32_t slot, std::int32_t base, std::int32_t id) {
         leaf_of_[slot] = id;
-        const auto self = static_cast<std::uint32_t>(slot);
-        if constexpr (Node::kBinned) nodes_u8_[slot] = WalkNodeU8{self, 255, 0, 0};
+        const auto self = static_cast<std::uint32_t>(slot - base);
+        if constexpr (Node::kBinned) nodes_u8_[slot] = WalkNodeU8{self << 8, 0};
         else nodes_f_[slot] = WalkNodeF{self, 0u, std::numeric_limits<double>::infinity()};
     }
 
-    void set_split(const ForestArrays& a, std::int64_t i, std::int32_t slot,
-                   std::int32_t child) {
+    // left: the first child, relative to the tree's first node.
+    void set_split(const ForestArrays& a, std::int64_t i, std::int32_t slot, std::int32_t left) {
         const auto f = static_cast<std::uint32_t>(compact_[a.feature[i]]);
-        const auto left = static_cast<std::uint32_t>(child);
-        if constexpr (Node::kBinned) {
-            const auto thr = static_cast<std::uint8_t>(std::floor(a.threshold[i]));
-            nodes_u8_[slot] = WalkNodeU8{left, thr, 0, static_cast<std::uint16_t>(f)};
+        const auto rel = static_cast<std::uint32_t>(left);
+        if constexpr (Node::kBinned) {  // 0 <= threshold < 255 (resolve() removed the others)
+            const auto thr = static_cast<std::uint32_t>(std::floor(a.threshold[i]));
+            nodes_u8_[slot] = WalkNodeU8{(rel << 8) | (255u - thr), f * 8u};
         } else {
-            nodes_f_[slot] = WalkNodeF{left, (f << 1) | (a.missing_left[i] ? 0u : 1u),
+            nodes_f_[slot] = WalkNodeF{rel, (f << 1) | (a.missing_left[i] ? 0u : 1u),
                                        a.threshold[i]};
         }
     }

@@ -23,20 +23,20 @@ inline constexpr std::int64_t kMaxBlocks = 8;
 // --- tree ensembles --------------------------------------------------------------------------
 // Walk layout: the two children of a node are adjacent (right = left + 1) and a leaf points to
 // itself and never goes right, so every row steps a tree exactly `depth` times, branch-free.
-// Features are those the model uses, renumbered from 0.
-struct WalkNodeU8 {        // binned model
-    std::uint32_t left;    // first child (absolute index); a leaf: itself
-    std::uint8_t threshold;  // go right when code > threshold (a leaf: 255, never)
-    std::uint8_t unused;
-    std::uint16_t feature;
+// Node indices are relative to the tree's root (TreeInfo::root). Features are those the model
+// uses, renumbered from 0.
+struct WalkNodeU8 {          // binned model: one 8-byte word
+    std::uint32_t next;      // left << 8 | (255 - threshold): (next + code) >> 8 is the child a
+                             // code goes to (code > threshold: left + 1); a leaf: self << 8
+    std::uint32_t feature8;  // 8 x the feature (its offset in a group of 8 rows, kernels_impl.hpp)
 };
+inline constexpr std::int64_t kMaxWalkNodesU8 = std::int64_t{1} << 24;  // per tree: 24-bit left
 // The walk reads a node in one 8-byte load (kernels_impl.hpp step_u8).
-static_assert(sizeof(WalkNodeU8) == 8 && offsetof(WalkNodeU8, threshold) == 4 &&
-                  offsetof(WalkNodeU8, feature) == 6,
-              "WalkNodeU8: left, threshold, unused, feature in 8 bytes");
+static_assert(sizeof(WalkNodeU8) == 8 && offsetof(WalkNodeU8, feature8) == 4,
+              "WalkNodeU8: next, feature8 in 8 bytes");
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the walk reads nodes little-endian");
 struct WalkNodeF {         // raw model (float32 features, compared in float64)
-    std::uint32_t left;
+    std::uint32_t left;    // relative to the tree's root
     std::uint32_t word;    // feature << 1 | nan_goes_right
     double threshold;      // go right when !(x <= threshold) for x not NaN (leaf: +inf)
 };
@@ -45,7 +45,7 @@ struct WalkNodeF {         // raw model (float32 features, compared in float64)
 // node whose test is false (code > threshold) removes the leaves of its left subtree from the
 // row's bitvector; the exit leaf is the lowest bit left set.
 struct TreeInfo {
-    std::int32_t root;         // walk layout: root node
+    std::int32_t root;         // walk layout: root node (absolute; the tree's nodes follow it)
     std::int32_t depth;        // walk layout: steps from the root to the deepest leaf
     std::int32_t out;          // first output this tree's leaf values add to
     std::int32_t leaf_begin;   // global id of its leftmost leaf (leaf ids of a tree: consecutive)
@@ -54,7 +54,7 @@ struct TreeInfo {
     std::int64_t qs_begin;     // first QS node
     // Walked trees deeper than kTopDepth: their top kTopDepth levels also in the Quickscorer
     // layout (nodes at depth kTopDepth as its leaves), whose exit slot e starts the walk at
-    // node top_walk[top_entry + e] for top_steps steps. top_steps 0: no top layout.
+    // node top_walk[top_entry + e] (relative to root) for top_steps steps. top_steps 0: no top layout.
     std::int32_t top_nodes;
     std::int32_t top_steps;
     std::int64_t top_begin;    // first QS node of the top
@@ -69,7 +69,7 @@ struct ForestView {
     std::int64_t n_outputs;
     const WalkNodeU8* nodes_u8;   // binned models
     const WalkNodeF* nodes_f;     // raw models
-    const std::int32_t* leaf_of;  // walk node -> global leaf id (leaves only)
+    const std::int32_t* leaf_of;  // walk node (absolute: root + relative) -> global leaf id
     // QS nodes: column offset (feature * kBlockRows), threshold, bitvector
     const std::uint32_t* qs_offset;
     const std::uint8_t* qs_threshold;

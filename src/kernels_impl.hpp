@@ -118,31 +118,34 @@ inline void add_leaf(const ForestView& f, const TreeInfo& t, int64_t leaf, int64
 }
 
 // Leaf values of the walk leaves idx[0..n) of rows g.. of a block added to their outputs.
+// (idx relative to the tree's root).
 inline void add_walk_leaves(const ForestView& f, const TreeInfo& t, const uint32_t* idx,
                             int64_t g, int64_t n, void* acc) {
+    const int32_t* leaf_of = f.leaf_of + t.root;
     if (f.width == 1) {
         double* a = static_cast<double*>(acc) + t.out * kBlockRows + g;
-        for (int64_t r = 0; r < n; ++r) a[r] += f.value[f.leaf_of[idx[r]]];
+        for (int64_t r = 0; r < n; ++r) a[r] += f.value[leaf_of[idx[r]]];
         return;
     }
     if (f.quantized8 != nullptr) {  // the common many-class case, without branches
         const int64_t qw = f.qwidth;
         uint16_t* a = static_cast<uint16_t*>(acc) + g * qw;
         for (int64_t r = 0; r < n; ++r)
-            add_quantized(f.quantized8 + f.leaf_of[idx[r]] * qw, qw, a + r * qw);
+            add_quantized(f.quantized8 + leaf_of[idx[r]] * qw, qw, a + r * qw);
         return;
     }
-    for (int64_t r = 0; r < n; ++r) add_leaf(f, t, f.leaf_of[idx[r]], g + r, acc);
+    for (int64_t r = 0; r < n; ++r) add_leaf(f, t, leaf_of[idx[r]], g + r, acc);
 }
 
-// One step of a binned walk: the node read in one 8-byte load (WalkNodeU8: left, threshold,
-// unused, feature; little-endian), then the row's code of its feature (scaled by `scale`).
-template <int64_t scale>
+// One step of a binned walk: the node read in one 8-byte load (WalkNodeU8: next, feature8;
+// little-endian), the row's code of its feature (at feature8 >> shift: 0 in groups of 8 rows,
+// 3 in a row), and the child (next + code) >> 8, relative to the tree's root.
+template <int shift>
 inline uint32_t step_u8(const WalkNodeU8* nd, const uint8_t* row) {
     uint64_t w;
     std::memcpy(&w, nd, sizeof w);
-    const uint8_t v = row[(w >> 48) * scale];
-    return static_cast<uint32_t>(w) + static_cast<uint32_t>(static_cast<uint8_t>(w >> 32) < v);
+    const uint32_t v = row[(w >> 32) >> shift];
+    return (static_cast<uint32_t>(w) + v) >> 8;
 }
 
 constexpr int kChains = 16;  // rows stepped together through one tree (independent loads)
@@ -151,27 +154,26 @@ constexpr int kChains = 16;  // rows stepped together through one tree (independ
 // Rows start at the root (start null, t.depth steps) or row r at node start[r] (`steps` steps).
 inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* rows8, int64_t n,
                     const uint32_t* start, int32_t steps, void* acc) {
-    const WalkNodeU8* nodes = f.nodes_u8;
+    const WalkNodeU8* nodes = f.nodes_u8 + t.root;
     const int64_t group = f.n_features * 8;
     for (int64_t g = 0; g < n; g += kChains) {
         uint32_t idx[kChains];
-        for (int r = 0; r < kChains; ++r)
-            idx[r] = start ? start[g + r] : static_cast<uint32_t>(t.root);
+        for (int r = 0; r < kChains; ++r) idx[r] = start ? start[g + r] : 0u;
         const uint8_t* lo = rows8 + (g / 8) * group;  // rows g .. g + 7
         const uint8_t* hi = lo + group;                // rows g + 8 .. g + 15
         for (int32_t s = 0; s < steps; ++s)
             for (int r = 0; r < kChains; ++r)
-                idx[r] = step_u8<8>(nodes + idx[r], (r < 8 ? lo : hi) + (r % 8));
+                idx[r] = step_u8<0>(nodes + idx[r], (r < 8 ? lo : hi) + (r % 8));
         add_walk_leaves(f, t, idx, g, min64(kChains, n - g), acc);
     }
 }
 
 inline void walk_f64(const ForestView& f, const TreeInfo& t, const double* cols, int64_t n,
                      void* acc) {
-    const WalkNodeF* nodes = f.nodes_f;
+    const WalkNodeF* nodes = f.nodes_f + t.root;
     for (int64_t g = 0; g < n; g += kChains) {
         uint32_t idx[kChains];
-        for (int r = 0; r < kChains; ++r) idx[r] = static_cast<uint32_t>(t.root);
+        for (int r = 0; r < kChains; ++r) idx[r] = 0u;
         const double* c = cols + g;
         for (int32_t s = 0; s < t.depth; ++s)
             for (int r = 0; r < kChains; ++r) {
@@ -194,15 +196,16 @@ inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64
         const In* row = x + r * stride;
         for (int64_t t0 = 0; t0 < f.n_trees; t0 += kTrees) {
             const int kt = static_cast<int>(min64(kTrees, f.n_trees - t0));
-            uint32_t idx[kTrees];
+            uint32_t idx[kTrees], root[kTrees];
             int32_t depth = 0;
             for (int k = 0; k < kTrees; ++k) {
                 const TreeInfo& t = f.trees[t0 + (k < kt ? k : 0)];
-                idx[k] = static_cast<uint32_t>(t.root);
+                idx[k] = 0u;
+                root[k] = static_cast<uint32_t>(t.root);
                 if (k < kt && t.depth > depth) depth = t.depth;
             }
             for (int32_t s = 0; s < depth; ++s)
-                for (int k = 0; k < kTrees; ++k) idx[k] = step(idx[k], row);
+                for (int k = 0; k < kTrees; ++k) idx[k] = step(root[k] + idx[k], row);
             for (int k = 0; k < kt; ++k)
                 add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
         }
@@ -211,8 +214,9 @@ inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64
 
 #if defined(GREENAUTO_LEVEL_AVX512)
 // A few rows, 64 trees at a time, 16 per register: each step gathers the 16 nodes (8 bytes
-// each) and the row's codes of their features (4-byte gathers: the row is readable 3 bytes
-// past its last code), then goes right where code > threshold. Leaves added in tree order.
+// each, at root + relative index) and the row's codes of their features (4-byte gathers: the
+// row is readable 3 bytes past its last code), then takes the child (next + code) >> 8.
+// Leaves added in tree order.
 void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
                   void* acc) {
     constexpr int kLanes = 16, kRegs = 4, kTrees = kLanes * kRegs;
@@ -220,7 +224,7 @@ void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512i low_byte = _mm512_set1_epi32(0xFF), one = _mm512_set1_epi32(1);
+    const __m512i low_byte = _mm512_set1_epi32(0xFF);
     for (int64_t r = 0; r < n; ++r) {
         const uint8_t* row = x + r * stride;
         for (int64_t t0 = 0; t0 < f.n_trees; t0 += kTrees) {
@@ -232,20 +236,22 @@ void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t
                 idx[k] = static_cast<uint32_t>(t.root);
                 if (k < kt && t.depth > depth) depth = t.depth;
             }
-            __m512i v[kRegs];
-            for (int q = 0; q < kRegs; ++q) v[q] = _mm512_load_si512(idx + kLanes * q);
+            __m512i v[kRegs], root[kRegs];
+            for (int q = 0; q < kRegs; ++q) {
+                root[q] = _mm512_load_si512(idx + kLanes * q);
+                v[q] = _mm512_setzero_si512();
+            }
             for (int32_t s = 0; s < depth; ++s)
                 for (int q = 0; q < kRegs; ++q) {
-                    const __m512i lo = _mm512_i32gather_epi64(_mm512_castsi512_si256(v[q]), nodes, 8);
+                    const __m512i at = _mm512_add_epi32(root[q], v[q]);
+                    const __m512i lo = _mm512_i32gather_epi64(_mm512_castsi512_si256(at), nodes, 8);
                     const __m512i hi =
-                        _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(v[q], 1), nodes, 8);
-                    const __m512i left = _mm512_permutex2var_epi32(lo, even, hi);
-                    const __m512i meta = _mm512_permutex2var_epi32(lo, odd, hi);  // thr, -, feature
+                        _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(at, 1), nodes, 8);
+                    const __m512i next = _mm512_permutex2var_epi32(lo, even, hi);
+                    const __m512i feat8 = _mm512_permutex2var_epi32(lo, odd, hi);
                     const __m512i code = _mm512_and_si512(
-                        _mm512_i32gather_epi32(_mm512_srli_epi32(meta, 16), row, 1), low_byte);
-                    const __mmask16 right =
-                        _mm512_cmpgt_epu32_mask(code, _mm512_and_si512(meta, low_byte));
-                    v[q] = _mm512_mask_add_epi32(left, right, left, one);
+                        _mm512_i32gather_epi32(_mm512_srli_epi32(feat8, 3), row, 1), low_byte);
+                    v[q] = _mm512_srli_epi32(_mm512_add_epi32(next, code), 8);
                 }
             for (int q = 0; q < kRegs; ++q) _mm512_store_si512(idx + kLanes * q, v[q]);
             for (int k = 0; k < kt; ++k) add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
@@ -257,7 +263,7 @@ void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t
                   void* acc) {
     const WalkNodeU8* nodes = f.nodes_u8;
     rows_by_tree(f, x, stride, n, acc, [nodes](uint32_t i, const uint8_t* row) {
-        return step_u8<1>(nodes + i, row);
+        return step_u8<3>(nodes + i, row);
     });
 }
 #endif
@@ -367,7 +373,8 @@ inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
     if (f.width != 1) add_qs_leaves(f, t, leaf, n, acc);
 }
 
-// Walk start of a block's 64 rows: the node their top layout exits to (TreeInfo::top_steps).
+// Walk start of a block's 64 rows: the node their top layout exits to (TreeInfo::top_steps;
+// relative to the root).
 inline void top_starts(const ForestView& f, const TreeInfo& t, const uint8_t* cols,
                        uint32_t* start) {
     __m512i l[4];
@@ -451,7 +458,8 @@ inline void qs32(const ForestView& f, const TreeInfo& t, const uint8_t* cols, in
     add_qs_leaves(f, t, leaf, n, acc);
 }
 
-// Walk start of a block's 64 rows: the node their top layout exits to (TreeInfo::top_steps).
+// Walk start of a block's 64 rows: the node their top layout exits to (TreeInfo::top_steps;
+// relative to the root).
 inline void top_starts(const ForestView& f, const TreeInfo& t, const uint8_t* cols,
                        uint32_t* start) {
     qs32_exits(top_nodes(f, t), cols, start);
