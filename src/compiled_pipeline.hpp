@@ -234,12 +234,12 @@ class CompiledPipeline {
     // An array left uninitialised (its users write every element they read): a call on a
     // few rows must not pay for zeroing buffers sized for kBlock rows.
     template <typename T>
-    struct Uninit {
-        std::unique_ptr<T[]> p;
+    struct Uninit {  // on a cache-line boundary (aligned.hpp)
+        LineArray<T> p;
         std::size_t capacity = 0;
         void resize(std::size_t n) {  // keeps its memory when large enough (kept buffers)
             if (n <= capacity) return;
-            p.reset(new T[n]);
+            p = line_array<T>(n);
             capacity = n;
         }
         T* data() const { return p.get(); }

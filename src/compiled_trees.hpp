@@ -33,6 +33,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "aligned.hpp"
 #include "kernels.hpp"
 
 namespace greenauto {
@@ -209,8 +210,8 @@ class TreeEnsemble {
 
     // One integer image of the leaf values (see quantize()).
     struct IntLeaves {
-        std::vector<std::uint16_t> q16;  // scale 65535: uint32 sums
-        std::vector<std::uint8_t> q8;    // scale 255: uint16 sums
+        LineVector<std::uint16_t> q16;  // scale 65535: uint32 sums
+        LineVector<std::uint8_t> q8;    // scale 255: uint16 sums
         std::int64_t qwidth = 0;         // leaf-row width (kernels.hpp quantized_width)
         double margin = 0.0;
         bool empty() const { return q16.empty() && q8.empty(); }
