@@ -68,38 +68,41 @@ bool convert_buffer(const Py_buffer& v, std::int64_t n, double* dst, std::int64_
     return true;
 }
 
-bool buffer_column(nb::handle a, std::int64_t n, double* dst, std::int64_t ds) {
-    Py_buffer v{};
-    if (PyObject_GetBuffer(a.ptr(), &v, PyBUF_RECORDS_RO) != 0) {
-        PyErr_Clear();
-        return false;
-    }
+// The numeric format char of a buffer (native order), or 0.
+char number_format(const Py_buffer& v) {
     const char* f = v.format == nullptr ? "B" : v.format;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (*f == '<') ++f;
 #endif
     if (*f == '@' || *f == '=') ++f;
-    bool ok = v.ndim == 1 && v.shape[0] == n && f[0] != '\0' && f[1] == '\0';
-    if (ok) {
-        const char c = f[0];
-        const Py_ssize_t size = v.itemsize;
-        const bool sig = c == 'b' || c == 'h' || c == 'i' || c == 'l' || c == 'q' || c == 'n';
-        const bool uns = c == 'B' || c == 'H' || c == 'I' || c == 'L' || c == 'Q' || c == 'N' ||
-                         c == '?';
-        if (c == 'd' && size == 8) ok = convert_buffer<double>(v, n, dst, ds);
-        else if (c == 'f' && size == 4) ok = convert_buffer<float>(v, n, dst, ds);
-        else if (sig && size == 8) ok = convert_buffer<std::int64_t>(v, n, dst, ds);
-        else if (sig && size == 4) ok = convert_buffer<std::int32_t>(v, n, dst, ds);
-        else if (sig && size == 2) ok = convert_buffer<std::int16_t>(v, n, dst, ds);
-        else if (sig && size == 1) ok = convert_buffer<std::int8_t>(v, n, dst, ds);
-        else if (uns && size == 8) ok = convert_buffer<std::uint64_t>(v, n, dst, ds);
-        else if (uns && size == 4) ok = convert_buffer<std::uint32_t>(v, n, dst, ds);
-        else if (uns && size == 2) ok = convert_buffer<std::uint16_t>(v, n, dst, ds);
-        else if (uns && size == 1) ok = convert_buffer<std::uint8_t>(v, n, dst, ds);
-        else ok = false;
-    }
-    PyBuffer_Release(&v);
-    return ok;
+    if (f[0] == '\0' || f[1] != '\0') return 0;
+    return std::strchr("bBhHiIlLqQnN?fd", f[0]) != nullptr ? f[0] : 0;
+}
+
+// A 1-D numeric buffer view of n items into dst (every ds-th double); false for a format or
+// stride this does not read.
+bool convert_view(const Py_buffer& v, std::int64_t n, double* dst, std::int64_t ds) {
+    const char c = number_format(v);
+    const Py_ssize_t size = v.itemsize;
+    const bool sig = c == 'b' || c == 'h' || c == 'i' || c == 'l' || c == 'q' || c == 'n';
+    if (c == 0) return false;
+    if (c == 'd' && size == 8) return convert_buffer<double>(v, n, dst, ds);
+    if (c == 'f' && size == 4) return convert_buffer<float>(v, n, dst, ds);
+    if (c == 'd' || c == 'f') return false;
+    if (sig && size == 8) return convert_buffer<std::int64_t>(v, n, dst, ds);
+    if (sig && size == 4) return convert_buffer<std::int32_t>(v, n, dst, ds);
+    if (sig && size == 2) return convert_buffer<std::int16_t>(v, n, dst, ds);
+    if (sig && size == 1) return convert_buffer<std::int8_t>(v, n, dst, ds);
+    if (!sig && size == 8) return convert_buffer<std::uint64_t>(v, n, dst, ds);
+    if (!sig && size == 4) return convert_buffer<std::uint32_t>(v, n, dst, ds);
+    if (!sig && size == 2) return convert_buffer<std::uint16_t>(v, n, dst, ds);
+    if (!sig && size == 1) return convert_buffer<std::uint8_t>(v, n, dst, ds);
+    return false;
+}
+
+bool buffer_column(nb::handle a, std::int64_t n, double* dst, std::int64_t ds) {
+    Buffer b(a.ptr(), PyBUF_RECORDS_RO);
+    return b.ok && b.view.ndim == 1 && b.view.shape[0] == n && convert_view(b.view, n, dst, ds);
 }
 
 // A 1-D numpy object array's element pointers (the caller keeps the array alive).
@@ -416,17 +419,6 @@ struct IndexArray {
     }
 };
 
-// The numeric format char of a buffer (native order), or 0.
-char number_format(const Py_buffer& v) {
-    const char* f = v.format == nullptr ? "B" : v.format;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (*f == '<') ++f;
-#endif
-    if (*f == '@' || *f == '=') ++f;
-    if (f[0] == '\0' || f[1] != '\0') return 0;
-    return std::strchr("bBhHiIlLqQnN?fd", f[0]) != nullptr ? f[0] : 0;
-}
-
 // Row `loc` of a 1-D or 2-D buffer as a 1-D view of n items: false when it is not one.
 bool row_of(const Py_buffer& v, std::int64_t loc, std::int64_t n, Py_buffer& row) {
     row = v;
@@ -507,7 +499,7 @@ class FramePlan {
         if (kind == Kind::kNumeric) {
             if (number_format(v) == 0) return 2;
             if (!used_[j]) return fill_nan(dst, n);
-            return buffer_row(v, n, dst) ? 0 : 2;
+            return convert_view(v, n, dst, 1) ? 0 : 2;
         }
         if (!objects) return 2;  // numbers for a categorical column: the caller's messages
         if (!used_[j]) return fill_nan(dst, n);
@@ -524,24 +516,6 @@ class FramePlan {
     static int fill_nan(double* dst, std::int64_t n) {
         std::fill(dst, dst + n, kNaN);
         return 0;
-    }
-
-    // A 1-D numeric buffer view into dst (contiguous).
-    static bool buffer_row(const Py_buffer& v, std::int64_t n, double* dst) {
-        const char c = number_format(v);
-        const Py_ssize_t size = v.itemsize;
-        const bool sig = c == 'b' || c == 'h' || c == 'i' || c == 'l' || c == 'q' || c == 'n';
-        if (c == 'd' && size == 8) return convert_buffer<double>(v, n, dst, 1);
-        if (c == 'f' && size == 4) return convert_buffer<float>(v, n, dst, 1);
-        if (sig && size == 8) return convert_buffer<std::int64_t>(v, n, dst, 1);
-        if (sig && size == 4) return convert_buffer<std::int32_t>(v, n, dst, 1);
-        if (sig && size == 2) return convert_buffer<std::int16_t>(v, n, dst, 1);
-        if (sig && size == 1) return convert_buffer<std::int8_t>(v, n, dst, 1);
-        if (size == 8) return convert_buffer<std::uint64_t>(v, n, dst, 1);
-        if (size == 4) return convert_buffer<std::uint32_t>(v, n, dst, 1);
-        if (size == 2) return convert_buffer<std::uint16_t>(v, n, dst, 1);
-        if (size == 1) return convert_buffer<std::uint8_t>(v, n, dst, 1);
-        return false;
     }
 
     std::vector<int> kinds_;
