@@ -120,22 +120,6 @@ nb::object predict(const CompiledPipeline& p, AnyX<T> X, bool with_proba, int n_
 // than another Python thread could gain meanwhile.
 constexpr std::int64_t kReleaseGilFrom = 256;
 
-// A buffer of a Python object, released on scope exit; ok is false when the object gives none
-// for these flags (the Python error is cleared: the caller falls back).
-struct Buffer {
-    Py_buffer view{};
-    bool ok = false;
-    Buffer(PyObject* o, int flags) {
-        ok = PyObject_GetBuffer(o, &view, flags) == 0;
-        if (!ok) PyErr_Clear();
-    }
-    ~Buffer() {
-        if (ok) PyBuffer_Release(&view);
-    }
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-};
-
 // numpy's ndarray type, numpy.empty and the int64 dtype, looked up once and kept for the
 // process's lifetime (never released: the interpreter may be gone when statics are destroyed).
 struct Numpy {

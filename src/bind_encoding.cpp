@@ -6,7 +6,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -66,38 +68,41 @@ bool convert_buffer(const Py_buffer& v, std::int64_t n, double* dst, std::int64_
     return true;
 }
 
-bool buffer_column(nb::handle a, std::int64_t n, double* dst, std::int64_t ds) {
-    Py_buffer v{};
-    if (PyObject_GetBuffer(a.ptr(), &v, PyBUF_RECORDS_RO) != 0) {
-        PyErr_Clear();
-        return false;
-    }
+// The numeric format char of a buffer (native order), or 0.
+char number_format(const Py_buffer& v) {
     const char* f = v.format == nullptr ? "B" : v.format;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (*f == '<') ++f;
 #endif
     if (*f == '@' || *f == '=') ++f;
-    bool ok = v.ndim == 1 && v.shape[0] == n && f[0] != '\0' && f[1] == '\0';
-    if (ok) {
-        const char c = f[0];
-        const Py_ssize_t size = v.itemsize;
-        const bool sig = c == 'b' || c == 'h' || c == 'i' || c == 'l' || c == 'q' || c == 'n';
-        const bool uns = c == 'B' || c == 'H' || c == 'I' || c == 'L' || c == 'Q' || c == 'N' ||
-                         c == '?';
-        if (c == 'd' && size == 8) ok = convert_buffer<double>(v, n, dst, ds);
-        else if (c == 'f' && size == 4) ok = convert_buffer<float>(v, n, dst, ds);
-        else if (sig && size == 8) ok = convert_buffer<std::int64_t>(v, n, dst, ds);
-        else if (sig && size == 4) ok = convert_buffer<std::int32_t>(v, n, dst, ds);
-        else if (sig && size == 2) ok = convert_buffer<std::int16_t>(v, n, dst, ds);
-        else if (sig && size == 1) ok = convert_buffer<std::int8_t>(v, n, dst, ds);
-        else if (uns && size == 8) ok = convert_buffer<std::uint64_t>(v, n, dst, ds);
-        else if (uns && size == 4) ok = convert_buffer<std::uint32_t>(v, n, dst, ds);
-        else if (uns && size == 2) ok = convert_buffer<std::uint16_t>(v, n, dst, ds);
-        else if (uns && size == 1) ok = convert_buffer<std::uint8_t>(v, n, dst, ds);
-        else ok = false;
-    }
-    PyBuffer_Release(&v);
-    return ok;
+    if (f[0] == '\0' || f[1] != '\0') return 0;
+    return std::strchr("bBhHiIlLqQnN?fd", f[0]) != nullptr ? f[0] : 0;
+}
+
+// A 1-D numeric buffer view of n items into dst (every ds-th double); false for a format or
+// stride this does not read.
+bool convert_view(const Py_buffer& v, std::int64_t n, double* dst, std::int64_t ds) {
+    const char c = number_format(v);
+    const Py_ssize_t size = v.itemsize;
+    const bool sig = c == 'b' || c == 'h' || c == 'i' || c == 'l' || c == 'q' || c == 'n';
+    if (c == 0) return false;
+    if (c == 'd' && size == 8) return convert_buffer<double>(v, n, dst, ds);
+    if (c == 'f' && size == 4) return convert_buffer<float>(v, n, dst, ds);
+    if (c == 'd' || c == 'f') return false;
+    if (sig && size == 8) return convert_buffer<std::int64_t>(v, n, dst, ds);
+    if (sig && size == 4) return convert_buffer<std::int32_t>(v, n, dst, ds);
+    if (sig && size == 2) return convert_buffer<std::int16_t>(v, n, dst, ds);
+    if (sig && size == 1) return convert_buffer<std::int8_t>(v, n, dst, ds);
+    if (!sig && size == 8) return convert_buffer<std::uint64_t>(v, n, dst, ds);
+    if (!sig && size == 4) return convert_buffer<std::uint32_t>(v, n, dst, ds);
+    if (!sig && size == 2) return convert_buffer<std::uint16_t>(v, n, dst, ds);
+    if (!sig && size == 1) return convert_buffer<std::uint8_t>(v, n, dst, ds);
+    return false;
+}
+
+bool buffer_column(nb::handle a, std::int64_t n, double* dst, std::int64_t ds) {
+    Buffer b(a.ptr(), PyBUF_RECORDS_RO);
+    return b.ok && b.view.ndim == 1 && b.view.shape[0] == n && convert_view(b.view, n, dst, ds);
 }
 
 // A 1-D numpy object array's element pointers (the caller keeps the array alive).
@@ -384,6 +389,142 @@ nb::object encode_arrow_text(Out out, std::vector<std::int64_t> columns, nb::lis
     return unknown;
 }
 
+// ---- a whole DataFrame in one call ---------------------------------------------------------
+// The column kinds the encoder learnt in fit; which columns the caller needs the values of.
+enum class Kind : int { kNumeric = 0, kText = 1, kOther = 2 };
+
+// One column of a frame: its block (a 1-D array, or a 2-D numpy block whose row `loc` it is).
+struct ColumnSource {
+    nb::handle block;
+    std::int64_t loc;
+};
+
+// Reads blknos[j] / blklocs[j] (intp arrays) as pandas' block manager lays a frame out.
+struct IndexArray {
+    Buffer view;
+    explicit IndexArray(nb::handle a) : view(a.ptr(), PyBUF_RECORDS_RO) {}
+    bool valid(std::size_t n) const {
+        return view.ok && view.view.ndim == 1 && view.view.shape[0] == static_cast<Py_ssize_t>(n) &&
+               view.view.itemsize == 8 && float_free_int(view.view.format);
+    }
+    static bool float_free_int(const char* f) {
+        if (f == nullptr) return false;
+        if (*f == '<' || *f == '@' || *f == '=') ++f;
+        return (f[0] == 'l' || f[0] == 'q' || f[0] == 'n') && f[1] == '\0';
+    }
+    std::int64_t operator[](std::size_t j) const {
+        std::int64_t v;
+        std::memcpy(&v, static_cast<const char*>(view.view.buf) + j * view.view.strides[0], 8);
+        return v;
+    }
+};
+
+// Row `loc` of a 1-D or 2-D buffer as a 1-D view of n items: false when it is not one.
+bool row_of(const Py_buffer& v, std::int64_t loc, std::int64_t n, Py_buffer& row) {
+    row = v;
+    if (v.ndim == 1) {
+        if (loc != 0 || v.shape[0] != n) return false;
+        return true;
+    }
+    if (v.ndim != 2 || loc < 0 || loc >= v.shape[0] || v.shape[1] != n) return false;
+    row.buf = static_cast<char*>(v.buf) + loc * v.strides[0];
+    row.ndim = 1;
+    row.shape = v.shape + 1;
+    row.strides = v.strides + 1;
+    return true;
+}
+
+class FramePlan {
+   public:
+    FramePlan(std::vector<int> kinds, nb::list tables, std::vector<bool> used, nb::handle text_type,
+              nb::handle categorical_type)
+        : kinds_(std::move(kinds)), used_(std::move(used)),
+          text_type_(nb::borrow(text_type)), categorical_type_(nb::borrow(categorical_type)) {
+        if (nb::len(tables) != kinds_.size() || used_.size() != kinds_.size())
+            throw nb::value_error("one kind, one table and one used flag per column are needed");
+        for (std::size_t j = 0; j < kinds_.size(); ++j) {
+            if (kinds_[j] < 0 || kinds_[j] > 2) throw nb::value_error("kinds must be 0, 1 or 2");
+            tables_.push_back(tables[j].is_none()
+                                  ? nullptr
+                                  : &nb::cast<const StringCategories&>(tables[j]));
+            if (kinds_[j] == 1 && tables_.back() == nullptr)
+                throw nb::value_error("a text column needs its table");
+        }
+        keep_ = tables;
+    }
+
+    // out[:, j] of every used column the plan can read itself; unused columns whose type
+    // matches their kind are filled with NaN, unread. Returns (columns holding values that are
+    // not categories (cells -1), columns left to the caller), or None when blknos / blklocs are
+    // not the frame's layout.
+    nb::object encode(Out out, nb::list blocks, nb::handle blknos, nb::handle blklocs,
+                      nb::handle na) const {
+        const std::int64_t n = static_cast<std::int64_t>(out.shape(0));
+        const std::size_t p = kinds_.size();
+        if (out.shape(1) != p) throw nb::value_error("out must have one column per plan column");
+        if (out.stride(0) != 1 && n > 1) throw nb::value_error("out must be column-major");
+        IndexArray nos(blknos), locs(blklocs);
+        if (!nos.valid(p) || !locs.valid(p)) return nb::none();
+        const std::size_t n_blocks = nb::len(blocks);
+        nb::list unknown, pending;
+        for (std::size_t j = 0; j < p; ++j) {
+            const std::int64_t k = nos[j];
+            if (k < 0 || static_cast<std::size_t>(k) >= n_blocks) return nb::none();
+            double* dst = out.data() + static_cast<std::int64_t>(j) * out.stride(1);
+            const int r = column(j, ColumnSource{blocks[k], locs[j]}, n, dst, na.ptr());
+            if (r == 1) unknown.append(j);
+            else if (r == 2) pending.append(j);
+        }
+        return nb::make_tuple(unknown, pending);
+    }
+
+   private:
+    // 0: done, 1: done with values that are not categories, 2: left to the caller.
+    int column(std::size_t j, ColumnSource src, std::int64_t n, double* dst, PyObject* na) const {
+        const Kind kind = static_cast<Kind>(kinds_[j]);
+        PyObject* o = src.block.ptr();
+        const bool arrow_text = Py_TYPE(o) == reinterpret_cast<PyTypeObject*>(text_type_.ptr());
+        if (kind != Kind::kNumeric && (arrow_text || Py_TYPE(o) == reinterpret_cast<PyTypeObject*>(
+                                                                  categorical_type_.ptr()))) {
+            if (!used_[j]) return fill_nan(dst, n);
+            if (!arrow_text || kind != Kind::kText) return 2;
+            const int r = stream_codes(*tables_[j], src.block.attr("__arrow_array__")(), dst, n);
+            return r < 0 ? 2 : r;
+        }
+        Buffer whole(o, PyBUF_RECORDS_RO);
+        Py_buffer v{};
+        if (!whole.ok || !row_of(whole.view, src.loc, n, v)) return 2;
+        const char* f = v.format == nullptr ? "B" : v.format;
+        const bool objects = f[0] == 'O' && f[1] == '\0';
+        if (kind == Kind::kNumeric) {
+            if (number_format(v) == 0) return 2;
+            if (!used_[j]) return fill_nan(dst, n);
+            return convert_view(v, n, dst, 1) ? 0 : 2;
+        }
+        if (!objects) return 2;  // numbers for a categorical column: the caller's messages
+        if (!used_[j]) return fill_nan(dst, n);
+        if (kind != Kind::kText) return 2;
+        const ObjectColumn c{static_cast<PyObject* const*>(v.buf), n,
+                             v.strides[0] / static_cast<Py_ssize_t>(sizeof(PyObject*))};
+        try {
+            return string_column(*tables_[j], c, dst, 1, na, j) ? 1 : 0;
+        } catch (const nb::builtin_exception&) {
+            return 2;  // an object that is neither text nor missing: the caller's path
+        }
+    }
+
+    static int fill_nan(double* dst, std::int64_t n) {
+        std::fill(dst, dst + n, kNaN);
+        return 0;
+    }
+
+    std::vector<int> kinds_;
+    std::vector<bool> used_;
+    std::vector<const StringCategories*> tables_;
+    nb::object keep_;  // the tables' Python objects
+    nb::object text_type_, categorical_type_;
+};
+
 }  // namespace
 
 void bind_encoding(nb::module_& m) {
@@ -391,6 +532,20 @@ void bind_encoding(nb::module_& m) {
                                  "Fitted text categories of one column (code = position).")
         .def(nb::init<const std::vector<std::string>&>(), "categories"_a)
         .def_prop_ro("size", &StringCategories::size);
+    nb::class_<FramePlan>(m, "FramePlan",
+                          "How TabularEncoder reads a DataFrame's columns in one call.")
+        .def(nb::init<std::vector<int>, nb::list, std::vector<bool>, nb::handle, nb::handle>(),
+             "kinds"_a, "tables"_a, "used"_a, "text_type"_a, "categorical_type"_a,
+             "kinds[j]: 0 numeric, 1 text (tables[j] its StringCategories), 2 other "
+             "categorical; used[j]: whether column j's values are needed (else it is filled "
+             "with NaN once its type matches its kind). text_type: pandas' Arrow string array "
+             "type, categorical_type: pandas.Categorical.")
+        .def("encode", &FramePlan::encode, "out"_a.noconvert(), "blocks"_a, "blknos"_a,
+             "blklocs"_a, "na"_a,
+             "Fill out[:, j] (column-major) from column j, found as row blklocs[j] of "
+             "blocks[blknos[j]] (or that whole 1-D array). Returns (columns with values that are "
+             "not categories, their cells -1; columns left to the caller) or None when the "
+             "layout arrays do not fit.");
     m.def("encode_columns", &encode_columns, "out"_a.noconvert(), "arrays"_a, "tables"_a,
           "na"_a,
           "Fill out[:, j] from arrays[j]: numeric arrays converted to float64, object arrays "

@@ -1,9 +1,27 @@
-// One registration function per kernel family; module.cpp calls them all.
+// One registration function per kernel family (module.cpp calls them all), and what the
+// bindings share.
 #pragma once
 
 #include <nanobind/nanobind.h>
 
 namespace greenauto {
+
+// A buffer of a Python object, released on scope exit; ok is false when the object gives none
+// for these flags (the Python error is cleared: the caller falls back).
+struct Buffer {
+    Py_buffer view{};
+    bool ok = false;
+    Buffer(PyObject* o, int flags) {
+        ok = PyObject_GetBuffer(o, &view, flags) == 0;
+        if (!ok) PyErr_Clear();
+    }
+    ~Buffer() {
+        if (ok) PyBuffer_Release(&view);
+    }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+};
+
 void bind_binning(nanobind::module_& m);
 void bind_compiled(nanobind::module_& m);
 void bind_cpu(nanobind::module_& m);

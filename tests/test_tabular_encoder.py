@@ -318,3 +318,73 @@ def test_arrow_text_through_the_c_stream_chunks_slices_and_types():
     assert encode_arrow_text(out, [0], [table], [pa.array([1, 2, 3])]) is None
     with pytest.raises(ValueError, match="column-major"):
         encode_arrow_text(np.empty((3, 2)), [0], [table], [pa.array(["a", "b", "c"])])
+
+
+def _every_kind(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    text = rng.choice(["red", "a-category-longer-than-24-bytes", "blue"], n)
+    return pd.DataFrame({
+        "i": rng.integers(-5, 5, n),
+        "f": rng.normal(size=n).astype(np.float32),
+        "arrow": pd.array(text, dtype="str"),
+        "obj": pd.Series(text, dtype=object).where(rng.random(n) > 0.2, None),
+        "cat": pd.Categorical(text),
+        "nullable": pd.array(rng.integers(0, 3, n), dtype="Int64"),
+        "b": rng.random(n) > 0.5,
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [None, (0, 2), (3, 4, 5), (1,), tuple(range(7))])
+def test_used_columns_read_exactly_the_others_nan(columns):
+    frame = _every_kind()
+    enc = TabularEncoder().fit(frame)
+    full = enc.transform(frame)
+    got = enc.encode(frame, columns=columns)
+    read = range(7) if columns is None else columns
+    np.testing.assert_array_equal(got[:, list(read)], full[:, list(read)])
+    for j in (j for j in range(7) if j not in read):  # unread: NaN, or read anyway (Int64)
+        assert np.isnan(got[:, j]).all() or np.array_equal(got[:, j], full[:, j], equal_nan=True)
+    if columns == (0, 2):  # numpy numbers and Arrow text are left unread
+        assert np.isnan(got[:, [1, 4, 6]]).all()
+
+
+def test_used_columns_still_check_names_types_and_read_categories():
+    frame = _every_kind()
+    enc = TabularEncoder().fit(frame)
+    with pytest.raises(ValueError, match=r"Column 'arrow' has categories never seen in fit"):
+        enc.encode(frame.assign(arrow="green"), columns=(2,))
+    with pytest.raises(ValueError, match=r"Column 'obj' has categories never seen in fit"):
+        enc.encode(frame.assign(obj=pd.Series(["green"] * len(frame), dtype=object)), columns=(3,))
+    # an unread column is checked for its name and type, not for its values
+    assert np.isnan(enc.encode(frame.assign(arrow="green"), columns=(0,))[:, 2]).all()
+    with pytest.raises(ValueError, match=r"Column 'i' was numeric in fit"):
+        enc.encode(frame.assign(i="high"), columns=(2,))
+    with pytest.raises(ValueError, match=r"missing \['b'\]"):
+        enc.encode(frame.drop(columns="b"), columns=(0,))
+
+
+@pytest.mark.parametrize("name", MIXED)
+def test_compiled_model_reads_used_columns_with_parity(name):
+    from sklearn.tree import DecisionTreeClassifier
+
+    from greenauto.compiled import CompiledPipeline
+    from greenauto.preprocessing import Binner
+
+    frame = frame_of(name)
+    enc = TabularEncoder().fit(frame)
+    X = enc.transform(frame)
+    y = np.arange(len(frame)) % 3 if name != "adult" else (X[:, 0] > 40).astype(int)
+    y = (X[:, -1] + np.nan_to_num(X[:, 0])) % 3 > 1 if name != "adult" else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        binner = Binner(n_bins=32, random_state=0).fit(X)
+    codes = binner.transform(X)
+    tree = DecisionTreeClassifier(max_depth=4, random_state=0).fit(codes, y)
+    pipe = CompiledPipeline([tree], classes=tree.classes_, binner=binner)
+    user = pipe.with_metadata(encoder=enc)
+    assert len(user._used) <= frame.shape[1]
+    for batch in (frame, frame.iloc[:1], frame.iloc[5:37]):
+        np.testing.assert_array_equal(user.predict(batch), pipe.predict(enc.transform(batch)))
+        np.testing.assert_array_equal(
+            user.predict_proba(batch), pipe.predict_proba(enc.transform(batch))
+        )

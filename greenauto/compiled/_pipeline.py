@@ -30,6 +30,20 @@ def _inner_edges(binner: Any) -> tuple[np.ndarray, ...]:
     return tuple(np.ascontiguousarray(np.asarray(e, dtype=np.float64)[1:-1]) for e in full)
 
 
+def _used_columns(ir: ModelIR) -> tuple[int, ...]:
+    """The input columns whose values some member reads (a tree's split features, every
+    feature of the others), in increasing order."""
+    rows = set()
+    for m in ir.members:
+        if isinstance(m, TreesIR):
+            f = m.forest
+            rows.update(np.unique(f.feature[(f.left != -1) | (f.right != -1)]).tolist())
+        else:
+            rows.update(np.asarray(m.features).tolist())
+    cols = ir.columns if ir.binned else np.arange(ir.n_features_in)
+    return tuple(sorted({int(cols[r]) for r in rows}))
+
+
 def binning_kernel(edges: Sequence[np.ndarray]) -> BinningKernel:
     """The C++ binning kernel for per-feature inner edges (it validates them)."""
     return make_binning_kernel([np.concatenate(([-np.inf], e, [np.inf])) for e in edges])
@@ -166,6 +180,7 @@ class CompiledPipeline:
         self.ir = ir
         self._kernel = kernel
         self._encoder = encoder
+        self._used = _used_columns(ir)
         if ir.schema is not None and encoder is None:
             from greenauto.compiled._schema import encoder_from_schema
 
@@ -385,7 +400,8 @@ class CompiledPipeline:
         if self._encoder is not None and not (
             isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
         ):
-            X = self._encoder.encode(X)  # names, categories: as in training
+            # names, categories: as in training; values of the columns the members read
+            X = self._encoder.encode(X, columns=self._used)
         if not isinstance(X, np.ndarray):
             X = np.asarray(X)
         if X.dtype.kind in "biu" or X.dtype == np.float16:
