@@ -101,7 +101,7 @@ static inline std::int64_t quantized_width(std::int64_t width, bool bytes) {
 }
 
 // Walked trees read rows in groups of 8, feature-major inside a group: feature f of row r at
-// rows8[((r / 8) * n_features + f) * 8 + r % 8] (one load, scaled by 8, per step).
+// rows8[((r / 8) * n_features + f) * 8 + r % 8] (one load per step: a node holds 8 f).
 // n rows (at most kMaxBlocks * kBlockRows) in blocks: cols as above (bytes or float64), acc per
 // block kBlockRows x n_outputs float64 at acc + b * n_outputs * kBlockRows, output-major
 // (acc[o * kBlockRows + r]) or, when rows_major(width), row-major (acc[r * n_outputs + o]);

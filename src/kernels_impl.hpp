@@ -117,24 +117,52 @@ inline void add_leaf(const ForestView& f, const TreeInfo& t, int64_t leaf, int64
     }
 }
 
-// Leaf values of the walk leaves idx[0..n) of rows g.. of a block added to their outputs.
+// Byte leaf rows of QW values added to n rows of uint16 sums (QW known: no loop control).
+template <int64_t QW, typename LeafOf>
+inline void add_rows8(const ForestView& f, LeafOf leaf, int64_t n, uint16_t* a) {
+    for (int64_t r = 0; r < n; ++r) add_quantized(f.quantized8 + leaf(r) * QW, QW, a + r * QW);
+}
+
+// Leaves leaf(0) .. leaf(n - 1) (global ids) of tree t added to rows g .. g + n - 1 of a
+// block's accumulators, with a loop per kind of leaf row (no per-row branches).
+template <typename LeafOf>
+inline void add_leaves(const ForestView& f, const TreeInfo& t, LeafOf leaf, int64_t g, int64_t n,
+                       void* acc) {
+    if (f.width == 1) {
+        double* a = static_cast<double*>(acc) + t.out * kBlockRows + g;
+        for (int64_t r = 0; r < n; ++r) a[r] += f.value[leaf(r)];
+        return;
+    }
+    if (f.quantized8 != nullptr) {  // the common many-class case: up to 32 classes unrolled
+        const int64_t qw = f.qwidth;
+        uint16_t* a = static_cast<uint16_t*>(acc) + g * qw;
+        if (qw == 16) add_rows8<16>(f, leaf, n, a);
+        else if (qw == 32) add_rows8<32>(f, leaf, n, a);
+        else for (int64_t r = 0; r < n; ++r) add_quantized(f.quantized8 + leaf(r) * qw, qw, a + r * qw);
+        return;
+    }
+    if (f.quantized != nullptr && f.qwidth == 2) {  // two classes: both 16-bit values in one
+        // 64-bit add (each half stays below 2^32: at most 65535 x 65535, no carry across)
+        uint32_t* a = static_cast<uint32_t*>(acc) + 2 * g;
+        for (int64_t r = 0; r < n; ++r) {
+            uint32_t x;
+            uint64_t sums;  // the row's two uint32 sums, low one first (little-endian)
+            std::memcpy(&x, f.quantized + 2 * leaf(r), sizeof x);
+            std::memcpy(&sums, a + 2 * r, sizeof sums);
+            sums += (x & 0xFFFFu) | (static_cast<uint64_t>(x >> 16) << 32);
+            std::memcpy(a + 2 * r, &sums, sizeof sums);
+        }
+        return;
+    }
+    for (int64_t r = 0; r < n; ++r) add_leaf(f, t, leaf(r), g + r, acc);
+}
+
+// Leaf values of the walk leaves idx[0..n) of rows g.. of a block added to their outputs
 // (idx relative to the tree's root).
 inline void add_walk_leaves(const ForestView& f, const TreeInfo& t, const uint32_t* idx,
                             int64_t g, int64_t n, void* acc) {
     const int32_t* leaf_of = f.leaf_of + t.root;
-    if (f.width == 1) {
-        double* a = static_cast<double*>(acc) + t.out * kBlockRows + g;
-        for (int64_t r = 0; r < n; ++r) a[r] += f.value[leaf_of[idx[r]]];
-        return;
-    }
-    if (f.quantized8 != nullptr) {  // the common many-class case, without branches
-        const int64_t qw = f.qwidth;
-        uint16_t* a = static_cast<uint16_t*>(acc) + g * qw;
-        for (int64_t r = 0; r < n; ++r)
-            add_quantized(f.quantized8 + leaf_of[idx[r]] * qw, qw, a + r * qw);
-        return;
-    }
-    for (int64_t r = 0; r < n; ++r) add_leaf(f, t, leaf_of[idx[r]], g + r, acc);
+    add_leaves(f, t, [leaf_of, idx](int64_t r) { return int64_t{leaf_of[idx[r]]}; }, g, n, acc);
 }
 
 // One step of a binned walk: the node read in one 8-byte load (WalkNodeU8: next, feature8;
@@ -282,13 +310,8 @@ void tree_rows_f64(const ForestView& f, const double* x, int64_t stride, int64_t
 // Exit leaves (local, 0-based) of a tree for the rows of a block, added to acc.
 inline void add_qs_leaves(const ForestView& f, const TreeInfo& t, const uint32_t* leaf,
                           int64_t n, void* acc) {
-    if (f.width == 1) {
-        const double* v = f.value + t.leaf_begin;
-        double* a = static_cast<double*>(acc) + t.out * kBlockRows;
-        for (int64_t r = 0; r < n; ++r) a[r] += v[leaf[r]];
-        return;
-    }
-    for (int64_t r = 0; r < n; ++r) add_leaf(f, t, t.leaf_begin + leaf[r], r, acc);
+    const int64_t first = t.leaf_begin;
+    add_leaves(f, t, [first, leaf](int64_t r) { return first + leaf[r]; }, 0, n, acc);
 }
 
 // A tree's Quickscorer nodes: column offsets, thresholds, bitvectors.
