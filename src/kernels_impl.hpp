@@ -865,10 +865,12 @@ inline void transpose16x16(__m128i* v) {
 
 // 16 rows at a time, 16 output columns at a time: a binary search per column vectorised over
 // the rows (level tables in registers), bytes transposed back to rows.
+constexpr int64_t kFewRows = 4;
 template <typename T>
 void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64_t col_stride,
               const int64_t* columns, int64_t n_out, uint8_t* out, int64_t out_stride) {
-    if (row_stride > (int64_t{1} << 26) || row_stride < 1)  // gather indices are int32
+    // gather indices are int32; a few rows: the per-value search (no 16-row vectors to fill)
+    if (row_stride > (int64_t{1} << 26) || row_stride < 1 || n < kFewRows)
         return bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out,
                                  out_stride);
     for (int64_t r = 0; r < n; r += 16) {

@@ -235,3 +235,37 @@ def test_n_bins_per_feature() -> None:
     binner = Binner(n_bins=[2, 10, 255]).fit(X)
     assert binner.n_bins_.tolist() == [2, 10, 255]
     assert binner.transform(X).max(axis=0).tolist() == [1, 9, 254]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
+@pytest.mark.parametrize("n_bins", [9, 255])
+def test_few_rows_take_the_per_value_search_at_every_level(dtype, n_bins) -> None:
+    """Batches of fewer than 4 rows are binned value by value (no 16-row vectors): the codes
+    equal the reference, and those of the same rows in a large batch, at every kernel level;
+    NaN, infinities, values on the edges and float64 values between float32 neighbours
+    included."""
+    import greenauto._kernels as kernels
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 21))
+    binner = Binner(n_bins=n_bins).fit(X)
+    edges = binner.bin_edges_
+    Z = rng.normal(size=(40, 21))
+    Z[0, :] = [edges[j][1 + j % max(1, len(edges[j]) - 2)] for j in range(21)]  # on edges
+    Z[1, :] = np.nextafter(Z[0, :], np.inf)
+    Z[2, ::3], Z[3, 1::3], Z[4, 2::3] = np.nan, np.inf, -np.inf
+    Z = Z.astype(dtype)
+    big = np.concatenate([Z] * 3)
+    order = ["scalar", "avx2", "avx512"]
+    before = kernels.isa()
+    try:
+        for level in order[: order.index(kernels.detected_isa()) + 1]:
+            kernels.set_isa(level)
+            full = binner.transform(big)[: len(Z)]
+            np.testing.assert_array_equal(full, bin_transform_reference(Z, edges))
+            for n in (1, 2, 3, 4, 5):
+                for start in range(0, len(Z) - n, 7):
+                    got = binner.transform(Z[start : start + n])
+                    np.testing.assert_array_equal(got, full[start : start + n], err_msg=level)
+    finally:
+        kernels.set_isa(before)
