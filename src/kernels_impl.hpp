@@ -241,6 +241,47 @@ inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64
 }
 
 #if defined(GREENAUTO_LEVEL_AVX512)
+// The exit walk nodes idx[k] of trees t0 .. t0 + kt - 1 for row r added to its accumulators:
+// integer leaf rows summed in registers first (one accumulator row: adding tree by tree in
+// memory would wait on the previous tree's store each time), in tree order either way.
+inline void row_leaves(const ForestView& f, int64_t t0, int kt, const uint32_t* idx, int64_t r,
+                       void* acc) {
+    auto leaf = [&f, t0, idx](int k) { return int64_t{f.leaf_of[f.trees[t0 + k].root + idx[k]]}; };
+    if (f.quantized8 != nullptr && f.qwidth == 32) {
+        __m512i sum = _mm512_setzero_si512();
+        for (int k = 0; k < kt; ++k)
+            sum = _mm512_add_epi16(sum, _mm512_cvtepu8_epi16(_mm256_loadu_si256(
+                                            reinterpret_cast<const __m256i*>(f.quantized8 + leaf(k) * 32))));
+        uint16_t* a = static_cast<uint16_t*>(acc) + r * 32;
+        _mm512_storeu_si512(a, _mm512_add_epi16(_mm512_loadu_si512(a), sum));
+        return;
+    }
+    if (f.quantized8 != nullptr && f.qwidth == 16) {
+        __m256i sum = _mm256_setzero_si256();
+        for (int k = 0; k < kt; ++k)
+            sum = _mm256_add_epi16(sum, _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                            reinterpret_cast<const __m128i*>(f.quantized8 + leaf(k) * 16))));
+        auto* a = reinterpret_cast<__m256i*>(static_cast<uint16_t*>(acc) + r * 16);
+        _mm256_storeu_si256(a, _mm256_add_epi16(_mm256_loadu_si256(a), sum));
+        return;
+    }
+    if (f.quantized != nullptr && f.qwidth == 2) {  // as add_leaves: both sums in 64 bits
+        uint64_t sum = 0;
+        for (int k = 0; k < kt; ++k) {
+            uint32_t x;
+            std::memcpy(&x, f.quantized + 2 * leaf(k), sizeof x);
+            sum += (x & 0xFFFFu) | (static_cast<uint64_t>(x >> 16) << 32);
+        }
+        uint32_t* a = static_cast<uint32_t*>(acc) + 2 * r;
+        uint64_t old;
+        std::memcpy(&old, a, sizeof old);
+        old += sum;
+        std::memcpy(a, &old, sizeof old);
+        return;
+    }
+    for (int k = 0; k < kt; ++k) add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
+}
+
 // A few rows, 64 trees at a time, 16 per register: each step gathers the 16 nodes (8 bytes
 // each, at root + relative index) and the row's codes of their features (4-byte gathers: the
 // row is readable 3 bytes past its last code), then takes the child (next + code) >> 8.
@@ -282,7 +323,7 @@ void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t
                     v[q] = _mm512_srli_epi32(_mm512_add_epi32(next, code), 8);
                 }
             for (int q = 0; q < kRegs; ++q) _mm512_store_si512(idx + kLanes * q, v[q]);
-            for (int k = 0; k < kt; ++k) add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
+            row_leaves(f, t0, kt, idx, r, acc);
         }
     }
 }
