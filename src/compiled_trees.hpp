@@ -330,20 +330,28 @@ class TreeEnsemble {
     }
 
     // Labels from integer sums (row-major, il.qwidth apart) where certain, -1 where the exact
-    // sums must decide.
+    // sums must decide. In integers: the difference of two integer sums exceeds the margin
+    // exactly when it exceeds its floor; one pass keeps the largest (first of equals) and the
+    // largest of the others, without branches.
     template <typename Sum>
     void finish_certified(const IntLeaves& il, const Sum* acc, std::int64_t m,
-                          std::int32_t* labels, double* a) const {
+                          std::int32_t* labels, double*) const {
         const std::int64_t k = n_outputs_;
+        const double bound = std::floor(il.margin);
+        const auto limit = bound >= 4294967296.0 ? std::uint64_t{1} << 32
+                                                 : static_cast<std::uint64_t>(bound);
         for (std::int64_t r = 0; r < m; ++r) {
-            for (std::int64_t c = 0; c < k; ++c) a[c] = static_cast<double>(acc[r * il.qwidth + c]);
-            std::int64_t best = 0;
-            for (std::int64_t c = 1; c < k; ++c)
-                if (a[c] > a[best]) best = c;
-            double second = -1.0;
-            for (std::int64_t c = 0; c < k; ++c)
-                if (c != best) second = std::max(second, a[c]);
-            labels[r] = a[best] - second > il.margin ? static_cast<std::int32_t>(best) : -1;
+            const Sum* a = acc + r * il.qwidth;
+            std::uint64_t best = a[0], second = 0;
+            std::int32_t at = 0;
+            for (std::int64_t c = 1; c < k; ++c) {
+                const std::uint64_t v = a[c];
+                const bool above = v > best;
+                second = above ? best : std::max(second, v);
+                best = above ? v : best;
+                at = above ? static_cast<std::int32_t>(c) : at;
+            }
+            labels[r] = best - second > limit ? at : -1;
         }
     }
 
