@@ -206,13 +206,13 @@ class KnnBinned {
             for (std::int64_t j = 0; j < d_; ++j)
                 train_[((j / bytes_) * rows + i) * bytes_ + j % bytes_] = train[i * d_ + order_[j]];
         labels_.assign(labels, labels + n_train);
-        if (small) {  // squared norms of every row over each 16 features (kernels.hpp)
+        if (small) {  // negated squared norms of every row over each 16 features (kernels.hpp)
             const std::int64_t stages = (groups_ + 3) / 4;
             yy_.assign(static_cast<std::size_t>(stages * rows), 0u);
             for (std::int64_t i = 0; i < n_train; ++i)
                 for (std::int64_t j = 0; j < d_; ++j) {
                     const std::uint32_t b = train[i * d_ + order_[j]];
-                    yy_[(j / 16) * rows + i] += b * b;
+                    yy_[(j / 16) * rows + i] -= b * b;  // modulo 2^32: -yy as int32
                 }
         }
     }

@@ -165,7 +165,8 @@ inline constexpr std::int64_t kKnnChunk = 32;
 struct KnnView {
     const std::uint8_t* train;
     // dot-product layout (p = 2, every training code below 128, B = 4): for every 16 features s
-    // and row i, yy[s * n_chunks * kKnnChunk + i] the sum of its squared codes; null: B = 8
+    // and row i, yy[s * n_chunks * kKnnChunk + i] minus the sum of its squared codes (an int32
+    // in two's complement); null: B = 8
     const std::uint32_t* yy;
     std::int64_t n_train, n_chunks, groups;
     std::int64_t k;

@@ -935,6 +935,9 @@ inline uint32_t group_dist(const uint8_t* y, const uint8_t* q, int p) {
 #endif
 }
 
+// Stages of 16 features on the dot-product layout; past them (more than 256 features), plain.
+constexpr int64_t kKnnMaxDotStages = 16;
+
 // Integer vectors of the level: the KNN kernels below are written once for both widths
 // (GA_MM(op) names the level's intrinsic: _mm512_op or _mm256_op).
 #if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
@@ -1168,18 +1171,29 @@ inline IVec::V dpbusd(IVec::V acc, IVec::V u, IVec::V s) {
 #endif
     return acc;
 }
+// Folded: with yy the stage's squared training norms (v.yy holds -yy) and qq the query's, the
+// distance over the stages so far is Q - part, part = the sum over them of -yy + 2 q.y (VNNI:
+// added to -yy in place) and Q = the sum of their qq; bit i of below[q] kept while it is under
+// top[q], i.e. part > Q - top[q] = thr[q] (the comparison of the folded-in query norm, one per
+// query and chunk instead of an add per register). part is stored for a later stage, or when
+// a bit of the last one is set (those rows go to the heap).
 template <bool Vnni>
-inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb,
-                      const int32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+inline void dot_stage(const KnnView& v, int64_t c, int64_t s, bool last, const DotQuery* qb,
+                      const int32_t* thr, uint32_t* part, uint32_t* below) {
     using W = IVec;
     constexpr int kLanes = W::kBytes / 4;      // rows per register
     constexpr int kRegs = kKnnChunk / kLanes;  // registers per group of the chunk
     const int64_t gstep = v.n_chunks * kKnnChunk * 4;
     const int64_t rows = v.n_chunks * kKnnChunk;
     const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
-    W::V acc[kKnnQueries][kRegs];
-    for (int q = 0; q < kKnnQueries; ++q)
-        for (int h = 0; h < kRegs; ++h) acc[q][h] = W::zero();
+    W::V start[kKnnQueries][kRegs], acc[kKnnQueries][kRegs];
+    for (int h = 0; h < kRegs; ++h) {
+        const W::V nyy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
+        for (int q = 0; q < kKnnQueries; ++q) {
+            start[q][h] = s ? W::add32(nyy, W::load(part + q * kKnnChunk + kLanes * h)) : nyy;
+            acc[q][h] = Vnni ? start[q][h] : W::zero();
+        }
+    }
     for (int64_t g = 0; g < n_g; ++g)
         for (int h = 0; h < kRegs; ++h) {
             const W::V t = W::load(v.train + (g0 + g) * gstep + (c * kKnnChunk + kLanes * h) * 4);
@@ -1189,18 +1203,15 @@ inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb
             }
         }
     for (int q = 0; q < kKnnQueries; ++q) {
-        const W::V tq = W::set32(static_cast<int32_t>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
+        const W::V tq = W::set32(thr[q]);
         uint32_t bits = 0;
         for (int h = 0; h < kRegs; ++h) {
-            const W::V yy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
-            const W::V qy2 = Vnni ? acc[q][h] : W::add32(acc[q][h], acc[q][h]);
-            W::V d = W::sub32(W::add32(W::set32(qq[q]), yy), qy2);
-            uint32_t* pp = part + q * kKnnChunk + kLanes * h;
-            if (s) d = W::add32(d, W::load(pp));
-            W::store(pp, d);
-            bits |= W::lt32(d, tq) << (kLanes * h);
+            if constexpr (!Vnni) acc[q][h] = W::add32(start[q][h], W::add32(acc[q][h], acc[q][h]));
+            bits |= W::lt32(tq, acc[q][h]) << (kLanes * h);
         }
         below[q] = s ? below[q] & bits : bits;
+        if (!last || below[q])
+            for (int h = 0; h < kRegs; ++h) W::store(part + q * kKnnChunk + kLanes * h, acc[q][h]);
     }
 }
 // Query bytes of stage s broadcast per group of 4, doubled for VNNI (codes < 128: no overflow).
@@ -1233,7 +1244,9 @@ inline bool use_vnni() {
 
 // Chunk by chunk in index order, 16 features at a time while any row of the chunk is still
 // under its query's heap top (partial distances only grow), then the rows still under it are
-// offered to the heap in order with their full distance.
+// offered to the heap in order with their full distance. Stages past the dot-product ones (a
+// query code >= 128, features beyond 256, no SIMD) are plain: part then holds the distance
+// itself (unfolded once when the plain stages follow folded ones).
 template <bool Vnni>
 void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
                   int32_t* index) {
@@ -1244,39 +1257,60 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
     uint32_t below[kKnnQueries];
     bool small = true;  // every query code below 128 (the training codes are)
     for (int64_t j = 0; j < kKnnQueries * qstep; ++j) small = small && queries[j] < 128;
+    // Q of the folded distance after each dot-product stage (per query)
+    int64_t qq[kKnnMaxDotStages][kKnnQueries] = {};
 #if defined(GREENAUTO_HAVE_DOT)
-    constexpr int64_t kMaxStages = 16;  // features beyond 256: the plain stages
-    DotQuery qb[kMaxStages][kKnnQueries];
-    int32_t qq[kMaxStages][kKnnQueries] = {};
-    for (int64_t s = 0; s < min64(stages, kMaxStages); ++s) {
+    const int64_t dot_stages = small ? min64(stages, kKnnMaxDotStages) : 0;
+    DotQuery qb[kKnnMaxDotStages][kKnnQueries];
+    for (int64_t s = 0; s < dot_stages; ++s) {
         dot_broadcast(queries, qstep, s, v.groups, Vnni, qb[s]);
-        for (int64_t q = 0; q < kKnnQueries; ++q)
+        for (int64_t q = 0; q < kKnnQueries; ++q) {
+            qq[s][q] = s ? qq[s - 1][q] : 0;
             for (int64_t j = 16 * s; j < min64(16 * s + 16, qstep); ++j)
                 qq[s][q] += int32_t{queries[q * qstep + j]} * queries[q * qstep + j];
+        }
     }
+#else
+    const int64_t dot_stages = 0;
 #endif
+    const bool folded = dot_stages == stages;
     for (int64_t c = 0; c < v.n_chunks; ++c) {
         for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
         const int64_t base = c * kKnnChunk;
         const int64_t rows = min64(kKnnChunk, v.n_train - base);
         const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        uint32_t any = 0;
         for (int64_t s = 0; s < stages; ++s) {
 #if defined(GREENAUTO_HAVE_DOT)
-            if (small && s < kMaxStages) dot_stage<Vnni>(v, c, s, qb[s], qq[s], top, part, below);
-            else dot_stage_plain(v, c, s, queries, qstep, top, part, below);
+            if (s < dot_stages) {
+                int32_t thr[kKnnQueries];
+                for (int64_t q = 0; q < kKnnQueries; ++q) {  // every part is above INT32_MIN
+                    const int64_t t = qq[s][q] - static_cast<int64_t>(top[q]);
+                    thr[q] = static_cast<int32_t>(t < INT32_MIN ? INT32_MIN : t);
+                }
+                dot_stage<Vnni>(v, c, s, s + 1 == stages, qb[s], thr, part, below);
+            } else {
+                if (s == dot_stages && s > 0)
+                    for (int64_t j = 0; j < kKnnQueries * kKnnChunk; ++j)
+                        part[j] = static_cast<uint32_t>(qq[s - 1][j / kKnnChunk]) - part[j];
+                dot_stage_plain(v, c, s, queries, qstep, top, part, below);
+            }
 #else
             dot_stage_plain(v, c, s, queries, qstep, top, part, below);
 #endif
-            uint32_t any = 0;
+            any = 0;
             for (int64_t q = 0; q < nq; ++q) any |= below[q] & valid;
             if (!any) break;
         }
-        for (int64_t q = 0; q < nq; ++q)
+        if (!any) continue;
+        for (int64_t q = 0; q < nq; ++q) {
+            const uint32_t full = folded ? static_cast<uint32_t>(qq[stages - 1][q]) : 0u;
             for (uint32_t m = below[q] & valid; m; m &= m - 1) {
                 const int i = __builtin_ctz(m);
-                heap_push(dist + q * v.k, index + q * v.k, v.k, part[q * kKnnChunk + i],
-                          static_cast<int32_t>(base + i));
+                const uint32_t d = folded ? full - part[q * kKnnChunk + i] : part[q * kKnnChunk + i];
+                heap_push(dist + q * v.k, index + q * v.k, v.k, d, static_cast<int32_t>(base + i));
             }
+        }
     }
 }
 
