@@ -1177,7 +1177,9 @@ inline IVec::V dpbusd(IVec::V acc, IVec::V u, IVec::V s) {
 // top[q], i.e. part > Q - top[q] = thr[q] (the comparison of the folded-in query norm, one per
 // query and chunk instead of an add per register). part is stored for a later stage, or when
 // a bit of the last one is set (those rows go to the heap).
-template <bool Vnni>
+// NQ queries from the first of qb, thr, below and part (kKnnChunk values each): all of them
+// on the first stage, then each query alone while some row of its chunk is still under its top.
+template <bool Vnni, int NQ>
 inline void dot_stage(const KnnView& v, int64_t c, int64_t s, bool last, const DotQuery* qb,
                       const int32_t* thr, uint32_t* part, uint32_t* below) {
     using W = IVec;
@@ -1186,10 +1188,10 @@ inline void dot_stage(const KnnView& v, int64_t c, int64_t s, bool last, const D
     const int64_t gstep = v.n_chunks * kKnnChunk * 4;
     const int64_t rows = v.n_chunks * kKnnChunk;
     const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
-    W::V start[kKnnQueries][kRegs], acc[kKnnQueries][kRegs];
+    W::V start[NQ][kRegs], acc[NQ][kRegs];
     for (int h = 0; h < kRegs; ++h) {
         const W::V nyy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
-        for (int q = 0; q < kKnnQueries; ++q) {
+        for (int q = 0; q < NQ; ++q) {
             start[q][h] = s ? W::add32(nyy, W::load(part + q * kKnnChunk + kLanes * h)) : nyy;
             acc[q][h] = Vnni ? start[q][h] : W::zero();
         }
@@ -1197,12 +1199,12 @@ inline void dot_stage(const KnnView& v, int64_t c, int64_t s, bool last, const D
     for (int64_t g = 0; g < n_g; ++g)
         for (int h = 0; h < kRegs; ++h) {
             const W::V t = W::load(v.train + (g0 + g) * gstep + (c * kKnnChunk + kLanes * h) * 4);
-            for (int q = 0; q < kKnnQueries; ++q) {
+            for (int q = 0; q < NQ; ++q) {
                 if constexpr (Vnni) acc[q][h] = dpbusd(acc[q][h], qb[q][g], t);
                 else acc[q][h] = W::add32(acc[q][h], W::madd16(W::maddubs(t, qb[q][g]), W::ones16()));
             }
         }
-    for (int q = 0; q < kKnnQueries; ++q) {
+    for (int q = 0; q < NQ; ++q) {
         const W::V tq = W::set32(thr[q]);
         uint32_t bits = 0;
         for (int h = 0; h < kRegs; ++h) {
@@ -1288,7 +1290,13 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
                     const int64_t t = qq[s][q] - static_cast<int64_t>(top[q]);
                     thr[q] = static_cast<int32_t>(t < INT32_MIN ? INT32_MIN : t);
                 }
-                dot_stage<Vnni>(v, c, s, s + 1 == stages, qb[s], thr, part, below);
+                const bool last = s + 1 == stages;
+                if (s == 0) dot_stage<Vnni, kKnnQueries>(v, c, 0, last, qb[0], thr, part, below);
+                else
+                    for (int64_t q = 0; q < nq; ++q)
+                        if (below[q] & valid)
+                            dot_stage<Vnni, 1>(v, c, s, last, qb[s] + q, thr + q,
+                                               part + q * kKnnChunk, below + q);
             } else {
                 if (s == dot_stages && s > 0)
                     for (int64_t j = 0; j < kKnnQueries * kKnnChunk; ++j)
