@@ -1179,7 +1179,8 @@ inline IVec::V dpbusd(IVec::V acc, IVec::V u, IVec::V s) {
 // a bit of the last one is set (those rows go to the heap).
 // NQ queries from the first of qb, thr, below and part (kKnnChunk values each): all of them
 // on the first stage, then each query alone while some row of its chunk is still under its top.
-template <bool Vnni, int NQ>
+// NG: the stage's groups of 4 features when known at compile time (the first stage), else 0.
+template <bool Vnni, int NQ, int NG = 0>
 inline void dot_stage(const KnnView& v, int64_t c, int64_t s, bool last, const DotQuery* qb,
                       const int32_t* thr, uint32_t* part, uint32_t* below) {
     using W = IVec;
@@ -1187,7 +1188,7 @@ inline void dot_stage(const KnnView& v, int64_t c, int64_t s, bool last, const D
     constexpr int kRegs = kKnnChunk / kLanes;  // registers per group of the chunk
     const int64_t gstep = v.n_chunks * kKnnChunk * 4;
     const int64_t rows = v.n_chunks * kKnnChunk;
-    const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
+    const int64_t g0 = 4 * s, n_g = NG ? NG : min64(v.groups, g0 + 4) - g0;
     W::V start[NQ][kRegs], acc[NQ][kRegs];
     for (int h = 0; h < kRegs; ++h) {
         const W::V nyy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
@@ -1225,6 +1226,20 @@ inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int6
             if (4 * s + g < groups) std::memcpy(&w, queries + q * qstep + 4 * (4 * s + g), 4);
             qb[q][g] = IVec::set32(static_cast<int32_t>(doubled ? w + w : w));
         }
+}
+// The broadcast query bytes and Q (the queries' squared norms over stages 0 .. s) of the first
+// `stages` stages.
+inline void knn_dot_queries(const uint8_t* queries, int64_t qstep, int64_t stages,
+                            int64_t groups, bool doubled, DotQuery (*qb)[kKnnQueries],
+                            int64_t (*qq)[kKnnQueries]) {
+    for (int64_t s = 0; s < stages; ++s) {
+        dot_broadcast(queries, qstep, s, groups, doubled, qb[s]);
+        for (int64_t q = 0; q < kKnnQueries; ++q) {
+            qq[s][q] = s ? qq[s - 1][q] : 0;
+            for (int64_t j = 16 * s; j < min64(16 * s + 16, qstep); ++j)
+                qq[s][q] += int32_t{queries[q * qstep + j]} * queries[q * qstep + j];
+        }
+    }
 }
 // Whether the CPU has the VNNI instruction of this level, unless GREENAUTO_KNN_VNNI=0 (read
 // once: lets the tests run the other path on a CPU that has it).
@@ -1264,14 +1279,7 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
 #if defined(GREENAUTO_HAVE_DOT)
     const int64_t dot_stages = small ? min64(stages, kKnnMaxDotStages) : 0;
     DotQuery qb[kKnnMaxDotStages][kKnnQueries];
-    for (int64_t s = 0; s < dot_stages; ++s) {
-        dot_broadcast(queries, qstep, s, v.groups, Vnni, qb[s]);
-        for (int64_t q = 0; q < kKnnQueries; ++q) {
-            qq[s][q] = s ? qq[s - 1][q] : 0;
-            for (int64_t j = 16 * s; j < min64(16 * s + 16, qstep); ++j)
-                qq[s][q] += int32_t{queries[q * qstep + j]} * queries[q * qstep + j];
-        }
-    }
+    knn_dot_queries(queries, qstep, dot_stages, v.groups, Vnni, qb, qq);
 #else
     const int64_t dot_stages = 0;
 #endif
@@ -1322,11 +1330,94 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
     }
 }
 
+#if defined(GREENAUTO_HAVE_DOT)
+// Q - top, the folded threshold (clamped: every part is above INT32_MIN).
+inline int32_t knn_threshold(int64_t qq, uint32_t top) {
+    const int64_t t = qq - static_cast<int64_t>(top);
+    return static_cast<int32_t>(t < INT32_MIN ? INT32_MIN : t);
+}
+
+// Chunk c after its first stage, for each query with a row still under its top there: the
+// later stages (while a row stays under), then the heap; thr0, the first stage's thresholds,
+// follow the heaps. Out of line: the first stage alone decides most chunks.
+template <bool Vnni>
+[[gnu::noinline]] void knn_chunk_rest(const KnnView& v, int64_t c, int64_t stages, int64_t nq,
+                                      const DotQuery (*qb)[kKnnQueries],
+                                      const int64_t (*qq)[kKnnQueries], uint32_t* part,
+                                      uint32_t* below, uint32_t* dist, int32_t* index,
+                                      int32_t* thr0) {
+    const int64_t base = c * kKnnChunk;
+    const int64_t rows = min64(kKnnChunk, v.n_train - base);
+    const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+    uint32_t alive = 0;  // bit q: query q has a row under its top
+    for (int64_t q = 0; q < nq; ++q) alive |= static_cast<uint32_t>((below[q] & valid) != 0) << q;
+    for (int64_t s = 1; s < stages && alive; ++s)  // stage by stage: its data read once
+        for (uint32_t m = alive; m; m &= m - 1) {
+            const int q = __builtin_ctz(m);
+            const int32_t t = knn_threshold(qq[s][q], dist[q * v.k]);
+            dot_stage<Vnni, 1>(v, c, s, true, qb[s] + q, &t, part + q * kKnnChunk, below + q);
+            if (!(below[q] & valid)) alive &= ~(1u << q);
+        }
+    for (uint32_t m = alive; m; m &= m - 1) {
+        const int q = __builtin_ctz(m);
+        uint32_t* dq = dist + q * v.k;
+        const uint32_t full = static_cast<uint32_t>(qq[stages - 1][q]);
+        for (uint32_t r = below[q] & valid; r; r &= r - 1) {
+            const int i = __builtin_ctz(r);
+            heap_push(dq, index + q * v.k, v.k, full - part[q * kKnnChunk + i],
+                      static_cast<int32_t>(base + i));
+        }
+        thr0[q] = knn_threshold(qq[0][q], dq[0]);
+    }
+}
+
+// knn_scan_dot when every stage is a dot-product one (codes below 128, at most 256 features):
+// the first stage's NG groups known at compile time, its thresholds kept between chunks.
+template <bool Vnni, int NG>
+void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+                     int32_t* index) {
+    const int64_t qstep = v.groups * 4;
+    const int64_t stages = (v.groups + 3) / 4;
+    DotQuery qb[kKnnMaxDotStages][kKnnQueries];
+    int64_t qq[kKnnMaxDotStages][kKnnQueries];
+    knn_dot_queries(queries, qstep, stages, v.groups, Vnni, qb, qq);
+    alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
+    uint32_t below[kKnnQueries];
+    int32_t thr0[kKnnQueries];
+    for (int64_t q = 0; q < kKnnQueries; ++q)  // the unused slots never pass
+        thr0[q] = q < nq ? knn_threshold(qq[0][q], dist[q * v.k]) : INT32_MAX;
+    for (int64_t c = 0; c < v.n_chunks; ++c) {
+        // part stored only for the rows under their top (the later stages read no other)
+        dot_stage<Vnni, kKnnQueries, NG>(v, c, 0, true, qb[0], thr0, part, below);
+        uint32_t any = 0;
+        for (int64_t q = 0; q < kKnnQueries; ++q) any |= below[q];
+        if (any) knn_chunk_rest<Vnni>(v, c, stages, nq, qb, qq, part, below, dist, index, thr0);
+    }
+}
+template <bool Vnni>
+void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+                     int32_t* index) {
+    switch (min64(v.groups, 4)) {
+        case 1: return knn_scan_folded<Vnni, 1>(v, queries, nq, dist, index);
+        case 2: return knn_scan_folded<Vnni, 2>(v, queries, nq, dist, index);
+        case 3: return knn_scan_folded<Vnni, 3>(v, queries, nq, dist, index);
+        default: return knn_scan_folded<Vnni, 4>(v, queries, nq, dist, index);
+    }
+}
+#endif
+
 void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
                 int32_t* index) {
     if (v.yy != nullptr) {
 #if defined(GREENAUTO_HAVE_DOT)
-        if (use_vnni()) return knn_scan_dot<true>(v, queries, nq, dist, index);
+        const bool vnni = use_vnni();
+        bool small = v.groups <= 4 * kKnnMaxDotStages;  // every stage a dot-product one
+        for (int64_t j = 0; j < kKnnQueries * v.groups * 4 && small; ++j) small = queries[j] < 128;
+        if (small) {
+            if (vnni) return knn_scan_folded<true>(v, queries, nq, dist, index);
+            return knn_scan_folded<false>(v, queries, nq, dist, index);
+        }
+        if (vnni) return knn_scan_dot<true>(v, queries, nq, dist, index);
 #endif
         return knn_scan_dot<false>(v, queries, nq, dist, index);
     }
