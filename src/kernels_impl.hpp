@@ -970,6 +970,8 @@ struct IVec {
     static V lo64(V a, V b) { return GA_MM(unpacklo_epi64)(a, b); }
     static V hi64(V a, V b) { return GA_MM(unpackhi_epi64)(a, b); }
     static V high32_of_64(V a) { return GA_MM(srli_epi64)(a, 32); }
+    static V sub8(V a, V b) { return GA_MM(sub_epi8)(a, b); }
+    static V abs8(V a) { return GA_MM(abs_epi8)(a); }
 #if defined(GREENAUTO_LEVEL_AVX512)
     static V set64(int64_t x) { return _mm512_set1_epi64(x); }
     static V low32_of_64(V a) { return _mm512_and_si512(a, set64(0xFFFFFFFFll)); }
@@ -980,6 +982,7 @@ struct IVec {
     static void store64as32(uint32_t* p, V a) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi64_epi32(a));
     }
+    static uint32_t hsum32(V a) { return static_cast<uint32_t>(_mm512_reduce_add_epi32(a)); }
 #else
     static V set64(int64_t x) { return _mm256_set1_epi64x(x); }
     static V low32_of_64(V a) { return _mm256_and_si256(a, set64(0xFFFFFFFFll)); }
@@ -988,6 +991,12 @@ struct IVec {
     }
     static uint32_t lt64(V a, V b) {  // signed compare: every sum stays far below 2^63
         return static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(b, a))));
+    }
+    static uint32_t hsum32(V a) {
+        __m128i x = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+        x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
+        x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
+        return static_cast<uint32_t>(_mm_cvtsi128_si32(x));
     }
     static void store64as32(uint32_t* p, V a) {
         const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
@@ -1337,63 +1346,75 @@ inline int32_t knn_threshold(int64_t qq, uint32_t top) {
     return static_cast<int32_t>(t < INT32_MIN ? INT32_MIN : t);
 }
 
-// Chunk c after its first stage, for each query with a row still under its top there: the
-// later stages (while a row stays under), then the heap; thr0, the first stage's thresholds,
-// follow the heaps. Out of line: the first stage alone decides most chunks.
-template <bool Vnni>
-[[gnu::noinline]] void knn_chunk_rest(const KnnView& v, int64_t c, int64_t stages, int64_t nq,
-                                      const DotQuery (*qb)[kKnnQueries],
-                                      const int64_t (*qq)[kKnnQueries], uint32_t* part,
-                                      uint32_t* below, uint32_t* dist, int32_t* index,
-                                      int32_t* thr0) {
+// Squared distance of two rows of codes below 128 over n bytes (a multiple of 64): byte
+// differences (|d| < 128), squared and paired by an unsigned x signed multiply-add (<= 2 * 127^2,
+// no saturation), then summed in 32 bits.
+inline uint32_t tail_dist(const uint8_t* y, const uint8_t* q, int64_t n) {
+    using W = IVec;
+    W::V acc = W::zero();
+    for (int64_t j = 0; j < n; j += W::kBytes) {
+        const W::V a = W::abs8(W::sub8(W::load(y + j), W::load(q + j)));
+        acc = W::add32(acc, W::madd16(W::maddubs(a, a), W::ones16()));
+    }
+    return W::hsum32(acc);
+}
+
+// Chunk c after its first stage: each query's rows still under its top there, in index order,
+// completed with their other features (v.tail, row by row: few rows are left) and offered to
+// its heap; thr0, the first stage's thresholds, follow the heaps. Out of line: the first stage
+// alone decides most chunks.
+[[gnu::noinline]] inline void knn_chunk_rest(const KnnView& v, int64_t c, int64_t nq,
+                                             const uint8_t (*qtail)[4 * kKnnMaxDotStages * 4],
+                                             const int64_t* qq0, const uint32_t* part,
+                                             const uint32_t* below, uint32_t* dist,
+                                             int32_t* index, int32_t* thr0) {
     const int64_t base = c * kKnnChunk;
     const int64_t rows = min64(kKnnChunk, v.n_train - base);
     const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
-    uint32_t alive = 0;  // bit q: query q has a row under its top
-    for (int64_t q = 0; q < nq; ++q) alive |= static_cast<uint32_t>((below[q] & valid) != 0) << q;
-    for (int64_t s = 1; s < stages && alive; ++s)  // stage by stage: its data read once
-        for (uint32_t m = alive; m; m &= m - 1) {
-            const int q = __builtin_ctz(m);
-            const int32_t t = knn_threshold(qq[s][q], dist[q * v.k]);
-            dot_stage<Vnni, 1>(v, c, s, true, qb[s] + q, &t, part + q * kKnnChunk, below + q);
-            if (!(below[q] & valid)) alive &= ~(1u << q);
-        }
-    for (uint32_t m = alive; m; m &= m - 1) {
-        const int q = __builtin_ctz(m);
+    for (int64_t q = 0; q < nq; ++q) {
+        uint32_t m = below[q] & valid;
+        if (!m) continue;
         uint32_t* dq = dist + q * v.k;
-        const uint32_t full = static_cast<uint32_t>(qq[stages - 1][q]);
-        for (uint32_t r = below[q] & valid; r; r &= r - 1) {
-            const int i = __builtin_ctz(r);
-            heap_push(dq, index + q * v.k, v.k, full - part[q * kKnnChunk + i],
-                      static_cast<int32_t>(base + i));
+        const uint32_t q0 = static_cast<uint32_t>(qq0[q]);
+        for (; m; m &= m - 1) {
+            const int i = __builtin_ctz(m);
+            uint32_t d = q0 - part[q * kKnnChunk + i];
+            if (d >= dq[0]) continue;  // the heap top came down within the chunk
+            if (v.tail != nullptr)
+                d += tail_dist(v.tail + (base + i) * v.tail_stride, qtail[q], v.tail_stride);
+            heap_push(dq, index + q * v.k, v.k, d, static_cast<int32_t>(base + i));
         }
-        thr0[q] = knn_threshold(qq[0][q], dq[0]);
+        thr0[q] = knn_threshold(qq0[q], dq[0]);
     }
 }
 
-// knn_scan_dot when every stage is a dot-product one (codes below 128, at most 256 features):
-// the first stage's NG groups known at compile time, its thresholds kept between chunks.
+// knn_scan_dot when every query code is below 128 and there are at most 256 features: the
+// first stage (its NG groups known at compile time) over every chunk, its thresholds kept
+// between chunks; the few rows it leaves are completed row by row (knn_chunk_rest).
 template <bool Vnni, int NG>
 void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
                      int32_t* index) {
     const int64_t qstep = v.groups * 4;
-    const int64_t stages = (v.groups + 3) / 4;
-    DotQuery qb[kKnnMaxDotStages][kKnnQueries];
-    int64_t qq[kKnnMaxDotStages][kKnnQueries];
-    knn_dot_queries(queries, qstep, stages, v.groups, Vnni, qb, qq);
+    DotQuery qb[1][kKnnQueries];
+    int64_t qq[1][kKnnQueries];
+    knn_dot_queries(queries, qstep, 1, v.groups, Vnni, qb, qq);
+    alignas(64) uint8_t qtail[kKnnQueries][4 * kKnnMaxDotStages * 4] = {};
+    for (int64_t q = 0; q < kKnnQueries && v.tail != nullptr; ++q)
+        std::memcpy(qtail[q], queries + q * qstep + kKnnStage, qstep - kKnnStage);
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
     uint32_t below[kKnnQueries];
     int32_t thr0[kKnnQueries];
     for (int64_t q = 0; q < kKnnQueries; ++q)  // the unused slots never pass
         thr0[q] = q < nq ? knn_threshold(qq[0][q], dist[q * v.k]) : INT32_MAX;
     for (int64_t c = 0; c < v.n_chunks; ++c) {
-        // part stored only for the rows under their top (the later stages read no other)
+        // part stored only for the rows under their top (the only ones read)
         dot_stage<Vnni, kKnnQueries, NG>(v, c, 0, true, qb[0], thr0, part, below);
         uint32_t any = 0;
         for (int64_t q = 0; q < kKnnQueries; ++q) any |= below[q];
-        if (any) knn_chunk_rest<Vnni>(v, c, stages, nq, qb, qq, part, below, dist, index, thr0);
+        if (any) knn_chunk_rest(v, c, nq, qtail, qq[0], part, below, dist, index, thr0);
     }
 }
+
 template <bool Vnni>
 void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
                      int32_t* index) {
