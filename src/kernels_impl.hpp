@@ -913,6 +913,25 @@ inline void heap_push(uint32_t* values, int32_t* indices, int64_t size, uint32_t
     indices[cur] = idx;
 }
 
+// Bit i set for the rows of chunk c that exist (the last chunk may be partial).
+inline uint32_t knn_valid(const KnnView& v, int64_t c) {
+    const int64_t rows = min64(kKnnChunk, v.n_train - c * kKnnChunk);
+    return rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+}
+
+// The rows of mask m of chunk c offered to query q's heap in index order, each with the
+// distance dist_of(i, top) of row i of the chunk (anything >= top: not entered).
+template <class DistOf>
+inline void knn_offer(const KnnView& v, int64_t c, int64_t q, uint32_t m, uint32_t* dist,
+                      int32_t* index, DistOf&& dist_of) {
+    uint32_t* dq = dist + q * v.k;
+    for (; m; m &= m - 1) {
+        const int i = __builtin_ctz(m);
+        heap_push(dq, index + q * v.k, v.k, dist_of(i, dq[0]),
+                  static_cast<int32_t>(c * kKnnChunk + i));
+    }
+}
+
 // Distance over one group of 8 features of one row.
 inline uint32_t group_dist(const uint8_t* y, const uint8_t* q, int p) {
 #if defined(__SSE2__)
@@ -1107,23 +1126,16 @@ void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* di
     for (int64_t c = 0; c < v.n_chunks; ++c) {
         for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
         knn_chunk<Mode, First>(v, c, qb, top, part, below);
-        const int64_t base = c * kKnnChunk;
-        const int64_t rows = min64(kKnnChunk, v.n_train - base);
-        const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        const uint32_t valid = knn_valid(v, c);
         for (int64_t q = 0; q < nq; ++q) {
-            uint32_t m = below[q] & valid;
-            if (!m) continue;
-            uint32_t* dq = dist + q * v.k;
-            int32_t* iq = index + q * v.k;
             const uint8_t* query = queries + q * qstep;
-            for (; m; m &= m - 1) {
-                const int i = __builtin_ctz(m);
-                const uint32_t t = dq[0];
-                uint32_t d = part[q * kKnnChunk + i];
+            const uint8_t* rows = v.train + c * kKnnChunk * 8;
+            knn_offer(v, c, q, below[q] & valid, dist, index, [&](int i, uint32_t t) {
+                uint32_t d = part[q * kKnnChunk + i];  // completed while under the top
                 for (int64_t g = First; g < v.groups && d < t; ++g)
-                    d += group_dist(v.train + g * gstep + (base + i) * 8, query + 8 * g, p);
-                heap_push(dq, iq, v.k, d, static_cast<int32_t>(base + i));
-            }
+                    d += group_dist(rows + g * gstep + i * 8, query + 8 * g, p);
+                return d;
+            });
         }
     }
 }
@@ -1250,6 +1262,11 @@ inline void knn_dot_queries(const uint8_t* queries, int64_t qstep, int64_t stage
         }
     }
 }
+// Q - top, the folded threshold (clamped: every part is above INT32_MIN).
+inline int32_t knn_threshold(int64_t qq, uint64_t top) {
+    const int64_t t = qq - static_cast<int64_t>(top);
+    return static_cast<int32_t>(t < INT32_MIN ? INT32_MIN : t);
+}
 // Whether the CPU has the VNNI instruction of this level, unless GREENAUTO_KNN_VNNI=0 (read
 // once: lets the tests run the other path on a CPU that has it).
 inline bool use_vnni() {
@@ -1270,9 +1287,9 @@ inline bool use_vnni() {
 
 // Chunk by chunk in index order, 16 features at a time while any row of the chunk is still
 // under its query's heap top (partial distances only grow), then the rows still under it are
-// offered to the heap in order with their full distance. Stages past the dot-product ones (a
-// query code >= 128, features beyond 256, no SIMD) are plain: part then holds the distance
-// itself (unfolded once when the plain stages follow folded ones).
+// offered to the heap in order with their full distance. The searches knn_scan_folded does not
+// take: a query code >= 128 or no SIMD (every stage plain: part holds the distance itself), or
+// more than 256 features (dot-product stages, then plain ones: part unfolded between them).
 template <bool Vnni>
 void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
                   int32_t* index) {
@@ -1292,21 +1309,15 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
 #else
     const int64_t dot_stages = 0;
 #endif
-    const bool folded = dot_stages == stages;
     for (int64_t c = 0; c < v.n_chunks; ++c) {
         for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
-        const int64_t base = c * kKnnChunk;
-        const int64_t rows = min64(kKnnChunk, v.n_train - base);
-        const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        const uint32_t valid = knn_valid(v, c);
         uint32_t any = 0;
         for (int64_t s = 0; s < stages; ++s) {
 #if defined(GREENAUTO_HAVE_DOT)
             if (s < dot_stages) {
                 int32_t thr[kKnnQueries];
-                for (int64_t q = 0; q < kKnnQueries; ++q) {  // every part is above INT32_MIN
-                    const int64_t t = qq[s][q] - static_cast<int64_t>(top[q]);
-                    thr[q] = static_cast<int32_t>(t < INT32_MIN ? INT32_MIN : t);
-                }
+                for (int64_t q = 0; q < kKnnQueries; ++q) thr[q] = knn_threshold(qq[s][q], top[q]);
                 const bool last = s + 1 == stages;
                 if (s == 0) dot_stage<Vnni, kKnnQueries>(v, c, 0, last, qb[0], thr, part, below);
                 else
@@ -1328,24 +1339,13 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
             if (!any) break;
         }
         if (!any) continue;
-        for (int64_t q = 0; q < nq; ++q) {
-            const uint32_t full = folded ? static_cast<uint32_t>(qq[stages - 1][q]) : 0u;
-            for (uint32_t m = below[q] & valid; m; m &= m - 1) {
-                const int i = __builtin_ctz(m);
-                const uint32_t d = folded ? full - part[q * kKnnChunk + i] : part[q * kKnnChunk + i];
-                heap_push(dist + q * v.k, index + q * v.k, v.k, d, static_cast<int32_t>(base + i));
-            }
-        }
+        for (int64_t q = 0; q < nq; ++q)  // the plain stages leave the distances themselves
+            knn_offer(v, c, q, below[q] & valid, dist, index,
+                      [&](int i, uint32_t) { return part[q * kKnnChunk + i]; });
     }
 }
 
 #if defined(GREENAUTO_HAVE_DOT)
-// Q - top, the folded threshold (clamped: every part is above INT32_MIN).
-inline int32_t knn_threshold(int64_t qq, uint32_t top) {
-    const int64_t t = qq - static_cast<int64_t>(top);
-    return static_cast<int32_t>(t < INT32_MIN ? INT32_MIN : t);
-}
-
 // Squared distance of two rows of codes below 128 over n bytes (a multiple of 64): byte
 // differences (|d| < 128), squared and paired by an unsigned x signed multiply-add (<= 2 * 127^2,
 // no saturation), then summed in 32 bits.
@@ -1369,22 +1369,17 @@ inline uint32_t tail_dist(const uint8_t* y, const uint8_t* q, int64_t n) {
                                              const uint32_t* below, uint32_t* dist,
                                              int32_t* index, int32_t* thr0) {
     const int64_t base = c * kKnnChunk;
-    const int64_t rows = min64(kKnnChunk, v.n_train - base);
-    const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+    const uint32_t valid = knn_valid(v, c);
     for (int64_t q = 0; q < nq; ++q) {
-        uint32_t m = below[q] & valid;
+        const uint32_t m = below[q] & valid;
         if (!m) continue;
-        uint32_t* dq = dist + q * v.k;
         const uint32_t q0 = static_cast<uint32_t>(qq0[q]);
-        for (; m; m &= m - 1) {
-            const int i = __builtin_ctz(m);
-            uint32_t d = q0 - part[q * kKnnChunk + i];
-            if (d >= dq[0]) continue;  // the heap top came down within the chunk
-            if (v.tail != nullptr)
-                d += tail_dist(v.tail + (base + i) * v.tail_stride, qtail[q], v.tail_stride);
-            heap_push(dq, index + q * v.k, v.k, d, static_cast<int32_t>(base + i));
-        }
-        thr0[q] = knn_threshold(qq0[q], dq[0]);
+        knn_offer(v, c, q, m, dist, index, [&](int i, uint32_t top) {
+            const uint32_t d = q0 - part[q * kKnnChunk + i];
+            if (d >= top || v.tail == nullptr) return d;  // the top may have come down
+            return d + tail_dist(v.tail + (base + i) * v.tail_stride, qtail[q], v.tail_stride);
+        });
+        thr0[q] = knn_threshold(qq0[q], dist[q * v.k]);
     }
 }
 
