@@ -1298,16 +1298,13 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
     uint64_t top[kKnnQueries];
     uint32_t below[kKnnQueries];
+#if defined(GREENAUTO_HAVE_DOT)
     bool small = true;  // every query code below 128 (the training codes are)
     for (int64_t j = 0; j < kKnnQueries * qstep; ++j) small = small && queries[j] < 128;
-    // Q of the folded distance after each dot-product stage (per query)
-    int64_t qq[kKnnMaxDotStages][kKnnQueries] = {};
-#if defined(GREENAUTO_HAVE_DOT)
     const int64_t dot_stages = small ? min64(stages, kKnnMaxDotStages) : 0;
     DotQuery qb[kKnnMaxDotStages][kKnnQueries];
+    int64_t qq[kKnnMaxDotStages][kKnnQueries];  // Q of the folded distance after each stage
     knn_dot_queries(queries, qstep, dot_stages, v.groups, Vnni, qb, qq);
-#else
-    const int64_t dot_stages = 0;
 #endif
     for (int64_t c = 0; c < v.n_chunks; ++c) {
         for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
