@@ -15,8 +15,9 @@
 //   so they equal scikit-learn's float64 ones exactly. Four queries at a time, 32 training rows
 //   at a time, over the 16 features of highest variance first (byte SAD for L1, 16-bit
 //   multiply-add or, on codes below 128, a dot product for L2; kernels_impl.hpp); only rows
-//   whose partial distance is under the heap top are completed and offered to the heap, in
-//   index order.
+//   whose partial distance is under the heap top are completed (on the dot-product layout
+//   with at most 256 features, row by row from a row-major copy of the other features) and
+//   offered to the heap, in index order.
 #pragma once
 
 #include <algorithm>
@@ -206,13 +207,20 @@ class KnnBinned {
             for (std::int64_t j = 0; j < d_; ++j)
                 train_[((j / bytes_) * rows + i) * bytes_ + j % bytes_] = train[i * d_ + order_[j]];
         labels_.assign(labels, labels + n_train);
-        if (small) {  // squared norms of every row over each 16 features (kernels.hpp)
+        if (small && d_ > kKnnStage) {  // the features past the first stage, row by row
+            tail_stride_ = (d_ - kKnnStage + 63) / 64 * 64;
+            tail_.assign(static_cast<std::size_t>(n_train * tail_stride_), 0);
+            for (std::int64_t i = 0; i < n_train; ++i)
+                for (std::int64_t j = kKnnStage; j < d_; ++j)
+                    tail_[i * tail_stride_ + j - kKnnStage] = train[i * d_ + order_[j]];
+        }
+        if (small) {  // negated squared norms of every row over each 16 features (kernels.hpp)
             const std::int64_t stages = (groups_ + 3) / 4;
             yy_.assign(static_cast<std::size_t>(stages * rows), 0u);
             for (std::int64_t i = 0; i < n_train; ++i)
                 for (std::int64_t j = 0; j < d_; ++j) {
                     const std::uint32_t b = train[i * d_ + order_[j]];
-                    yy_[(j / 16) * rows + i] += b * b;
+                    yy_[(j / kKnnStage) * rows + i] -= b * b;  // modulo 2^32: -yy as int32
                 }
         }
     }
@@ -238,7 +246,7 @@ class KnnBinned {
         double* counts = scratch + kKnnQueries * groups_ + 2 * heap;
         const KnnSearchFn search = active_kernels().knn_search;
         const KnnView v{train_.data(), yy_.empty() ? nullptr : yy_.data(), n_train_, n_chunks_,
-                        groups_, k_, p_};
+                        groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_};
         const std::int64_t width = groups_ * bytes_;
         for (std::int64_t r0 = 0; r0 < n; r0 += kKnnQueries) {
             const std::int64_t nq = std::min(kKnnQueries, n - r0);
@@ -273,11 +281,12 @@ class KnnBinned {
         return best;
     }
 
-    std::int64_t d_, groups_, n_train_, n_classes_, k_, n_chunks_ = 0, bytes_ = 8;
+    std::int64_t d_, groups_, n_train_, n_classes_, k_, n_chunks_ = 0, bytes_ = 8,
+        tail_stride_ = 0;
     int p_;
     std::vector<std::int32_t> features_, labels_;
     std::vector<std::int64_t> order_;  // search position -> member feature
-    std::vector<std::uint8_t> train_;
+    std::vector<std::uint8_t> train_, tail_;
     std::vector<std::uint32_t> yy_;
 };
 

@@ -162,14 +162,22 @@ using BinRowsF64Fn = void (*)(const BinView& v, const double* X, std::int64_t n,
 // train[(g * n_chunks * kKnnChunk + i) * B + k] (features and rows past the last are 0). The
 // first groups of every row are read first and are small.
 inline constexpr std::int64_t kKnnChunk = 32;
+inline constexpr std::int64_t kKnnStage = 16;  // features per stage of the dot-product layout
 struct KnnView {
     const std::uint8_t* train;
     // dot-product layout (p = 2, every training code below 128, B = 4): for every 16 features s
-    // and row i, yy[s * n_chunks * kKnnChunk + i] the sum of its squared codes; null: B = 8
+    // and row i, yy[s * n_chunks * kKnnChunk + i] minus the sum of its squared codes (an int32
+    // in two's complement); null: B = 8
     const std::uint32_t* yy;
     std::int64_t n_train, n_chunks, groups;
     std::int64_t k;
     int p;  // 1: L1, 2: squared L2
+    // dot-product layout with more than 16 features: the features from the 17th on of training
+    // row i at tail + i * tail_stride, row-major (the rows still under their heap top after the
+    // first 16 features are completed one by one); tail_stride a multiple of 64, zero padded.
+    // Null otherwise.
+    const std::uint8_t* tail = nullptr;
+    std::int64_t tail_stride = 0;
 };
 // The k nearest training rows of nq <= kKnnQueries queries (query q: groups * 8 bytes at
 // queries + q * groups * 8, in the training layout's feature order; all kKnnQueries slots

@@ -987,6 +987,25 @@ inline void heap_push(uint32_t* values, int32_t* indices, int64_t size, uint32_t
     indices[cur] = idx;
 }
 
+// Bit i set for the rows of chunk c that exist (the last chunk may be partial).
+inline uint32_t knn_valid(const KnnView& v, int64_t c) {
+    const int64_t rows = min64(kKnnChunk, v.n_train - c * kKnnChunk);
+    return rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+}
+
+// The rows of mask m of chunk c offered to query q's heap in index order, each with the
+// distance dist_of(i, top) of row i of the chunk (anything >= top: not entered).
+template <class DistOf>
+inline void knn_offer(const KnnView& v, int64_t c, int64_t q, uint32_t m, uint32_t* dist,
+                      int32_t* index, DistOf&& dist_of) {
+    uint32_t* dq = dist + q * v.k;
+    for (; m; m &= m - 1) {
+        const int i = __builtin_ctz(m);
+        heap_push(dq, index + q * v.k, v.k, dist_of(i, dq[0]),
+                  static_cast<int32_t>(c * kKnnChunk + i));
+    }
+}
+
 // Distance over one group of 8 features of one row.
 inline uint32_t group_dist(const uint8_t* y, const uint8_t* q, int p) {
 #if defined(__SSE2__)
@@ -1008,6 +1027,9 @@ inline uint32_t group_dist(const uint8_t* y, const uint8_t* q, int p) {
     return sum;
 #endif
 }
+
+// Stages of 16 features on the dot-product layout; past them (more than 256 features), plain.
+constexpr int64_t kKnnMaxDotStages = 16;
 
 // Integer vectors of the level: the KNN kernels below are written once for both widths
 // (GA_MM(op) names the level's intrinsic: _mm512_op or _mm256_op).
@@ -1041,6 +1063,8 @@ struct IVec {
     static V lo64(V a, V b) { return GA_MM(unpacklo_epi64)(a, b); }
     static V hi64(V a, V b) { return GA_MM(unpackhi_epi64)(a, b); }
     static V high32_of_64(V a) { return GA_MM(srli_epi64)(a, 32); }
+    static V sub8(V a, V b) { return GA_MM(sub_epi8)(a, b); }
+    static V abs8(V a) { return GA_MM(abs_epi8)(a); }
 #if defined(GREENAUTO_LEVEL_AVX512)
     static V set64(int64_t x) { return _mm512_set1_epi64(x); }
     static V low32_of_64(V a) { return _mm512_and_si512(a, set64(0xFFFFFFFFll)); }
@@ -1051,6 +1075,7 @@ struct IVec {
     static void store64as32(uint32_t* p, V a) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi64_epi32(a));
     }
+    static uint32_t hsum32(V a) { return static_cast<uint32_t>(_mm512_reduce_add_epi32(a)); }
 #else
     static V set64(int64_t x) { return _mm256_set1_epi64x(x); }
     static V low32_of_64(V a) { return _mm256_and_si256(a, set64(0xFFFFFFFFll)); }
@@ -1059,6 +1084,12 @@ struct IVec {
     }
     static uint32_t lt64(V a, V b) {  // signed compare: every sum stays far below 2^63
         return static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(b, a))));
+    }
+    static uint32_t hsum32(V a) {
+        __m128i x = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+        x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
+        x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
+        return static_cast<uint32_t>(_mm_cvtsi128_si32(x));
     }
     static void store64as32(uint32_t* p, V a) {
         const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
@@ -1169,23 +1200,16 @@ void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* di
     for (int64_t c = 0; c < v.n_chunks; ++c) {
         for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
         knn_chunk<Mode, First>(v, c, qb, top, part, below);
-        const int64_t base = c * kKnnChunk;
-        const int64_t rows = min64(kKnnChunk, v.n_train - base);
-        const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        const uint32_t valid = knn_valid(v, c);
         for (int64_t q = 0; q < nq; ++q) {
-            uint32_t m = below[q] & valid;
-            if (!m) continue;
-            uint32_t* dq = dist + q * v.k;
-            int32_t* iq = index + q * v.k;
             const uint8_t* query = queries + q * qstep;
-            for (; m; m &= m - 1) {
-                const int i = __builtin_ctz(m);
-                const uint32_t t = dq[0];
-                uint32_t d = part[q * kKnnChunk + i];
+            const uint8_t* rows = v.train + c * kKnnChunk * 8;
+            knn_offer(v, c, q, below[q] & valid, dist, index, [&](int i, uint32_t t) {
+                uint32_t d = part[q * kKnnChunk + i];  // completed while under the top
                 for (int64_t g = First; g < v.groups && d < t; ++g)
-                    d += group_dist(v.train + g * gstep + (base + i) * 8, query + 8 * g, p);
-                heap_push(dq, iq, v.k, d, static_cast<int32_t>(base + i));
-            }
+                    d += group_dist(rows + g * gstep + i * 8, query + 8 * g, p);
+                return d;
+            });
         }
     }
 }
@@ -1242,39 +1266,50 @@ inline IVec::V dpbusd(IVec::V acc, IVec::V u, IVec::V s) {
 #endif
     return acc;
 }
-template <bool Vnni>
-inline void dot_stage(const KnnView& v, int64_t c, int64_t s, const DotQuery* qb,
-                      const int32_t* qq, const uint64_t* top, uint32_t* part, uint32_t* below) {
+// Folded: with yy the stage's squared training norms (v.yy holds -yy) and qq the query's, the
+// distance over the stages so far is Q - part, part = the sum over them of -yy + 2 q.y (VNNI:
+// added to -yy in place) and Q = the sum of their qq; bit i of below[q] kept while it is under
+// top[q], i.e. part > Q - top[q] = thr[q] (the comparison of the folded-in query norm, one per
+// query and chunk instead of an add per register). part is stored for a later stage, or when
+// a bit of the last one is set (those rows go to the heap).
+// NQ queries from the first of qb, thr, below and part (kKnnChunk values each): all of them
+// on the first stage, then each query alone while some row of its chunk is still under its top.
+// NG: the stage's groups of 4 features when known at compile time (the first stage), else 0.
+template <bool Vnni, int NQ, int NG = 0>
+inline void dot_stage(const KnnView& v, int64_t c, int64_t s, bool last, const DotQuery* qb,
+                      const int32_t* thr, uint32_t* part, uint32_t* below) {
     using W = IVec;
     constexpr int kLanes = W::kBytes / 4;      // rows per register
     constexpr int kRegs = kKnnChunk / kLanes;  // registers per group of the chunk
     const int64_t gstep = v.n_chunks * kKnnChunk * 4;
     const int64_t rows = v.n_chunks * kKnnChunk;
-    const int64_t g0 = 4 * s, n_g = min64(v.groups, g0 + 4) - g0;
-    W::V acc[kKnnQueries][kRegs];
-    for (int q = 0; q < kKnnQueries; ++q)
-        for (int h = 0; h < kRegs; ++h) acc[q][h] = W::zero();
+    const int64_t g0 = 4 * s, n_g = NG ? NG : min64(v.groups, g0 + 4) - g0;
+    W::V start[NQ][kRegs], acc[NQ][kRegs];
+    for (int h = 0; h < kRegs; ++h) {
+        const W::V nyy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
+        for (int q = 0; q < NQ; ++q) {
+            start[q][h] = s ? W::add32(nyy, W::load(part + q * kKnnChunk + kLanes * h)) : nyy;
+            acc[q][h] = Vnni ? start[q][h] : W::zero();
+        }
+    }
     for (int64_t g = 0; g < n_g; ++g)
         for (int h = 0; h < kRegs; ++h) {
             const W::V t = W::load(v.train + (g0 + g) * gstep + (c * kKnnChunk + kLanes * h) * 4);
-            for (int q = 0; q < kKnnQueries; ++q) {
+            for (int q = 0; q < NQ; ++q) {
                 if constexpr (Vnni) acc[q][h] = dpbusd(acc[q][h], qb[q][g], t);
                 else acc[q][h] = W::add32(acc[q][h], W::madd16(W::maddubs(t, qb[q][g]), W::ones16()));
             }
         }
-    for (int q = 0; q < kKnnQueries; ++q) {
-        const W::V tq = W::set32(static_cast<int32_t>(top[q] > 0x7FFFFFFF ? 0x7FFFFFFF : top[q]));
+    for (int q = 0; q < NQ; ++q) {
+        const W::V tq = W::set32(thr[q]);
         uint32_t bits = 0;
         for (int h = 0; h < kRegs; ++h) {
-            const W::V yy = W::load(v.yy + s * rows + c * kKnnChunk + kLanes * h);
-            const W::V qy2 = Vnni ? acc[q][h] : W::add32(acc[q][h], acc[q][h]);
-            W::V d = W::sub32(W::add32(W::set32(qq[q]), yy), qy2);
-            uint32_t* pp = part + q * kKnnChunk + kLanes * h;
-            if (s) d = W::add32(d, W::load(pp));
-            W::store(pp, d);
-            bits |= W::lt32(d, tq) << (kLanes * h);
+            if constexpr (!Vnni) acc[q][h] = W::add32(start[q][h], W::add32(acc[q][h], acc[q][h]));
+            bits |= W::lt32(tq, acc[q][h]) << (kLanes * h);
         }
         below[q] = s ? below[q] & bits : bits;
+        if (!last || below[q])
+            for (int h = 0; h < kRegs; ++h) W::store(part + q * kKnnChunk + kLanes * h, acc[q][h]);
     }
 }
 // Query bytes of stage s broadcast per group of 4, doubled for VNNI (codes < 128: no overflow).
@@ -1286,6 +1321,25 @@ inline void dot_broadcast(const uint8_t* queries, int64_t qstep, int64_t s, int6
             if (4 * s + g < groups) std::memcpy(&w, queries + q * qstep + 4 * (4 * s + g), 4);
             qb[q][g] = IVec::set32(static_cast<int32_t>(doubled ? w + w : w));
         }
+}
+// The broadcast query bytes and Q (the queries' squared norms over stages 0 .. s) of the first
+// `stages` stages.
+inline void knn_dot_queries(const uint8_t* queries, int64_t qstep, int64_t stages,
+                            int64_t groups, bool doubled, DotQuery (*qb)[kKnnQueries],
+                            int64_t (*qq)[kKnnQueries]) {
+    for (int64_t s = 0; s < stages; ++s) {
+        dot_broadcast(queries, qstep, s, groups, doubled, qb[s]);
+        for (int64_t q = 0; q < kKnnQueries; ++q) {
+            qq[s][q] = s ? qq[s - 1][q] : 0;
+            for (int64_t j = 16 * s; j < min64(16 * s + 16, qstep); ++j)
+                qq[s][q] += int32_t{queries[q * qstep + j]} * queries[q * qstep + j];
+        }
+    }
+}
+// Q - top, the folded threshold (clamped: every part is above INT32_MIN).
+inline int32_t knn_threshold(int64_t qq, uint64_t top) {
+    const int64_t t = qq - static_cast<int64_t>(top);
+    return static_cast<int32_t>(t < INT32_MIN ? INT32_MIN : t);
 }
 // Whether the CPU has the VNNI instruction of this level, unless GREENAUTO_KNN_VNNI=0 (read
 // once: lets the tests run the other path on a CPU that has it).
@@ -1307,7 +1361,9 @@ inline bool use_vnni() {
 
 // Chunk by chunk in index order, 16 features at a time while any row of the chunk is still
 // under its query's heap top (partial distances only grow), then the rows still under it are
-// offered to the heap in order with their full distance.
+// offered to the heap in order with their full distance. The searches knn_scan_folded does not
+// take: a query code >= 128 or no SIMD (every stage plain: part holds the distance itself), or
+// more than 256 features (dot-product stages, then plain ones: part unfolded between them).
 template <bool Vnni>
 void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
                   int32_t* index) {
@@ -1316,49 +1372,139 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
     uint64_t top[kKnnQueries];
     uint32_t below[kKnnQueries];
+#if defined(GREENAUTO_HAVE_DOT)
     bool small = true;  // every query code below 128 (the training codes are)
     for (int64_t j = 0; j < kKnnQueries * qstep; ++j) small = small && queries[j] < 128;
-#if defined(GREENAUTO_HAVE_DOT)
-    constexpr int64_t kMaxStages = 16;  // features beyond 256: the plain stages
-    DotQuery qb[kMaxStages][kKnnQueries];
-    int32_t qq[kMaxStages][kKnnQueries] = {};
-    for (int64_t s = 0; s < min64(stages, kMaxStages); ++s) {
-        dot_broadcast(queries, qstep, s, v.groups, Vnni, qb[s]);
-        for (int64_t q = 0; q < kKnnQueries; ++q)
-            for (int64_t j = 16 * s; j < min64(16 * s + 16, qstep); ++j)
-                qq[s][q] += int32_t{queries[q * qstep + j]} * queries[q * qstep + j];
-    }
+    const int64_t dot_stages = small ? min64(stages, kKnnMaxDotStages) : 0;
+    DotQuery qb[kKnnMaxDotStages][kKnnQueries];
+    int64_t qq[kKnnMaxDotStages][kKnnQueries];  // Q of the folded distance after each stage
+    knn_dot_queries(queries, qstep, dot_stages, v.groups, Vnni, qb, qq);
 #endif
     for (int64_t c = 0; c < v.n_chunks; ++c) {
         for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
-        const int64_t base = c * kKnnChunk;
-        const int64_t rows = min64(kKnnChunk, v.n_train - base);
-        const uint32_t valid = rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
+        const uint32_t valid = knn_valid(v, c);
+        uint32_t any = 0;
         for (int64_t s = 0; s < stages; ++s) {
 #if defined(GREENAUTO_HAVE_DOT)
-            if (small && s < kMaxStages) dot_stage<Vnni>(v, c, s, qb[s], qq[s], top, part, below);
-            else dot_stage_plain(v, c, s, queries, qstep, top, part, below);
+            if (s < dot_stages) {
+                int32_t thr[kKnnQueries];
+                for (int64_t q = 0; q < kKnnQueries; ++q) thr[q] = knn_threshold(qq[s][q], top[q]);
+                const bool last = s + 1 == stages;
+                if (s == 0) dot_stage<Vnni, kKnnQueries>(v, c, 0, last, qb[0], thr, part, below);
+                else
+                    for (int64_t q = 0; q < nq; ++q)
+                        if (below[q] & valid)
+                            dot_stage<Vnni, 1>(v, c, s, last, qb[s] + q, thr + q,
+                                               part + q * kKnnChunk, below + q);
+            } else {
+                if (s == dot_stages && s > 0)
+                    for (int64_t j = 0; j < kKnnQueries * kKnnChunk; ++j)
+                        part[j] = static_cast<uint32_t>(qq[s - 1][j / kKnnChunk]) - part[j];
+                dot_stage_plain(v, c, s, queries, qstep, top, part, below);
+            }
 #else
             dot_stage_plain(v, c, s, queries, qstep, top, part, below);
 #endif
-            uint32_t any = 0;
+            any = 0;
             for (int64_t q = 0; q < nq; ++q) any |= below[q] & valid;
             if (!any) break;
         }
-        for (int64_t q = 0; q < nq; ++q)
-            for (uint32_t m = below[q] & valid; m; m &= m - 1) {
-                const int i = __builtin_ctz(m);
-                heap_push(dist + q * v.k, index + q * v.k, v.k, part[q * kKnnChunk + i],
-                          static_cast<int32_t>(base + i));
-            }
+        if (!any) continue;
+        for (int64_t q = 0; q < nq; ++q)  // the plain stages leave the distances themselves
+            knn_offer(v, c, q, below[q] & valid, dist, index,
+                      [&](int i, uint32_t) { return part[q * kKnnChunk + i]; });
     }
 }
+
+#if defined(GREENAUTO_HAVE_DOT)
+// Squared distance of two rows of codes below 128 over n bytes (a multiple of 64): byte
+// differences (|d| < 128), squared and paired by an unsigned x signed multiply-add (<= 2 * 127^2,
+// no saturation), then summed in 32 bits.
+inline uint32_t tail_dist(const uint8_t* y, const uint8_t* q, int64_t n) {
+    using W = IVec;
+    W::V acc = W::zero();
+    for (int64_t j = 0; j < n; j += W::kBytes) {
+        const W::V a = W::abs8(W::sub8(W::load(y + j), W::load(q + j)));
+        acc = W::add32(acc, W::madd16(W::maddubs(a, a), W::ones16()));
+    }
+    return W::hsum32(acc);
+}
+
+// Chunk c after its first stage: each query's rows still under its top there, in index order,
+// completed with their other features (v.tail, row by row: few rows are left) and offered to
+// its heap; thr0, the first stage's thresholds, follow the heaps. Out of line: the first stage
+// alone decides most chunks.
+[[gnu::noinline]] inline void knn_chunk_rest(const KnnView& v, int64_t c, int64_t nq,
+                                             const uint8_t (*qtail)[4 * kKnnMaxDotStages * 4],
+                                             const int64_t* qq0, const uint32_t* part,
+                                             const uint32_t* below, uint32_t* dist,
+                                             int32_t* index, int32_t* thr0) {
+    const int64_t base = c * kKnnChunk;
+    const uint32_t valid = knn_valid(v, c);
+    for (int64_t q = 0; q < nq; ++q) {
+        const uint32_t m = below[q] & valid;
+        if (!m) continue;
+        const uint32_t q0 = static_cast<uint32_t>(qq0[q]);
+        knn_offer(v, c, q, m, dist, index, [&](int i, uint32_t top) {
+            const uint32_t d = q0 - part[q * kKnnChunk + i];
+            if (d >= top || v.tail == nullptr) return d;  // the top may have come down
+            return d + tail_dist(v.tail + (base + i) * v.tail_stride, qtail[q], v.tail_stride);
+        });
+        thr0[q] = knn_threshold(qq0[q], dist[q * v.k]);
+    }
+}
+
+// knn_scan_dot when every query code is below 128 and there are at most 256 features: the
+// first stage (its NG groups known at compile time) over every chunk, its thresholds kept
+// between chunks; the few rows it leaves are completed row by row (knn_chunk_rest).
+template <bool Vnni, int NG>
+void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+                     int32_t* index) {
+    const int64_t qstep = v.groups * 4;
+    DotQuery qb[1][kKnnQueries];
+    int64_t qq[1][kKnnQueries];
+    knn_dot_queries(queries, qstep, 1, v.groups, Vnni, qb, qq);
+    alignas(64) uint8_t qtail[kKnnQueries][4 * kKnnMaxDotStages * 4] = {};
+    for (int64_t q = 0; q < kKnnQueries && v.tail != nullptr; ++q)
+        std::memcpy(qtail[q], queries + q * qstep + kKnnStage, qstep - kKnnStage);
+    alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
+    uint32_t below[kKnnQueries];
+    int32_t thr0[kKnnQueries];
+    for (int64_t q = 0; q < kKnnQueries; ++q)  // the unused slots never pass
+        thr0[q] = q < nq ? knn_threshold(qq[0][q], dist[q * v.k]) : INT32_MAX;
+    for (int64_t c = 0; c < v.n_chunks; ++c) {
+        // part stored only for the rows under their top (the only ones read)
+        dot_stage<Vnni, kKnnQueries, NG>(v, c, 0, true, qb[0], thr0, part, below);
+        uint32_t any = 0;
+        for (int64_t q = 0; q < kKnnQueries; ++q) any |= below[q];
+        if (any) knn_chunk_rest(v, c, nq, qtail, qq[0], part, below, dist, index, thr0);
+    }
+}
+
+template <bool Vnni>
+void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+                     int32_t* index) {
+    switch (min64(v.groups, 4)) {
+        case 1: return knn_scan_folded<Vnni, 1>(v, queries, nq, dist, index);
+        case 2: return knn_scan_folded<Vnni, 2>(v, queries, nq, dist, index);
+        case 3: return knn_scan_folded<Vnni, 3>(v, queries, nq, dist, index);
+        default: return knn_scan_folded<Vnni, 4>(v, queries, nq, dist, index);
+    }
+}
+#endif
 
 void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
                 int32_t* index) {
     if (v.yy != nullptr) {
 #if defined(GREENAUTO_HAVE_DOT)
-        if (use_vnni()) return knn_scan_dot<true>(v, queries, nq, dist, index);
+        const bool vnni = use_vnni();
+        bool small = v.groups <= 4 * kKnnMaxDotStages;  // every stage a dot-product one
+        for (int64_t j = 0; j < kKnnQueries * v.groups * 4 && small; ++j) small = queries[j] < 128;
+        if (small) {
+            if (vnni) return knn_scan_folded<true>(v, queries, nq, dist, index);
+            return knn_scan_folded<false>(v, queries, nq, dist, index);
+        }
+        if (vnni) return knn_scan_dot<true>(v, queries, nq, dist, index);
 #endif
         return knn_scan_dot<false>(v, queries, nq, dist, index);
     }

@@ -2,9 +2,10 @@
 
 Paths: L1 (byte SAD), L2 on the 8-byte layout (a training code >= 128), L2 on the
 dot-product layout (codes < 128) with VNNI (``vpdpbusd``, when the CPU has it) and without
-(``GREENAUTO_KNN_VNNI=0``, read once at import: run in a child process), queries with a code
->= 128 on that layout (exact plain stages), one to several stages of 16 features, training
-sets that do not fill their last chunk of 32 rows, k from 1 to many. Each at every
+(``GREENAUTO_KNN_VNNI=0``, read once at import: run in a child process): up to 256 features,
+a first stage of 16 features and the rows it leaves completed row by row; past 256 features
+or with a query code >= 128, stages of 16 features (dot-product, then exact plain ones).
+Training sets that do not fill their last chunk of 32 rows, k from 1 to many. Each at every
 instruction-set level this CPU has; labels and probabilities against scikit-learn's. And the
 hard vote's labels-only path, which reuses the KNN's neighbour shares for its tied rows.
 """
@@ -43,6 +44,11 @@ CASES = [
     (255, 255, 1, 7, 40, 450, 5),  # L1 on codes up to 254
     (4, 4, 2, 1, 1, 300, 2),  # one feature, k = 1
     (6, 6, 2, 64, 8, 200, 3),  # k larger than a chunk
+    (3, 3, 2, 7, 17, 100, 2),  # one feature past the first stage (completed row by row), ties
+    (128, 128, 2, 64, 200, 300, 4),  # a 192-byte row tail, codes up to 127, large k
+    (128, 128, 2, 3, 256, 257, 2),  # 256 features: the widest all-dot-product search
+    (64, 64, 2, 5, 300, 400, 3),  # past 256 features: dot-product stages, then plain ones
+    (64, 200, 2, 5, 40, 350, 3),  # some queries >= 128 beside the dot-product layout
 ]
 
 
