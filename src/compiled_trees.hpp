@@ -228,12 +228,12 @@ class TreeEnsemble {
             v.quantized8 = il.q8.data();
             auto* sums = fresh<std::uint16_t>(scratch, m * il.qwidth);
             run_pass(k, v, x, stride, m, blocks, sums, scratch + l.cols);
-            finish_certified(il, sums, m, labels, scratch + l.row);
+            finish_certified(il, sums, m, labels);
         } else {
             v.quantized = il.q16.data();
             auto* sums = fresh<std::uint32_t>(scratch, m * il.qwidth);
             run_pass(k, v, x, stride, m, blocks, sums, scratch + l.cols);
-            finish_certified(il, sums, m, labels, scratch + l.row);
+            finish_certified(il, sums, m, labels);
         }
     }
 
@@ -335,7 +335,7 @@ class TreeEnsemble {
     // largest of the others, without branches.
     template <typename Sum>
     void finish_certified(const IntLeaves& il, const Sum* acc, std::int64_t m,
-                          std::int32_t* labels, double*) const {
+                          std::int32_t* labels) const {
         const std::int64_t k = n_outputs_;
         const double bound = std::floor(il.margin);
         const auto limit = bound >= 4294967296.0 ? std::uint64_t{1} << 32
