@@ -226,10 +226,11 @@ class KnnBinned {
     }
 
     std::int64_t n_classes() const { return n_classes_; }
-    // Scratch needed per call, in float64 elements: kKnnQueries queries (bytes) and heaps
-    // (32-bit distances and indices, in as many elements as float64 ones), and class counts.
+    // Scratch needed per call, in float64 elements: kKnnQueries queries (bytes), heaps
+    // (32-bit distances and indices, in as many elements as float64 ones), candidate buffers
+    // (64-bit), and class counts.
     std::int64_t scratch_doubles() const {
-        return kKnnQueries * (groups_ + 2 * k_) + n_classes_;
+        return kKnnQueries * (groups_ + 2 * k_ + knn_cand_cap(k_)) + n_classes_;
     }
 
     // proba: n x n_classes neighbour shares, or null for labels only.
@@ -243,10 +244,14 @@ class KnnBinned {
             std::uint32_t[static_cast<std::size_t>(heap)];
         auto* index = ::new (static_cast<void*>(scratch + kKnnQueries * groups_ + heap))
             std::int32_t[static_cast<std::size_t>(heap)];
-        double* counts = scratch + kKnnQueries * groups_ + 2 * heap;
-        const KnnSearchFn search = active_kernels().knn_search;
+        const std::int64_t cap = knn_cand_cap(k_);
+        auto* cand = ::new (static_cast<void*>(scratch + kKnnQueries * groups_ + 2 * heap))
+            std::uint64_t[static_cast<std::size_t>(kKnnQueries * cap)];
+        double* counts = scratch + kKnnQueries * (groups_ + cap) + 2 * heap;
+        const KernelTable& kt = active_kernels();
         const KnnView v{train_.data(), yy_.empty() ? nullptr : yy_.data(), n_train_, n_chunks_,
-                        groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_};
+                        groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_,
+                        labels_.data(), cap};
         const std::int64_t width = groups_ * bytes_;
         for (std::int64_t r0 = 0; r0 < n; r0 += kKnnQueries) {
             const std::int64_t nq = std::min(kKnnQueries, n - r0);
@@ -256,10 +261,19 @@ class KnnBinned {
                 for (std::int64_t j = 0; j < d_; ++j) qr[j] = row[features_[order_[j]]];
                 std::fill(qr + d_, qr + width, std::uint8_t{0});
             }
-            // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
-            std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
-            std::fill(index, index + heap, 0);
-            search(v, queries, nq, dist, index);
+            // neighbours' labels without the heap; the heap replayed only when its eviction
+            // order picks among rows of different labels at the k-th distance
+            const std::uint32_t replay = kt.knn_select(v, queries, nq, cand, index);
+            if (replay) {
+                // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
+                std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
+                std::vector<std::int32_t> found(index, index + heap);
+                kt.knn_search(v, queries, nq, dist, index);
+                for (std::int64_t q = 0; q < nq; ++q)
+                    if (!(replay >> q & 1u))
+                        std::copy(found.begin() + q * k_, found.begin() + (q + 1) * k_,
+                                  index + q * k_);
+            }
             for (std::int64_t q = 0; q < nq; ++q) {
                 labels[r0 + q] = vote(index + q * k_, counts);
                 if (proba)  // neighbour shares, as scikit-learn's predict_proba
