@@ -1021,11 +1021,55 @@ struct HeapSink {
 // other; the first k of them at ties). With k <= kKnnSortedK, kth holds the k smallest
 // distances offered so far, sorted (2^32 - 1 past those offered): top = kth[k - 1] + 1 after
 // every row, as the heap's top; otherwise top follows the compactions.
+// KthSorted: those k smallest in a register where the level has one wide enough (a row enters
+// as min(kth, max(kth shifted up a lane, d)), lane 0 min(kth[0], d)), else a plain loop.
+#if defined(GREENAUTO_LEVEL_AVX512)
 inline constexpr int64_t kKnnSortedK = 16;
+struct KthSorted {
+    __m512i v, pick;
+    KthSorted(const uint32_t* p, int64_t k)
+        : v(_mm512_loadu_si512(p)), pick(_mm512_set1_epi32(static_cast<int32_t>(k - 1))) {}
+    void store(uint32_t* p) const { _mm512_storeu_si512(p, v); }
+    uint32_t insert(uint32_t d) {  // returns the k-th smallest
+        const __m512i dv = _mm512_set1_epi32(static_cast<int32_t>(d));
+        v = _mm512_min_epu32(v, _mm512_max_epu32(_mm512_alignr_epi32(v, dv, 15), dv));
+        return static_cast<uint32_t>(_mm512_cvtsi512_si32(_mm512_permutexvar_epi32(pick, v)));
+    }
+};
+#elif defined(GREENAUTO_LEVEL_AVX2)
+inline constexpr int64_t kKnnSortedK = 8;
+struct KthSorted {
+    __m256i v, pick;
+    KthSorted(const uint32_t* p, int64_t k)
+        : v(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
+          pick(_mm256_set1_epi32(static_cast<int32_t>(k - 1))) {}
+    void store(uint32_t* p) const { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+    uint32_t insert(uint32_t d) {
+        const __m256i dv = _mm256_set1_epi32(static_cast<int32_t>(d));
+        const __m256i up = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+        v = _mm256_min_epu32(v, _mm256_max_epu32(_mm256_blend_epi32(up, dv, 1), dv));
+        return static_cast<uint32_t>(_mm256_cvtsi256_si32(_mm256_permutevar8x32_epi32(v, pick)));
+    }
+};
+#else
+inline constexpr int64_t kKnnSortedK = 16;
+struct KthSorted {
+    uint32_t* v;
+    int64_t k;
+    KthSorted(uint32_t* p, int64_t k_) : v(p), k(k_) {}
+    void store(uint32_t*) const {}
+    uint32_t insert(uint32_t d) {
+        for (int64_t j = k - 1; j > 0; --j) v[j] = std::min(v[j], std::max(v[j - 1], d));
+        v[0] = std::min(v[0], d);
+        return v[k - 1];
+    }
+};
+#endif
 struct KnnCands {
     uint64_t* buf;
     uint64_t* ties;
-    uint32_t* kth;
+    uint32_t* kth;  // 16 values
+    bool sorted;    // k <= kKnnSortedK: kth is kept
     int64_t n;
     uint32_t top;
     int64_t tie_n;
@@ -1038,7 +1082,7 @@ struct KnnCands {
 // old one: its rows are past it); without kth, the bound first lowered to the k-th smallest
 // distance of buf when it holds k rows or more.
 inline void knn_compact(const KnnView& v, KnnCands& s) {
-    if (s.kth == nullptr && s.n >= v.k) {
+    if (!s.sorted && s.n >= v.k) {
         std::nth_element(s.buf, s.buf + v.k - 1, s.buf + s.n);
         const uint32_t kth = static_cast<uint32_t>(s.buf[v.k - 1] >> 32);
         if (kth + 1 < s.top) s.top = kth + 1;
@@ -1072,28 +1116,32 @@ struct CollectSink {
     const KnnView& v;
     KnnCands* s;
     uint32_t top(int64_t q) const { return s[q].top; }
-    template <class DistOf>
-    void offer(int64_t c, int64_t q, uint32_t m, DistOf&& dist_of) {
-        KnnCands& t = s[q];
+    template <bool Sorted, class DistOf>
+    static void rows(KnnCands& t, int64_t c, uint32_t m, DistOf& dist_of, int64_t k) {
         uint32_t top = t.top;
         uint64_t* buf = t.buf;
-        uint32_t* kth = t.kth;
-        const int64_t k = v.k;
         int64_t n = t.n;
+        [[maybe_unused]] KthSorted kth(t.kth, Sorted ? k : 1);
         for (; m; m &= m - 1) {
             const int i = __builtin_ctz(m);
             const uint32_t d = dist_of(i, top);
             buf[n] = uint64_t{d} << 32 | static_cast<uint32_t>(c * kKnnChunk + i);
             n += d < top;
-            if (kth != nullptr) {  // d inserted, the largest dropped (d >= top: no change)
-                for (int64_t j = k - 1; j > 0; --j) kth[j] = std::min(kth[j], std::max(kth[j - 1], d));
-                kth[0] = std::min(kth[0], d);
-                top = kth[k - 1] + (kth[k - 1] != UINT32_MAX);
+            if constexpr (Sorted) {  // d >= top: no change
+                const uint32_t kk = kth.insert(d);
+                top = kk + (kk != UINT32_MAX);
             }
         }
+        if constexpr (Sorted) kth.store(t.kth);
         t.n = n;
         t.top = top;
-        if (n >= k + kKnnCandSlack) knn_compact(v, t);
+    }
+    template <class DistOf>
+    void offer(int64_t c, int64_t q, uint32_t m, DistOf&& dist_of) {
+        KnnCands& t = s[q];
+        if (t.sorted) rows<true>(t, c, m, dist_of, v.k);
+        else rows<false>(t, c, m, dist_of, v.k);
+        if (t.n >= v.k + kKnnCandSlack) knn_compact(v, t);
     }
 };
 
@@ -1616,12 +1664,12 @@ void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* 
 uint32_t knn_select(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
                     int32_t* index) {
     KnnCands s[kKnnQueries];
-    uint32_t kth[kKnnQueries][kKnnSortedK];
+    uint32_t kth[kKnnQueries][16];
     for (int64_t q = 0; q < kKnnQueries; ++q) {
         uint64_t* buf = cand + q * v.cand_cap;
-        std::fill(kth[q], kth[q] + kKnnSortedK, UINT32_MAX);
-        s[q] = KnnCands{buf, buf + v.k + kKnnCandSlack + kKnnChunk,
-                        v.k <= kKnnSortedK ? kth[q] : nullptr, 0, UINT32_MAX, 0, 0, 0, false};
+        std::fill(kth[q], kth[q] + 16, UINT32_MAX);
+        s[q] = KnnCands{buf, buf + v.k + kKnnCandSlack + kKnnChunk, kth[q], v.k <= kKnnSortedK,
+                        0, UINT32_MAX, 0, 0, 0, false};
     }
     CollectSink sink{v, s};
     knn_scan_any(v, queries, nq, sink);
