@@ -252,38 +252,56 @@ class KnnBinned {
         const KnnView v{train_.data(), yy_.empty() ? nullptr : yy_.data(), n_train_, n_chunks_,
                         groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_,
                         labels_.data(), cap};
-        const std::int64_t width = groups_ * bytes_;
+        std::int64_t pending[kKnnQueries];  // rows waiting for the heap replay
+        std::int64_t n_pending = 0;
+        const auto finish = [&](std::int64_t r, const std::int32_t* neighbours) {
+            labels[r] = vote(neighbours, counts);
+            if (proba)  // neighbour shares, as scikit-learn's predict_proba
+                for (std::int64_t c = 0; c < n_classes_; ++c)
+                    proba[r * n_classes_ + c] = counts[c] / static_cast<double>(k_);
+        };
+        const auto replay = [&] {  // scikit-learn's heap, for the pending rows
+            load_queries(x, stride, pending, n_pending, queries);
+            // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
+            std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
+            kt.knn_search(v, queries, n_pending, dist, index);
+            for (std::int64_t q = 0; q < n_pending; ++q) finish(pending[q], index + q * k_);
+            n_pending = 0;
+        };
         for (std::int64_t r0 = 0; r0 < n; r0 += kKnnQueries) {
             const std::int64_t nq = std::min(kKnnQueries, n - r0);
-            for (std::int64_t q = 0; q < kKnnQueries; ++q) {  // unused slots repeat row r0
-                const std::uint8_t* row = x + (r0 + (q < nq ? q : 0)) * stride;
-                std::uint8_t* qr = queries + q * width;
-                for (std::int64_t j = 0; j < d_; ++j) qr[j] = row[features_[order_[j]]];
-                std::fill(qr + d_, qr + width, std::uint8_t{0});
-            }
+            std::int64_t rows[kKnnQueries];
+            for (std::int64_t q = 0; q < nq; ++q) rows[q] = r0 + q;
+            load_queries(x, stride, rows, nq, queries);
             // neighbours' labels without the heap; the heap replayed only when its eviction
-            // order picks among rows of different labels at the k-th distance
-            const std::uint32_t replay = kt.knn_select(v, queries, nq, cand, index);
-            if (replay) {
-                // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
-                std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
-                std::vector<std::int32_t> found(index, index + heap);
-                kt.knn_search(v, queries, nq, dist, index);
-                for (std::int64_t q = 0; q < nq; ++q)
-                    if (!(replay >> q & 1u))
-                        std::copy(found.begin() + q * k_, found.begin() + (q + 1) * k_,
-                                  index + q * k_);
-            }
+            // order picks among rows of different labels at the k-th distance (gathered into
+            // blocks of their own)
+            const std::uint32_t need = kt.knn_select(v, queries, nq, cand, index);
+            for (std::int64_t q = 0; q < nq; ++q)
+                if (!(need >> q & 1u)) finish(r0 + q, index + q * k_);
             for (std::int64_t q = 0; q < nq; ++q) {
-                labels[r0 + q] = vote(index + q * k_, counts);
-                if (proba)  // neighbour shares, as scikit-learn's predict_proba
-                    for (std::int64_t c = 0; c < n_classes_; ++c)
-                        proba[(r0 + q) * n_classes_ + c] = counts[c] / static_cast<double>(k_);
+                if (!(need >> q & 1u)) continue;
+                pending[n_pending++] = r0 + q;
+                if (n_pending == kKnnQueries) replay();
             }
         }
+        if (n_pending) replay();
     }
 
    private:
+    // The codes of rows[0 .. nq) as kKnnQueries queries in search order (unused slots repeat
+    // the first).
+    void load_queries(const std::uint8_t* x, std::int64_t stride, const std::int64_t* rows,
+                      std::int64_t nq, std::uint8_t* queries) const {
+        const std::int64_t width = groups_ * bytes_;
+        for (std::int64_t q = 0; q < kKnnQueries; ++q) {
+            const std::uint8_t* row = x + rows[q < nq ? q : 0] * stride;
+            std::uint8_t* qr = queries + q * width;
+            for (std::int64_t j = 0; j < d_; ++j) qr[j] = row[features_[order_[j]]];
+            std::fill(qr + d_, qr + width, std::uint8_t{0});
+        }
+    }
+
     // The label with most neighbours, ties to the lowest class index.
     std::int32_t vote(const std::int32_t* index, double* counts) const {
         std::fill(counts, counts + n_classes_, 0.0);
