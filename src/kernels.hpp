@@ -207,7 +207,7 @@ using KnnSearchFn = void (*)(const KnnView& v, const std::uint8_t* queries, std:
 // index + q * k k training rows with the neighbours' labels (those closer than D*, then one
 // row at D* repeated). Returns bit q set for each query whose rows at D* carry different labels
 // and are more than its free slots: its labels need knn_search (the heap replay).
-inline constexpr std::int64_t kKnnCandSlack = 64;  // candidates past k before a compaction
+inline constexpr std::int64_t kKnnCandSlack = 256;  // candidates past k before a compaction
 // (then room for k rows at the bound)
 inline std::int64_t knn_cand_cap(std::int64_t k) { return 2 * k + kKnnCandSlack + kKnnChunk; }
 using KnnSelectFn = std::uint32_t (*)(const KnnView& v, const std::uint8_t* queries,

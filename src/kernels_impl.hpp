@@ -1070,6 +1070,7 @@ struct KnnCands {
     uint64_t* ties;
     uint32_t* kth;  // 16 values
     bool sorted;    // k <= kKnnSortedK: kth is kept
+    bool compacted; // buf is no longer every row offered under its top then, in index order
     int64_t n;
     uint32_t top;
     int64_t tie_n;
@@ -1141,7 +1142,10 @@ struct CollectSink {
         KnnCands& t = s[q];
         if (t.sorted) rows<true>(t, c, m, dist_of, v.k);
         else rows<false>(t, c, m, dist_of, v.k);
-        if (t.n >= v.k + kKnnCandSlack) knn_compact(v, t);
+        if (t.n >= v.k + kKnnCandSlack) {
+            knn_compact(v, t);
+            t.compacted = true;
+        }
     }
 };
 
@@ -1661,6 +1665,32 @@ void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* 
     knn_scan_any(v, queries, nq, sink);
 }
 
+// With the log of a query complete (every row offered under its top, in index order: all the
+// rows the heap would have taken, and more), scikit-learn's heap replayed on it when the rows
+// at D* carry different labels and are more than the free slots; false when they are not (the
+// labels follow from the counts).
+inline bool knn_replay_log(const KnnView& v, const KnnCands& t, int32_t* out) {
+    const uint32_t bound = t.top - 1;  // D* (the k smallest are exact)
+    int64_t closer = 0, at = 0;
+    int32_t first = -1;
+    bool mixed = false;
+    for (int64_t j = 0; j < t.n; ++j) {
+        const uint32_t d = static_cast<uint32_t>(t.buf[j] >> 32);
+        closer += d < bound;
+        if (d != bound) continue;
+        const int32_t label = v.labels[static_cast<uint32_t>(t.buf[j])];
+        first = at++ ? first : label;
+        mixed = mixed || label != first;
+    }
+    if (!mixed || at <= v.k - closer) return false;
+    uint32_t dist[kKnnSortedK];
+    std::fill(dist, dist + v.k, UINT32_MAX);
+    for (int64_t j = 0; j < t.n; ++j)
+        heap_push(dist, out, v.k, static_cast<uint32_t>(t.buf[j] >> 32),
+                  static_cast<int32_t>(static_cast<uint32_t>(t.buf[j])));
+    return true;
+}
+
 uint32_t knn_select(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
                     int32_t* index) {
     KnnCands s[kKnnQueries];
@@ -1669,13 +1699,14 @@ uint32_t knn_select(const KnnView& v, const uint8_t* queries, int64_t nq, uint64
         uint64_t* buf = cand + q * v.cand_cap;
         std::fill(kth[q], kth[q] + 16, UINT32_MAX);
         s[q] = KnnCands{buf, buf + v.k + kKnnCandSlack + kKnnChunk, kth[q], v.k <= kKnnSortedK,
-                        0, UINT32_MAX, 0, 0, 0, false};
+                        false, 0, UINT32_MAX, 0, 0, 0, false};
     }
     CollectSink sink{v, s};
     knn_scan_any(v, queries, nq, sink);
     uint32_t replay = 0;
     for (int64_t q = 0; q < nq; ++q) {
         KnnCands& t = s[q];
+        if (t.sorted && !t.compacted && knn_replay_log(v, t, index + q * v.k)) continue;
         knn_compact(v, t);  // t.n < k rows closer than the bound, t.tie_n >= k - t.n at it
         int32_t* out = index + q * v.k;
         for (int64_t j = 0; j < t.n; ++j) out[j] = static_cast<int32_t>(static_cast<uint32_t>(t.buf[j]));
