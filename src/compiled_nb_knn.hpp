@@ -15,9 +15,13 @@
 //   so they equal scikit-learn's float64 ones exactly. Four queries at a time, 32 training rows
 //   at a time, over the 16 features of highest variance first (byte SAD for L1, 16-bit
 //   multiply-add or, on codes below 128, a dot product for L2; kernels_impl.hpp); only rows
-//   whose partial distance is under the heap top are completed (on the dot-product layout
-//   with at most 256 features, row by row from a row-major copy of the other features) and
-//   offered to the heap, in index order.
+//   whose partial distance is under the bound are completed (on the dot-product layout
+//   with at most 256 features, row by row from a row-major copy of the other features).
+//   The labels need only the multiset of the neighbours' labels (uniform weights only):
+//   knn_select (kernels.hpp) finds them without the heap, which it replays on its candidate
+//   log only for a query whose rows at the k-th distance carry different labels and do not
+//   all fit; a query whose log overflowed is searched again with the heap (knn_search), in
+//   blocks of such queries.
 #pragma once
 
 #include <algorithm>
