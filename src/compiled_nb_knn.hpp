@@ -15,9 +15,13 @@
 //   so they equal scikit-learn's float64 ones exactly. Four queries at a time, 32 training rows
 //   at a time, over the 16 features of highest variance first (byte SAD for L1, 16-bit
 //   multiply-add or, on codes below 128, a dot product for L2; kernels_impl.hpp); only rows
-//   whose partial distance is under the heap top are completed (on the dot-product layout
-//   with at most 256 features, row by row from a row-major copy of the other features) and
-//   offered to the heap, in index order.
+//   whose partial distance is under the bound are completed (on the dot-product layout
+//   with at most 256 features, row by row from a row-major copy of the other features).
+//   The labels need only the multiset of the neighbours' labels (uniform weights only):
+//   knn_select (kernels.hpp) finds them without the heap, which it replays on its candidate
+//   log only for a query whose rows at the k-th distance carry different labels and do not
+//   all fit; a query whose log overflowed is searched again with the heap (knn_search), in
+//   blocks of such queries.
 #pragma once
 
 #include <algorithm>
@@ -226,10 +230,11 @@ class KnnBinned {
     }
 
     std::int64_t n_classes() const { return n_classes_; }
-    // Scratch needed per call, in float64 elements: kKnnQueries queries (bytes) and heaps
-    // (32-bit distances and indices, in as many elements as float64 ones), and class counts.
+    // Scratch needed per call, in float64 elements: kKnnQueries queries (bytes), heaps
+    // (32-bit distances and indices, in as many elements as float64 ones), candidate buffers
+    // (64-bit), and class counts.
     std::int64_t scratch_doubles() const {
-        return kKnnQueries * (groups_ + 2 * k_) + n_classes_;
+        return kKnnQueries * (groups_ + 2 * k_ + knn_cand_cap(k_)) + n_classes_;
     }
 
     // proba: n x n_classes neighbour shares, or null for labels only.
@@ -243,33 +248,64 @@ class KnnBinned {
             std::uint32_t[static_cast<std::size_t>(heap)];
         auto* index = ::new (static_cast<void*>(scratch + kKnnQueries * groups_ + heap))
             std::int32_t[static_cast<std::size_t>(heap)];
-        double* counts = scratch + kKnnQueries * groups_ + 2 * heap;
-        const KnnSearchFn search = active_kernels().knn_search;
+        const std::int64_t cap = knn_cand_cap(k_);
+        auto* cand = ::new (static_cast<void*>(scratch + kKnnQueries * groups_ + 2 * heap))
+            std::uint64_t[static_cast<std::size_t>(kKnnQueries * cap)];
+        double* counts = scratch + kKnnQueries * (groups_ + cap) + 2 * heap;
+        const KernelTable& kt = active_kernels();
         const KnnView v{train_.data(), yy_.empty() ? nullptr : yy_.data(), n_train_, n_chunks_,
-                        groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_};
-        const std::int64_t width = groups_ * bytes_;
-        for (std::int64_t r0 = 0; r0 < n; r0 += kKnnQueries) {
-            const std::int64_t nq = std::min(kKnnQueries, n - r0);
-            for (std::int64_t q = 0; q < kKnnQueries; ++q) {  // unused slots repeat row r0
-                const std::uint8_t* row = x + (r0 + (q < nq ? q : 0)) * stride;
-                std::uint8_t* qr = queries + q * width;
-                for (std::int64_t j = 0; j < d_; ++j) qr[j] = row[features_[order_[j]]];
-                std::fill(qr + d_, qr + width, std::uint8_t{0});
-            }
+                        groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_,
+                        labels_.data(), cap};
+        std::int64_t pending[kKnnQueries];  // rows waiting for the heap replay
+        std::int64_t n_pending = 0;
+        const auto finish = [&](std::int64_t r, const std::int32_t* neighbours) {
+            labels[r] = vote(neighbours, counts);
+            if (proba)  // neighbour shares, as scikit-learn's predict_proba
+                for (std::int64_t c = 0; c < n_classes_; ++c)
+                    proba[r * n_classes_ + c] = counts[c] / static_cast<double>(k_);
+        };
+        const auto replay = [&] {  // scikit-learn's heap, for the pending rows
+            load_queries(x, stride, pending, n_pending, queries);
             // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
             std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
-            std::fill(index, index + heap, 0);
-            search(v, queries, nq, dist, index);
+            kt.knn_search(v, queries, n_pending, dist, index);
+            for (std::int64_t q = 0; q < n_pending; ++q) finish(pending[q], index + q * k_);
+            n_pending = 0;
+        };
+        for (std::int64_t r0 = 0; r0 < n; r0 += kKnnQueries) {
+            const std::int64_t nq = std::min(kKnnQueries, n - r0);
+            std::int64_t rows[kKnnQueries];
+            for (std::int64_t q = 0; q < nq; ++q) rows[q] = r0 + q;
+            load_queries(x, stride, rows, nq, queries);
+            // neighbours' labels without the heap; the heap replayed only when its eviction
+            // order picks among rows of different labels at the k-th distance (gathered into
+            // blocks of their own)
+            const std::uint32_t need = kt.knn_select(v, queries, nq, cand, index);
+            for (std::int64_t q = 0; q < nq; ++q)
+                if (!(need >> q & 1u)) finish(r0 + q, index + q * k_);
             for (std::int64_t q = 0; q < nq; ++q) {
-                labels[r0 + q] = vote(index + q * k_, counts);
-                if (proba)  // neighbour shares, as scikit-learn's predict_proba
-                    for (std::int64_t c = 0; c < n_classes_; ++c)
-                        proba[(r0 + q) * n_classes_ + c] = counts[c] / static_cast<double>(k_);
+                if (!(need >> q & 1u)) continue;
+                pending[n_pending++] = r0 + q;
+                if (n_pending == kKnnQueries) replay();
             }
         }
+        if (n_pending) replay();
     }
 
    private:
+    // The codes of rows[0 .. nq) as kKnnQueries queries in search order (unused slots repeat
+    // the first).
+    void load_queries(const std::uint8_t* x, std::int64_t stride, const std::int64_t* rows,
+                      std::int64_t nq, std::uint8_t* queries) const {
+        const std::int64_t width = groups_ * bytes_;
+        for (std::int64_t q = 0; q < kKnnQueries; ++q) {
+            const std::uint8_t* row = x + rows[q < nq ? q : 0] * stride;
+            std::uint8_t* qr = queries + q * width;
+            for (std::int64_t j = 0; j < d_; ++j) qr[j] = row[features_[order_[j]]];
+            std::fill(qr + d_, qr + width, std::uint8_t{0});
+        }
+    }
+
     // The label with most neighbours, ties to the lowest class index.
     std::int32_t vote(const std::int32_t* index, double* counts) const {
         std::fill(counts, counts + n_classes_, 0.0);

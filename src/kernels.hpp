@@ -178,6 +178,10 @@ struct KnnView {
     // Null otherwise.
     const std::uint8_t* tail = nullptr;
     std::int64_t tail_stride = 0;
+    // knn_select only: the class index of every training row, and the capacity of each query's
+    // candidate buffer (knn_cand_cap(k)).
+    const std::int32_t* labels = nullptr;
+    std::int64_t cand_cap = 0;
 };
 // The k nearest training rows of nq <= kKnnQueries queries (query q: groups * 8 bytes at
 // queries + q * groups * 8, in the training layout's feature order; all kKnnQueries slots
@@ -193,6 +197,25 @@ inline constexpr std::int64_t kKnnQueries = 4;
 inline constexpr std::int64_t kKnnFirstGroups = 2;  // of 8 bytes (of 4 bytes: twice as many)
 using KnnSearchFn = void (*)(const KnnView& v, const std::uint8_t* queries, std::int64_t nq,
                              std::uint32_t* dist, std::int32_t* index);
+// The same search without the heap: after scikit-learn's heap has seen every row, with D* its
+// largest distance, it holds every row closer than D* and fills its other slots with rows at
+// exactly D* (which ones: the heap's eviction order). So only the labels of the rows at D*
+// that fill those slots can depend on that order. knn_select logs, per query, every row within
+// the k-th smallest distance offered so far (kept sorted in a register for k up to 16 at
+// AVX-512, 8 at AVX2; else bounded by the compactions), in index order: a superset of the
+// rows the heap takes (v.cand_cap packed distance << 32 | index values at cand +
+// q * v.cand_cap). It writes to index + q * k k training rows with the neighbours' labels:
+// those closer than D*, then rows at D* (all of them when they fit, else any when they share
+// one label); else scikit-learn's heap replayed on the log when the log is complete. When the
+// log fills up it is compacted (rows past the bound dropped, rows at it counted with whether
+// their labels differ) and is no longer a replay's input. Returns bit q set for each query
+// whose rows at D* carry different labels, are more than its free slots and whose log was
+// compacted: its labels need knn_search (a second scan with the heap).
+inline constexpr std::int64_t kKnnCandSlack = 256;  // log entries past k before a compaction
+// (then a chunk's rows, and room for k rows at the bound)
+inline std::int64_t knn_cand_cap(std::int64_t k) { return 2 * k + kKnnCandSlack + kKnnChunk; }
+using KnnSelectFn = std::uint32_t (*)(const KnnView& v, const std::uint8_t* queries,
+                                      std::int64_t nq, std::uint64_t* cand, std::int32_t* index);
 
 struct KernelTable {
     Isa isa;
@@ -206,6 +229,7 @@ struct KernelTable {
     BinRowsF32Fn bin_f32;
     BinRowsF64Fn bin_f64;
     KnnSearchFn knn_search;
+    KnnSelectFn knn_select;
 };
 
 // The table of one level (scalar always exists; others only in x86 builds).

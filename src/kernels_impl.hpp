@@ -14,6 +14,7 @@
 // probability leaves add, for labels, integer leaf values to uint32 sums, 8 or 16 classes per
 // vector add. KNN: byte SAD (L1) and 16-bit multiply-add (L2) distances, 32
 // training rows at a time, with an exact early exit (partial distances only grow).
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -993,18 +994,160 @@ inline uint32_t knn_valid(const KnnView& v, int64_t c) {
     return rows >= 32 ? 0xFFFFFFFFu : ((1u << rows) - 1u);
 }
 
-// The rows of mask m of chunk c offered to query q's heap in index order, each with the
-// distance dist_of(i, top) of row i of the chunk (anything >= top: not entered).
-template <class DistOf>
-inline void knn_offer(const KnnView& v, int64_t c, int64_t q, uint32_t m, uint32_t* dist,
-                      int32_t* index, DistOf&& dist_of) {
-    uint32_t* dq = dist + q * v.k;
-    for (; m; m &= m - 1) {
-        const int i = __builtin_ctz(m);
-        heap_push(dq, index + q * v.k, v.k, dist_of(i, dq[0]),
-                  static_cast<int32_t>(c * kKnnChunk + i));
+// Where a scan sends the rows under a query's bound (every scan below is written once for both):
+// top(q): the bound, a row at or past it cannot count; offer(c, q, m, dist_of): the rows of
+// mask m of chunk c, in index order, each with the distance dist_of(i, top) of row i of the
+// chunk (anything >= top: not counted).
+// HeapSink: scikit-learn's heap of each query (knn_search).
+struct HeapSink {
+    const KnnView& v;
+    uint32_t* dist;
+    int32_t* index;
+    uint32_t top(int64_t q) const { return dist[q * v.k]; }
+    template <class DistOf>
+    void offer(int64_t c, int64_t q, uint32_t m, DistOf&& dist_of) {
+        uint32_t* dq = dist + q * v.k;
+        for (; m; m &= m - 1) {
+            const int i = __builtin_ctz(m);
+            heap_push(dq, index + q * v.k, v.k, dist_of(i, dq[0]),
+                      static_cast<int32_t>(c * kKnnChunk + i));
+        }
     }
+};
+
+// One query's candidates of knn_select: n packed rows (distance << 32 | index) at buf, all
+// under top; bound = top - 1 when top < 2^32 - 1 (no bound yet: every distance is below it),
+// and tie_n rows at exactly tie_value taken out of buf (labels: tie_label, and whether any
+// other; the first k of them at ties). With k <= kKnnSortedK, kth holds the k smallest
+// distances offered so far, sorted (2^32 - 1 past those offered): top = kth[k - 1] + 1 after
+// every row, as the heap's top; otherwise top follows the compactions.
+// KthSorted: those k smallest in a register where the level has one wide enough (a row enters
+// as min(kth, max(kth shifted up a lane, d)), lane 0 min(kth[0], d)), else a plain loop.
+#if defined(GREENAUTO_LEVEL_AVX512)
+inline constexpr int64_t kKnnSortedK = 16;
+struct KthSorted {
+    __m512i v, pick;
+    KthSorted(const uint32_t* p, int64_t k)
+        : v(_mm512_loadu_si512(p)), pick(_mm512_set1_epi32(static_cast<int32_t>(k - 1))) {}
+    void store(uint32_t* p) const { _mm512_storeu_si512(p, v); }
+    uint32_t insert(uint32_t d) {  // returns the k-th smallest
+        const __m512i dv = _mm512_set1_epi32(static_cast<int32_t>(d));
+        v = _mm512_min_epu32(v, _mm512_max_epu32(_mm512_alignr_epi32(v, dv, 15), dv));
+        return static_cast<uint32_t>(_mm512_cvtsi512_si32(_mm512_permutexvar_epi32(pick, v)));
+    }
+};
+#elif defined(GREENAUTO_LEVEL_AVX2)
+inline constexpr int64_t kKnnSortedK = 8;
+struct KthSorted {
+    __m256i v, pick;
+    KthSorted(const uint32_t* p, int64_t k)
+        : v(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
+          pick(_mm256_set1_epi32(static_cast<int32_t>(k - 1))) {}
+    void store(uint32_t* p) const { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+    uint32_t insert(uint32_t d) {
+        const __m256i dv = _mm256_set1_epi32(static_cast<int32_t>(d));
+        const __m256i up = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+        v = _mm256_min_epu32(v, _mm256_max_epu32(_mm256_blend_epi32(up, dv, 1), dv));
+        return static_cast<uint32_t>(_mm256_cvtsi256_si32(_mm256_permutevar8x32_epi32(v, pick)));
+    }
+};
+#else
+inline constexpr int64_t kKnnSortedK = 16;
+struct KthSorted {
+    uint32_t* v;
+    int64_t k;
+    KthSorted(uint32_t* p, int64_t k_) : v(p), k(k_) {}
+    void store(uint32_t*) const {}
+    uint32_t insert(uint32_t d) {
+        for (int64_t j = k - 1; j > 0; --j) v[j] = std::min(v[j], std::max(v[j - 1], d));
+        v[0] = std::min(v[0], d);
+        return v[k - 1];
+    }
+};
+#endif
+struct KnnCands {
+    uint64_t* buf;
+    uint64_t* ties;
+    uint32_t* kth;  // 16 values
+    bool sorted;    // k <= kKnnSortedK: kth is kept
+    bool compacted; // buf is no longer every row offered under its top then, in index order
+    int64_t n;
+    uint32_t top;
+    int64_t tie_n;
+    uint32_t tie_value;
+    int32_t tie_label;
+    bool mixed;
+};
+
+// Rows past the bound dropped, those at it moved to the tie summary (a lower bound drops the
+// old one: its rows are past it); without kth, the bound first lowered to the k-th smallest
+// distance of buf when it holds k rows or more.
+inline void knn_compact(const KnnView& v, KnnCands& s) {
+    if (!s.sorted && s.n >= v.k) {
+        std::nth_element(s.buf, s.buf + v.k - 1, s.buf + s.n);
+        const uint32_t kth = static_cast<uint32_t>(s.buf[v.k - 1] >> 32);
+        if (kth + 1 < s.top) s.top = kth + 1;
+    }
+    if (s.top == UINT32_MAX) return;  // fewer than k rows so far: all kept
+    const uint32_t bound = s.top - 1;
+    if (s.tie_value != bound) {
+        s.tie_n = 0;
+        s.tie_value = bound;
+        s.mixed = false;
+    }
+    int64_t kept = 0;
+    for (int64_t j = 0; j < s.n; ++j) {
+        const uint64_t e = s.buf[j];
+        const uint32_t d = static_cast<uint32_t>(e >> 32);
+        s.buf[kept] = e;
+        kept += d < bound;
+        if (d != bound) continue;
+        const int32_t label = v.labels[static_cast<uint32_t>(e)];
+        if (s.tie_n == 0) s.tie_label = label;
+        if (s.tie_n < v.k) s.ties[s.tie_n] = e;
+        s.mixed = s.mixed || label != s.tie_label;
+        ++s.tie_n;
+    }
+    s.n = kept;
 }
+
+// CollectSink: every row under the bound appended (no branch), and entered into kth; buf
+// compacted once it holds kKnnCandSlack rows past k (room stays for a whole chunk).
+struct CollectSink {
+    const KnnView& v;
+    KnnCands* s;
+    uint32_t top(int64_t q) const { return s[q].top; }
+    template <bool Sorted, class DistOf>
+    static void rows(KnnCands& t, int64_t c, uint32_t m, DistOf& dist_of, int64_t k) {
+        uint32_t top = t.top;
+        uint64_t* buf = t.buf;
+        int64_t n = t.n;
+        [[maybe_unused]] KthSorted kth(t.kth, Sorted ? k : 1);
+        for (; m; m &= m - 1) {
+            const int i = __builtin_ctz(m);
+            const uint32_t d = dist_of(i, top);
+            buf[n] = uint64_t{d} << 32 | static_cast<uint32_t>(c * kKnnChunk + i);
+            n += d < top;
+            if constexpr (Sorted) {  // d >= top: no change
+                const uint32_t kk = kth.insert(d);
+                top = kk + (kk != UINT32_MAX);
+            }
+        }
+        if constexpr (Sorted) kth.store(t.kth);
+        t.n = n;
+        t.top = top;
+    }
+    template <class DistOf>
+    void offer(int64_t c, int64_t q, uint32_t m, DistOf&& dist_of) {
+        KnnCands& t = s[q];
+        if (t.sorted) rows<true>(t, c, m, dist_of, v.k);
+        else rows<false>(t, c, m, dist_of, v.k);
+        if (t.n >= v.k + kKnnCandSlack) {
+            knn_compact(v, t);
+            t.compacted = true;
+        }
+    }
+};
 
 // Distance over one group of 8 features of one row.
 inline uint32_t group_dist(const uint8_t* y, const uint8_t* q, int p) {
@@ -1186,9 +1329,8 @@ inline void knn_chunk(const KnnView& v, int64_t c, const KnnQuery* qb, const uin
 
 // Chunk by chunk in index order: each query's rows whose partial distance is under its heap top
 // are completed (stopping once they reach it) and offered to its heap.
-template <int Mode, int First>
-void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
-              int32_t* index) {
+template <int Mode, int First, class Sink>
+void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, Sink& sink) {
     const int64_t gstep = v.n_chunks * kKnnChunk * 8;
     const int64_t qstep = v.groups * 8;
     const int p = Mode == 0 ? 1 : 2;
@@ -1198,13 +1340,13 @@ void knn_scan(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* di
     KnnQuery qb[kKnnQueries];
     knn_broadcast(queries, qstep, First, qb);
     for (int64_t c = 0; c < v.n_chunks; ++c) {
-        for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
+        for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = sink.top(q < nq ? q : 0);
         knn_chunk<Mode, First>(v, c, qb, top, part, below);
         const uint32_t valid = knn_valid(v, c);
         for (int64_t q = 0; q < nq; ++q) {
             const uint8_t* query = queries + q * qstep;
             const uint8_t* rows = v.train + c * kKnnChunk * 8;
-            knn_offer(v, c, q, below[q] & valid, dist, index, [&](int i, uint32_t t) {
+            sink.offer(c, q, below[q] & valid, [&](int i, uint32_t t) {
                 uint32_t d = part[q * kKnnChunk + i];  // completed while under the top
                 for (int64_t g = First; g < v.groups && d < t; ++g)
                     d += group_dist(rows + g * gstep + i * 8, query + 8 * g, p);
@@ -1364,9 +1506,8 @@ inline bool use_vnni() {
 // offered to the heap in order with their full distance. The searches knn_scan_folded does not
 // take: a query code >= 128 or no SIMD (every stage plain: part holds the distance itself), or
 // more than 256 features (dot-product stages, then plain ones: part unfolded between them).
-template <bool Vnni>
-void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
-                  int32_t* index) {
+template <bool Vnni, class Sink>
+void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, Sink& sink) {
     const int64_t qstep = v.groups * 4;
     const int64_t stages = (v.groups + 3) / 4;
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
@@ -1381,7 +1522,7 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
     knn_dot_queries(queries, qstep, dot_stages, v.groups, Vnni, qb, qq);
 #endif
     for (int64_t c = 0; c < v.n_chunks; ++c) {
-        for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = dist[(q < nq ? q : 0) * v.k];
+        for (int64_t q = 0; q < kKnnQueries; ++q) top[q] = sink.top(q < nq ? q : 0);
         const uint32_t valid = knn_valid(v, c);
         uint32_t any = 0;
         for (int64_t s = 0; s < stages; ++s) {
@@ -1411,8 +1552,8 @@ void knn_scan_dot(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t
         }
         if (!any) continue;
         for (int64_t q = 0; q < nq; ++q)  // the plain stages leave the distances themselves
-            knn_offer(v, c, q, below[q] & valid, dist, index,
-                      [&](int i, uint32_t) { return part[q * kKnnChunk + i]; });
+            sink.offer(c, q, below[q] & valid,
+                       [&](int i, uint32_t) { return part[q * kKnnChunk + i]; });
     }
 }
 
@@ -1434,32 +1575,31 @@ inline uint32_t tail_dist(const uint8_t* y, const uint8_t* q, int64_t n) {
 // completed with their other features (v.tail, row by row: few rows are left) and offered to
 // its heap; thr0, the first stage's thresholds, follow the heaps. Out of line: the first stage
 // alone decides most chunks.
-[[gnu::noinline]] inline void knn_chunk_rest(const KnnView& v, int64_t c, int64_t nq,
-                                             const uint8_t (*qtail)[4 * kKnnMaxDotStages * 4],
-                                             const int64_t* qq0, const uint32_t* part,
-                                             const uint32_t* below, uint32_t* dist,
-                                             int32_t* index, int32_t* thr0) {
+template <class Sink>
+[[gnu::noinline]] void knn_chunk_rest(const KnnView& v, int64_t c, int64_t nq,
+                                      const uint8_t (*qtail)[4 * kKnnMaxDotStages * 4],
+                                      const int64_t* qq0, const uint32_t* part,
+                                      const uint32_t* below, Sink& sink, int32_t* thr0) {
     const int64_t base = c * kKnnChunk;
     const uint32_t valid = knn_valid(v, c);
     for (int64_t q = 0; q < nq; ++q) {
         const uint32_t m = below[q] & valid;
         if (!m) continue;
         const uint32_t q0 = static_cast<uint32_t>(qq0[q]);
-        knn_offer(v, c, q, m, dist, index, [&](int i, uint32_t top) {
+        sink.offer(c, q, m, [&](int i, uint32_t top) {
             const uint32_t d = q0 - part[q * kKnnChunk + i];
             if (d >= top || v.tail == nullptr) return d;  // the top may have come down
             return d + tail_dist(v.tail + (base + i) * v.tail_stride, qtail[q], v.tail_stride);
         });
-        thr0[q] = knn_threshold(qq0[q], dist[q * v.k]);
+        thr0[q] = knn_threshold(qq0[q], sink.top(q));
     }
 }
 
 // knn_scan_dot when every query code is below 128 and there are at most 256 features: the
 // first stage (its NG groups known at compile time) over every chunk, its thresholds kept
 // between chunks; the few rows it leaves are completed row by row (knn_chunk_rest).
-template <bool Vnni, int NG>
-void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
-                     int32_t* index) {
+template <bool Vnni, int NG, class Sink>
+void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, Sink& sink) {
     const int64_t qstep = v.groups * 4;
     DotQuery qb[1][kKnnQueries];
     int64_t qq[1][kKnnQueries];
@@ -1471,52 +1611,111 @@ void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint3
     uint32_t below[kKnnQueries];
     int32_t thr0[kKnnQueries];
     for (int64_t q = 0; q < kKnnQueries; ++q)  // the unused slots never pass
-        thr0[q] = q < nq ? knn_threshold(qq[0][q], dist[q * v.k]) : INT32_MAX;
+        thr0[q] = q < nq ? knn_threshold(qq[0][q], sink.top(q)) : INT32_MAX;
     for (int64_t c = 0; c < v.n_chunks; ++c) {
         // part stored only for the rows under their top (the only ones read)
         dot_stage<Vnni, kKnnQueries, NG>(v, c, 0, true, qb[0], thr0, part, below);
         uint32_t any = 0;
         for (int64_t q = 0; q < kKnnQueries; ++q) any |= below[q];
-        if (any) knn_chunk_rest(v, c, nq, qtail, qq[0], part, below, dist, index, thr0);
+        if (any) knn_chunk_rest(v, c, nq, qtail, qq[0], part, below, sink, thr0);
     }
 }
 
-template <bool Vnni>
-void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
-                     int32_t* index) {
+template <bool Vnni, class Sink>
+void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, Sink& sink) {
     switch (min64(v.groups, 4)) {
-        case 1: return knn_scan_folded<Vnni, 1>(v, queries, nq, dist, index);
-        case 2: return knn_scan_folded<Vnni, 2>(v, queries, nq, dist, index);
-        case 3: return knn_scan_folded<Vnni, 3>(v, queries, nq, dist, index);
-        default: return knn_scan_folded<Vnni, 4>(v, queries, nq, dist, index);
+        case 1: return knn_scan_folded<Vnni, 1>(v, queries, nq, sink);
+        case 2: return knn_scan_folded<Vnni, 2>(v, queries, nq, sink);
+        case 3: return knn_scan_folded<Vnni, 3>(v, queries, nq, sink);
+        default: return knn_scan_folded<Vnni, 4>(v, queries, nq, sink);
     }
 }
 #endif
 
-void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
-                int32_t* index) {
+// The scan of the view's layout, for either sink.
+template <class Sink>
+void knn_scan_any(const KnnView& v, const uint8_t* queries, int64_t nq, Sink& sink) {
     if (v.yy != nullptr) {
 #if defined(GREENAUTO_HAVE_DOT)
         const bool vnni = use_vnni();
         bool small = v.groups <= 4 * kKnnMaxDotStages;  // every stage a dot-product one
         for (int64_t j = 0; j < kKnnQueries * v.groups * 4 && small; ++j) small = queries[j] < 128;
         if (small) {
-            if (vnni) return knn_scan_folded<true>(v, queries, nq, dist, index);
-            return knn_scan_folded<false>(v, queries, nq, dist, index);
+            if (vnni) return knn_scan_folded<true>(v, queries, nq, sink);
+            return knn_scan_folded<false>(v, queries, nq, sink);
         }
-        if (vnni) return knn_scan_dot<true>(v, queries, nq, dist, index);
+        if (vnni) return knn_scan_dot<true>(v, queries, nq, sink);
 #endif
-        return knn_scan_dot<false>(v, queries, nq, dist, index);
+        return knn_scan_dot<false>(v, queries, nq, sink);
     }
     const int64_t first = min64(v.groups, kKnnFirstGroups);
     const int mode = v.p == 1 ? 0 : 1;
     if (first == 1) {
-        if (mode == 0) knn_scan<0, 1>(v, queries, nq, dist, index);
-        else knn_scan<1, 1>(v, queries, nq, dist, index);
+        if (mode == 0) knn_scan<0, 1>(v, queries, nq, sink);
+        else knn_scan<1, 1>(v, queries, nq, sink);
     } else {
-        if (mode == 0) knn_scan<0, 2>(v, queries, nq, dist, index);
-        else knn_scan<1, 2>(v, queries, nq, dist, index);
+        if (mode == 0) knn_scan<0, 2>(v, queries, nq, sink);
+        else knn_scan<1, 2>(v, queries, nq, sink);
     }
+}
+
+void knn_search(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+                int32_t* index) {
+    HeapSink sink{v, dist, index};
+    knn_scan_any(v, queries, nq, sink);
+}
+
+// With the log of a query complete (every row offered under its top, in index order: all the
+// rows the heap would have taken, and more), scikit-learn's heap replayed on it when the rows
+// at D* carry different labels and are more than the free slots; false when they are not (the
+// labels follow from the counts).
+inline bool knn_replay_log(const KnnView& v, const KnnCands& t, int32_t* out) {
+    const uint32_t bound = t.top - 1;  // D* (the k smallest are exact)
+    int64_t closer = 0, at = 0;
+    int32_t first = -1;
+    bool mixed = false;
+    for (int64_t j = 0; j < t.n; ++j) {
+        const uint32_t d = static_cast<uint32_t>(t.buf[j] >> 32);
+        closer += d < bound;
+        if (d != bound) continue;
+        const int32_t label = v.labels[static_cast<uint32_t>(t.buf[j])];
+        first = at++ ? first : label;
+        mixed = mixed || label != first;
+    }
+    if (!mixed || at <= v.k - closer) return false;
+    uint32_t dist[kKnnSortedK];
+    std::fill(dist, dist + v.k, UINT32_MAX);
+    for (int64_t j = 0; j < t.n; ++j)
+        heap_push(dist, out, v.k, static_cast<uint32_t>(t.buf[j] >> 32),
+                  static_cast<int32_t>(static_cast<uint32_t>(t.buf[j])));
+    return true;
+}
+
+uint32_t knn_select(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
+                    int32_t* index) {
+    KnnCands s[kKnnQueries];
+    uint32_t kth[kKnnQueries][16];
+    for (int64_t q = 0; q < kKnnQueries; ++q) {
+        uint64_t* buf = cand + q * v.cand_cap;
+        std::fill(kth[q], kth[q] + 16, UINT32_MAX);
+        s[q] = KnnCands{buf, buf + v.k + kKnnCandSlack + kKnnChunk, kth[q], v.k <= kKnnSortedK,
+                        false, 0, UINT32_MAX, 0, 0, 0, false};
+    }
+    CollectSink sink{v, s};
+    knn_scan_any(v, queries, nq, sink);
+    uint32_t replay = 0;
+    for (int64_t q = 0; q < nq; ++q) {
+        KnnCands& t = s[q];
+        if (t.sorted && !t.compacted && knn_replay_log(v, t, index + q * v.k)) continue;
+        knn_compact(v, t);  // t.n < k rows closer than the bound, t.tie_n >= k - t.n at it
+        int32_t* out = index + q * v.k;
+        for (int64_t j = 0; j < t.n; ++j) out[j] = static_cast<int32_t>(static_cast<uint32_t>(t.buf[j]));
+        // the rows at D* in the free slots: all of them, or any when they share one label
+        for (int64_t j = t.n; j < v.k; ++j)
+            out[j] = static_cast<int32_t>(static_cast<uint32_t>(t.ties[j - t.n]));
+        if (t.mixed && t.tie_n > v.k - t.n) replay |= 1u << q;
+    }
+    return replay;
 }
 
 }  // namespace
@@ -1536,7 +1735,7 @@ const KernelTable table = {
 #else
     false,
 #endif
-    bin_f32, bin_f64, knn_search,
+    bin_f32, bin_f64, knn_search, knn_select,
 };
 
 }  // namespace GREENAUTO_KNS

@@ -69,6 +69,11 @@ def case_data(case):
 
 def check_case(case) -> None:
     knn, edges, test = case_data(case)
+    check_levels(knn, edges, test, case)
+
+
+def check_levels(knn, edges, test, case) -> None:
+    """The compiled KNN's labels and probabilities against scikit-learn's, at every level."""
     pipe = CompiledPipeline([knn], classes=knn.classes_, binner=edges)
     with threadpool_limits(1):
         labels, proba = knn.predict(test), knn.predict_proba(test)
@@ -99,10 +104,12 @@ def test_knn_without_vnni_matches_scikit_learn(tmp_path):
         import sys
         import greenauto  # the installed package (cwd: not the source tree)
         sys.path.append({root!r})
-        from tests.compiled.test_knn_paths import CASES, check_case
+        from tests.compiled.test_knn_paths import CASES, TIE_CASES, check_case, check_ties
         for case in CASES:
             check_case(case)
-        print("checked", len(CASES))
+        for case in TIE_CASES:
+            check_ties(case)
+        print("checked", len(CASES) + len(TIE_CASES))
         """
     )
     done = subprocess.run(
@@ -115,7 +122,7 @@ def test_knn_without_vnni_matches_scikit_learn(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert f"checked {len(CASES)}" in done.stdout
+    assert f"checked {len(CASES) + len(TIE_CASES)}" in done.stdout
 
 
 @pytest.mark.parametrize("knn_at", [0, 1, 2])
@@ -142,3 +149,75 @@ def test_hard_vote_labels_alone_reuse_the_knn_shares(knn_at):
     for batch in (X, X[:1300], X[7:9]):  # several blocks of 512 rows, a partial one, two rows
         labels, _ = pipe.predict_with_proba(batch)
         np.testing.assert_array_equal(pipe.predict(batch), labels)
+
+
+# Many training rows at the k-th distance D*: (code values, features, training rows, k, p,
+# labels) with labels "mixed" (random: the rows at D* that fill the free slots are the heap's
+# pick, replayed) or "by_code" (the first feature's code: with one feature, the rows at D* = 0
+# share a label, which fixes the neighbours' labels without the heap order) or "rare_query"
+# (random labels, the queries' code rare among the training rows: D* = 1 with hundreds of rows
+# at it, more than a query's candidate log holds: the second scan).
+TIE_CASES = [
+    ((0, 1, 2, 3), 1, 3000, k, 2, labels)
+    for k in (1, 5, 16, 17, 64, 400)
+    for labels in ("mixed", "by_code")
+] + [
+    ((0, 1, 2), 2, 1000, 3, 1, "mixed"),  # L1
+    ((0, 1, 2), 3, 1000, 16, 1, "mixed"),
+    ((0, 1, 254), 2, 700, 5, 2, "mixed"),  # a code >= 128: the 8-byte layout
+    ((0, 1, 2), 20, 600, 7, 2, "mixed"),  # rows completed past the first 16 features
+    ((0, 1), 3, 2000, 9, 2, "by_code"),
+    ((0, 1, 2, 3), 1, 3000, 16, 2, "rare_query"),
+    ((0, 1, 2, 3), 1, 3000, 40, 2, "rare_query"),
+]
+
+
+def tie_data(case):
+    values, n_features, n_train, k, p, kind = case
+    rng = np.random.default_rng(n_train + 7 * k + len(values) + n_features + p)
+    values = np.asarray(values, dtype=np.float64)
+    train = values[rng.integers(0, len(values), size=(n_train, n_features))]
+    test = values[rng.integers(0, len(values), size=(150, n_features))]
+    if kind == "rare_query":
+        train[rng.random(size=n_train) < 0.996] = values[1:2]
+        train[: n_train // 2] = values[2:3]  # fewer than k rows at the queries' code
+        test[:] = values[0]
+    classes = 3
+    if kind != "by_code":
+        y = rng.integers(0, classes, size=n_train)
+    else:
+        y = np.searchsorted(values, train[:, 0]) % classes
+    knn = KNeighborsClassifier(n_neighbors=k, p=p, algorithm="brute").fit(train, y)
+    edges = [np.r_[-1.0, np.arange(values[-1]) + 0.5, values[-1] + 1] for _ in range(n_features)]
+    return knn, edges, test, train, y
+
+
+def ties_at_kth(knn, test, train, y):
+    """Per query: whether rows at D* are more than the free slots, and whether their labels
+    differ (numpy, from the distances)."""
+    diff = np.abs(test[:, None, :] - train[None, :, :])
+    d = (diff if knn.p == 1 else diff**2).sum(axis=2)
+    kth = np.sort(d, axis=1)[:, knn.n_neighbors - 1 : knn.n_neighbors]
+    over = (d == kth).sum(axis=1) > knn.n_neighbors - (d < kth).sum(axis=1)
+    labels_at = np.where(d == kth, y[None, :], -1)
+    lowest = np.where(d == kth, y[None, :], y.max() + 1).min(axis=1)
+    return over, labels_at.max(axis=1) != lowest
+
+
+def check_ties(case) -> None:
+    knn, edges, test, train, y = tie_data(case)
+    over, mixed = ties_at_kth(knn, test, train, y)
+    if case[-1] != "by_code":
+        assert (over & mixed).mean() > 0.3  # the replay runs on many queries
+    else:
+        assert (over & ~mixed).mean() > 0.3  # ties that the labels settle
+    check_levels(knn, edges, test, case)
+
+
+@pytest.mark.parametrize("case", TIE_CASES, ids=[str(c) for c in TIE_CASES])
+def test_knn_ties_at_the_kth_distance(case):
+    """Labels and probabilities equal scikit-learn's when more rows sit at D* than there are
+    free slots: with different labels (the heap's pick: replayed on the query's candidate log
+    when it holds every row offered, else by a second scan; k up to 16 and past it) and with
+    one label (the labels follow from the counts)."""
+    check_ties(case)
