@@ -47,7 +47,7 @@ def _forest_work(rows: int) -> Callable[[], object]:
 
 @pytest.mark.parametrize(
     ("make_work", "size"),
-    [(_matmul_work, 150), (_forest_work, 150_000)],
+    [(_matmul_work, 150), (_forest_work, 300_000)],  # each well above 100 ms of CPU
     ids=["numpy matmul 400x400", "sklearn forest predict"],
 )
 def test_twice_the_work_measures_twice_the_energy(

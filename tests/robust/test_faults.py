@@ -274,8 +274,8 @@ def test_a_model_write_that_fails_half_way_leaves_the_old_file(fitted, tmp_path,
 
 def test_a_writer_killed_at_any_moment_never_leaves_a_half_written_model(tmp_path):
     """SIGKILL (no clean-up can run) while a process rewrites a model file in a loop: the
-    file is always absent or a whole, loadable model. Only a hidden ``.m.gam.*.tmp`` may be
-    left by the killed writer."""
+    file is always absent or a whole, loadable model. Only a hidden ``.m.gam.*.tmp`` (or the
+    writability probe ``.m.gam.*.probe``) may be left by the killed writer."""
     script = textwrap.dedent(
         f"""
         import numpy as np
@@ -301,7 +301,8 @@ def test_a_writer_killed_at_any_moment_never_leaves_a_half_written_model(tmp_pat
         if model.exists():
             assert load_model(model).predict(np.zeros((2, 20))).shape == (2,)
         debris = [p.name for p in tmp_path.iterdir() if p.name != "m.gam"]
-        assert all(n.startswith(".m.gam.") and n.endswith(".tmp") for n in debris), debris
+        hidden = (".tmp", ".probe")  # the write's temporary file, or its writability probe
+        assert all(n.startswith(".m.gam.") and n.endswith(hidden) for n in debris), debris
 
 
 def test_atomic_write_keeps_the_old_content_on_any_exception(tmp_path):
