@@ -118,6 +118,21 @@ inline void add_leaf(const ForestView& f, const TreeInfo& t, int64_t leaf, int64
     }
 }
 
+// Two classes: a leaf's two 16-bit values widened into the halves of one 64-bit word, and
+// such a word added to a row's two uint32 sums (low one first, little-endian) in one add:
+// each half stays below 2^32 (at most 65535 x 65535), so no carry crosses.
+inline uint64_t leaf_pair(const uint16_t* q) {
+    uint32_t x;
+    std::memcpy(&x, q, sizeof x);
+    return (x & 0xFFFFu) | (static_cast<uint64_t>(x >> 16) << 32);
+}
+inline void add_pair(uint32_t* a, uint64_t v) {
+    uint64_t sums;
+    std::memcpy(&sums, a, sizeof sums);
+    sums += v;
+    std::memcpy(a, &sums, sizeof sums);
+}
+
 // Byte leaf rows of QW values added to n rows of uint16 sums (QW known: no loop control).
 template <int64_t QW, typename LeafOf>
 inline void add_rows8(const ForestView& f, LeafOf leaf, int64_t n, uint16_t* a) {
@@ -142,17 +157,9 @@ inline void add_leaves(const ForestView& f, const TreeInfo& t, LeafOf leaf, int6
         else for (int64_t r = 0; r < n; ++r) add_quantized(f.quantized8 + leaf(r) * qw, qw, a + r * qw);
         return;
     }
-    if (f.quantized != nullptr && f.qwidth == 2) {  // two classes: both 16-bit values in one
-        // 64-bit add (each half stays below 2^32: at most 65535 x 65535, no carry across)
+    if (f.quantized != nullptr && f.qwidth == 2) {  // two classes: one 64-bit add (leaf_pair)
         uint32_t* a = static_cast<uint32_t*>(acc) + 2 * g;
-        for (int64_t r = 0; r < n; ++r) {
-            uint32_t x;
-            uint64_t sums;  // the row's two uint32 sums, low one first (little-endian)
-            std::memcpy(&x, f.quantized + 2 * leaf(r), sizeof x);
-            std::memcpy(&sums, a + 2 * r, sizeof sums);
-            sums += (x & 0xFFFFu) | (static_cast<uint64_t>(x >> 16) << 32);
-            std::memcpy(a + 2 * r, &sums, sizeof sums);
-        }
+        for (int64_t r = 0; r < n; ++r) add_pair(a + 2 * r, leaf_pair(f.quantized + 2 * leaf(r)));
         return;
     }
     for (int64_t r = 0; r < n; ++r) add_leaf(f, t, leaf(r), g + r, acc);
@@ -268,16 +275,8 @@ inline void row_leaves(const ForestView& f, int64_t t0, int kt, const uint32_t* 
     }
     if (f.quantized != nullptr && f.qwidth == 2) {  // as add_leaves: both sums in 64 bits
         uint64_t sum = 0;
-        for (int k = 0; k < kt; ++k) {
-            uint32_t x;
-            std::memcpy(&x, f.quantized + 2 * leaf(k), sizeof x);
-            sum += (x & 0xFFFFu) | (static_cast<uint64_t>(x >> 16) << 32);
-        }
-        uint32_t* a = static_cast<uint32_t*>(acc) + 2 * r;
-        uint64_t old;
-        std::memcpy(&old, a, sizeof old);
-        old += sum;
-        std::memcpy(a, &old, sizeof old);
+        for (int k = 0; k < kt; ++k) sum += leaf_pair(f.quantized + 2 * leaf(k));
+        add_pair(static_cast<uint32_t*>(acc) + 2 * r, sum);
         return;
     }
     for (int k = 0; k < kt; ++k) add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
