@@ -1604,8 +1604,10 @@ void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, Sink&
     int64_t qq[1][kKnnQueries];
     knn_dot_queries(queries, qstep, 1, v.groups, Vnni, qb, qq);
     alignas(64) uint8_t qtail[kKnnQueries][4 * kKnnMaxDotStages * 4] = {};
-    for (int64_t q = 0; q < kKnnQueries && v.tail != nullptr; ++q)
-        std::memcpy(qtail[q], queries + q * qstep + kKnnStage, qstep - kKnnStage);
+    if (v.tail != nullptr && qstep > kKnnStage)  // features past the first stage
+        for (int64_t q = 0; q < kKnnQueries; ++q)
+            std::memcpy(qtail[q], queries + q * qstep + kKnnStage,
+                        static_cast<std::size_t>(qstep - kKnnStage));
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
     uint32_t below[kKnnQueries];
     int32_t thr0[kKnnQueries];
