@@ -13,15 +13,17 @@
 //   ties to the lowest class index (scikit-learn's ArgKminClassMode); probabilities are the
 //   neighbour shares count / k, as scikit-learn's predict_proba. Distances are integers,
 //   so they equal scikit-learn's float64 ones exactly. Four queries at a time, 32 training rows
-//   at a time, over the 16 features of highest variance first (byte SAD for L1, 16-bit
-//   multiply-add or, on codes below 128, a dot product for L2; kernels_impl.hpp); only rows
-//   whose partial distance is under the bound are completed (on the dot-product layout
-//   with at most 256 features, row by row from a row-major copy of the other features).
+//   at a time, over the features of highest variance first (byte SAD for L1, 16-bit
+//   multiply-add or, on codes below 128, a dot product for L2 over the first 16 or 32;
+//   kernels_impl.hpp); only rows whose partial distance is under the bound are completed (on
+//   the dot-product layout with at most 256 features, row by row from a row-major copy of the
+//   features past the 32nd).
 //   The labels need only the multiset of the neighbours' labels (uniform weights only):
 //   knn_select (kernels.hpp) finds them without the heap, which it replays on its candidate
 //   log only for a query whose rows at the k-th distance carry different labels and do not
-//   all fit; a query whose log overflowed is searched again with the heap (knn_search), in
-//   blocks of such queries.
+//   all fit; a query whose log is incomplete (it overflowed, or the bound was lowered before
+//   the rows were offered: the warm start of the dot-product layout) is searched again with
+//   the heap (knn_search), in blocks of such queries.
 #pragma once
 
 #include <algorithm>
@@ -211,12 +213,12 @@ class KnnBinned {
             for (std::int64_t j = 0; j < d_; ++j)
                 train_[((j / bytes_) * rows + i) * bytes_ + j % bytes_] = train[i * d_ + order_[j]];
         labels_.assign(labels, labels + n_train);
-        if (small && d_ > kKnnStage) {  // the features past the first stage, row by row
-            tail_stride_ = (d_ - kKnnStage + 63) / 64 * 64;
+        if (small && d_ > 2 * kKnnStage) {  // the features past the first filter, row by row
+            tail_stride_ = (d_ - 2 * kKnnStage + 63) / 64 * 64;
             tail_.assign(static_cast<std::size_t>(n_train * tail_stride_), 0);
             for (std::int64_t i = 0; i < n_train; ++i)
-                for (std::int64_t j = kKnnStage; j < d_; ++j)
-                    tail_[i * tail_stride_ + j - kKnnStage] = train[i * d_ + order_[j]];
+                for (std::int64_t j = 2 * kKnnStage; j < d_; ++j)
+                    tail_[i * tail_stride_ + j - 2 * kKnnStage] = train[i * d_ + order_[j]];
         }
         if (small) {  // negated squared norms of every row over each 16 features (kernels.hpp)
             const std::int64_t stages = (groups_ + 3) / 4;
@@ -234,7 +236,8 @@ class KnnBinned {
     // (32-bit distances and indices, in as many elements as float64 ones), candidate buffers
     // (64-bit), and class counts.
     std::int64_t scratch_doubles() const {
-        return kKnnQueries * (groups_ + 2 * k_ + knn_cand_cap(k_)) + n_classes_;
+        return kKnnQueries * (groups_ + 2 * k_ + knn_cand_cap(k_)) + n_classes_ +
+               (yy_.empty() ? 0 : (knn_part_size(n_chunks_) + 1) / 2);
     }
 
     // proba: n x n_classes neighbour shares, or null for labels only.
@@ -253,9 +256,13 @@ class KnnBinned {
             std::uint64_t[static_cast<std::size_t>(kKnnQueries * cap)];
         double* counts = scratch + kKnnQueries * (groups_ + cap) + 2 * heap;
         const KernelTable& kt = active_kernels();
+        // knn_select's first-pass partial distances, 32-bit integers in float64 storage
+        std::uint32_t* part = yy_.empty() ? nullptr
+            : ::new (static_cast<void*>(counts + n_classes_))
+                  std::uint32_t[static_cast<std::size_t>(knn_part_size(n_chunks_))];
         const KnnView v{train_.data(), yy_.empty() ? nullptr : yy_.data(), n_train_, n_chunks_,
                         groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_,
-                        labels_.data(), cap};
+                        labels_.data(), cap, part};
         std::int64_t pending[kKnnQueries];  // rows waiting for the heap replay
         std::int64_t n_pending = 0;
         const auto finish = [&](std::int64_t r, const std::int32_t* neighbours) {

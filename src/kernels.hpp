@@ -172,9 +172,9 @@ struct KnnView {
     std::int64_t n_train, n_chunks, groups;
     std::int64_t k;
     int p;  // 1: L1, 2: squared L2
-    // dot-product layout with more than 16 features: the features from the 17th on of training
+    // dot-product layout with more than 32 features: the features from the 33rd on of training
     // row i at tail + i * tail_stride, row-major (the rows still under their heap top after the
-    // first 16 features are completed one by one); tail_stride a multiple of 64, zero padded.
+    // first 32 features are completed one by one); tail_stride a multiple of 64, zero padded.
     // Null otherwise.
     const std::uint8_t* tail = nullptr;
     std::int64_t tail_stride = 0;
@@ -182,7 +182,11 @@ struct KnnView {
     // candidate buffer (knn_cand_cap(k)).
     const std::int32_t* labels = nullptr;
     std::int64_t cand_cap = 0;
+    // knn_select only: scratch for the first filter of the first chunks (the warm start of
+    // kernels_impl.hpp's knn_scan_folded), knn_part_size(n_chunks) values; null: none.
+    std::uint32_t* part = nullptr;
 };
+inline constexpr std::int64_t kKnnWarmChunks = 32;
 // The k nearest training rows of nq <= kKnnQueries queries (query q: groups * 8 bytes at
 // queries + q * groups * 8, in the training layout's feature order; all kKnnQueries slots
 // readable): scikit-learn's max-heap (sklearn/utils/_heap.pyx) fed the rows in index order, so
@@ -208,12 +212,17 @@ using KnnSearchFn = void (*)(const KnnView& v, const std::uint8_t* queries, std:
 // those closer than D*, then rows at D* (all of them when they fit, else any when they share
 // one label); else scikit-learn's heap replayed on the log when the log is complete. When the
 // log fills up it is compacted (rows past the bound dropped, rows at it counted with whether
-// their labels differ) and is no longer a replay's input. Returns bit q set for each query
-// whose rows at D* carry different labels, are more than its free slots and whose log was
-// compacted: its labels need knn_search (a second scan with the heap).
+// their labels differ) and is no longer a replay's input; so is a log whose query's bound was
+// lowered before its rows were offered (the warm start on the dot-product layout, v.part).
+// Returns bit q set for each query whose rows at D* carry different labels, are more than its
+// free slots and whose log was compacted: its labels need knn_search (a second scan with the
+// heap).
 inline constexpr std::int64_t kKnnCandSlack = 256;  // log entries past k before a compaction
 // (then a chunk's rows, and room for k rows at the bound)
 inline std::int64_t knn_cand_cap(std::int64_t k) { return 2 * k + kKnnCandSlack + kKnnChunk; }
+inline std::int64_t knn_part_size(std::int64_t n_chunks) {
+    return kKnnQueries * (n_chunks < kKnnWarmChunks ? n_chunks : kKnnWarmChunks) * kKnnChunk;
+}
 using KnnSelectFn = std::uint32_t (*)(const KnnView& v, const std::uint8_t* queries,
                                       std::int64_t nq, std::uint64_t* cand, std::int32_t* index);
 

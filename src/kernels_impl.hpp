@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "kernels.hpp"
 
@@ -999,6 +1000,7 @@ inline uint32_t knn_valid(const KnnView& v, int64_t c) {
 // chunk (anything >= top: not counted).
 // HeapSink: scikit-learn's heap of each query (knn_search).
 struct HeapSink {
+    static constexpr bool kWarm = false;  // takes no bound but its own top
     const KnnView& v;
     uint32_t* dist;
     int32_t* index;
@@ -1113,9 +1115,16 @@ inline void knn_compact(const KnnView& v, KnnCands& s) {
 // CollectSink: every row under the bound appended (no branch), and entered into kth; buf
 // compacted once it holds kKnnCandSlack rows past k (room stays for a whole chunk).
 struct CollectSink {
+    static constexpr bool kWarm = true;
     const KnnView& v;
     KnnCands* s;
     uint32_t top(int64_t q) const { return s[q].top; }
+    // A bound found before the rows are offered (knn_scan_folded): the log no longer holds
+    // every row the heap would have taken.
+    void lower_top(int64_t q, uint32_t top) {
+        s[q].top = std::min(s[q].top, top);
+        s[q].compacted = true;
+    }
     template <bool Sorted, class DistOf>
     static void rows(KnnCands& t, int64_t c, uint32_t m, DistOf& dist_of, int64_t k) {
         uint32_t top = t.top;
@@ -1129,7 +1138,7 @@ struct CollectSink {
             n += d < top;
             if constexpr (Sorted) {  // d >= top: no change
                 const uint32_t kk = kth.insert(d);
-                top = kk + (kk != UINT32_MAX);
+                top = std::min(top, kk + (kk != UINT32_MAX));  // a bound given first stays
             }
         }
         if constexpr (Sorted) kth.store(t.kth);
@@ -1207,6 +1216,11 @@ struct IVec {
     static V high32_of_64(V a) { return GA_MM(srli_epi64)(a, 32); }
     static V sub8(V a, V b) { return GA_MM(sub_epi8)(a, b); }
     static V abs8(V a) { return GA_MM(abs_epi8)(a); }
+#if defined(GREENAUTO_LEVEL_AVX512)  // masked form: gcc 12 warns of the plain one's undefined source
+    static V max32(V a, V b) { return _mm512_mask_max_epi32(a, 0xFFFF, a, b); }
+#else
+    static V max32(V a, V b) { return _mm256_max_epi32(a, b); }
+#endif
 #if defined(GREENAUTO_LEVEL_AVX512)
     static V set64(int64_t x) { return _mm512_set1_epi64(x); }
     static V low32_of_64(V a) { return _mm512_and_si512(a, set64(0xFFFFFFFFll)); }
@@ -1570,65 +1584,169 @@ inline uint32_t tail_dist(const uint8_t* y, const uint8_t* q, int64_t n) {
     return W::hsum32(acc);
 }
 
-// Chunk c after its first stage: each query's rows still under its top there, in index order,
-// completed with their other features (v.tail, row by row: few rows are left) and offered to
-// its heap; thr0, the first stage's thresholds, follow the heaps. Out of line: the first stage
-// alone decides most chunks.
+// Chunk c after its first filter: each query's rows still under its top there (below), in
+// index order, completed with their features past the filter's (v.tail, row by row: few rows
+// are left) and offered to its sink; thr, the filter's folded thresholds, follow the tops. part:
+// the chunk's folded partial distances, [query][row]; qq: the queries' Q over the filter.
 template <class Sink>
 [[gnu::noinline]] void knn_chunk_rest(const KnnView& v, int64_t c, int64_t nq,
                                       const uint8_t (*qtail)[4 * kKnnMaxDotStages * 4],
-                                      const int64_t* qq0, const uint32_t* part,
-                                      const uint32_t* below, Sink& sink, int32_t* thr0) {
+                                      const int64_t* qq, const uint32_t* part,
+                                      const uint32_t* below, Sink& sink, int32_t* thr) {
     const int64_t base = c * kKnnChunk;
     const uint32_t valid = knn_valid(v, c);
     for (int64_t q = 0; q < nq; ++q) {
         const uint32_t m = below[q] & valid;
         if (!m) continue;
-        const uint32_t q0 = static_cast<uint32_t>(qq0[q]);
+        const uint32_t q0 = static_cast<uint32_t>(qq[q]);
         sink.offer(c, q, m, [&](int i, uint32_t top) {
             const uint32_t d = q0 - part[q * kKnnChunk + i];
             if (d >= top || v.tail == nullptr) return d;  // the top may have come down
             return d + tail_dist(v.tail + (base + i) * v.tail_stride, qtail[q], v.tail_stride);
         });
-        thr0[q] = knn_threshold(qq0[q], sink.top(q));
+        thr[q] = knn_threshold(qq[q], sink.top(q));
     }
 }
 
-// knn_scan_dot when every query code is below 128 and there are at most 256 features: the
-// first stage (its NG groups known at compile time) over every chunk, its thresholds kept
-// between chunks; the few rows it leaves are completed row by row (knn_chunk_rest).
-template <bool Vnni, int NG, class Sink>
+// The first filter of knn_scan_folded on chunk c: the folded partial distances of its rows to
+// the kKnnQueries queries over the first stage (NG1 = 0: every feature) or the first two (32
+// features; NG1 the second's groups, -1: known at run time only) into part ([query][row]), and
+// bit i of below[q] set when row i is under the top of query q (folded threshold thr[q]).
+// part is stored for every query when keep, else only for those with a bit set.
+inline constexpr int32_t kKnnNoBound[kKnnQueries] = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+template <bool Vnni, int NG, int NG1>
+inline void knn_first(const KnnView& v, int64_t c, const DotQuery (*qb)[kKnnQueries],
+                      const int32_t* thr, bool keep, uint32_t* part, uint32_t* below) {
+    if constexpr (NG1 == 0) {
+        dot_stage<Vnni, kKnnQueries, NG>(v, c, 0, !keep, qb[0], thr, part, below);
+    } else {
+        dot_stage<Vnni, kKnnQueries, NG>(v, c, 0, false, qb[0], kKnnNoBound, part, below);
+        dot_stage<Vnni, kKnnQueries, (NG1 > 0 ? NG1 : 0)>(v, c, 1, !keep, qb[1], thr, part, below);
+    }
+}
+
+// knn_select's bound on the k-th distance of query q from the folded partial distances of the
+// first n_chunks chunks in v.part ([chunk][query][row]; rows past the last at INT32_MIN). Row i
+// of a chunk falls in lane i mod L (L rows per register); L the m-th largest of the lanes'
+// maxima, m rows of different lanes have a part at or above it. When the filter covers every
+// feature the parts are the distances: U = Q - L with m = k. Otherwise the first rows at or
+// above L (m = max(k, 8) at least, 32 at most) are completed and U is the k-th smallest of their
+// distances. Returns U + 1 (2^32 - 1: fewer than m rows, no bound).
+inline uint32_t knn_warm_bound(const KnnView& v, int64_t n_chunks, int64_t q, int64_t qq,
+                               const uint8_t* qtail) {
+    using W = IVec;
+    constexpr int kLanes = W::kBytes / 4;
+    constexpr int kRegs = kKnnChunk / kLanes;
+    W::V mx = W::set32(INT32_MIN);
+    for (int64_t c = 0; c < n_chunks; ++c)
+        for (int h = 0; h < kRegs; ++h)
+            mx = W::max32(mx, W::load(v.part + (c * kKnnQueries + q) * kKnnChunk + kLanes * h));
+    alignas(64) int32_t best[kLanes];
+    W::store(best, mx);
+    const int m = static_cast<int>(v.k);
+    int32_t low = INT32_MAX;  // the m-th largest: the smallest with fewer than m above it
+    for (int j = 0; j < kLanes; ++j)
+        if (__builtin_popcount(W::lt32(W::set32(best[j]), mx)) < m) low = std::min(low, best[j]);
+    if (low == INT32_MIN) return UINT32_MAX;
+    const uint32_t q0 = static_cast<uint32_t>(qq);
+    if (v.tail == nullptr) return q0 - static_cast<uint32_t>(low) + 1;
+    uint32_t dist[kKnnChunk];
+    int n = 0;
+    const W::V under = W::set32(low - 1);
+    for (int64_t c = 0; c < n_chunks && n < kKnnChunk; ++c) {
+        const uint32_t* pc = v.part + (c * kKnnQueries + q) * kKnnChunk;
+        uint32_t bits = 0;
+        for (int h = 0; h < kRegs; ++h) bits |= W::lt32(under, W::load(pc + kLanes * h)) << (kLanes * h);
+        for (; bits && n < kKnnChunk; bits &= bits - 1) {
+            const int i = __builtin_ctz(bits);
+            dist[n++] = q0 - pc[i] +
+                        tail_dist(v.tail + (c * kKnnChunk + i) * v.tail_stride, qtail, v.tail_stride);
+        }
+    }
+    std::nth_element(dist, dist + v.k - 1, dist + n);
+    return dist[v.k - 1] + 1;
+}
+
+// knn_scan_dot when every query code is below 128 and there are at most 256 features: the first
+// filter (knn_first: 16 or 32 features, its groups known at compile time) over every chunk, its
+// thresholds kept between chunks; the few rows it leaves are completed row by row
+// (knn_chunk_rest).
+// knn_select (a sink that takes a bound, k <= kKnnSortedK, v.part given) first warms the tops:
+// offering rows in index order under the falling top alone lets through every row that is near
+// before the top has come down (59 rows per query on magic where 5 are within the 5th distance;
+// 144 on wisdm_activity, 44 features, with a 16-feature filter). The first filter of the first
+// min(n_chunks, kKnnWarmChunks) chunks is stored whole (v.part), each query's top is lowered to
+// knn_warm_bound's, and those chunks' rows under it are offered before the scan goes on. The
+// log then misses rows the heap took while its top was high: it is marked compacted.
+template <bool Vnni, int NG, int NG1, class Sink>
 void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, Sink& sink) {
     const int64_t qstep = v.groups * 4;
-    DotQuery qb[1][kKnnQueries];
-    int64_t qq[1][kKnnQueries];
-    knn_dot_queries(queries, qstep, 1, v.groups, Vnni, qb, qq);
+    constexpr int64_t kStages = NG1 == 0 ? 1 : 2;
+    constexpr int64_t kFirst = kStages * kKnnStage;  // features of the first filter
+    DotQuery qb[2][kKnnQueries];
+    int64_t qq[2][kKnnQueries];
+    knn_dot_queries(queries, qstep, kStages, v.groups, Vnni, qb, qq);
+    const int64_t* q1 = qq[kStages - 1];
     alignas(64) uint8_t qtail[kKnnQueries][4 * kKnnMaxDotStages * 4] = {};
-    if (v.tail != nullptr && qstep > kKnnStage)  // features past the first stage
+    if (v.tail != nullptr && qstep > kFirst)  // features past the first filter
         for (int64_t q = 0; q < kKnnQueries; ++q)
-            std::memcpy(qtail[q], queries + q * qstep + kKnnStage,
-                        static_cast<std::size_t>(qstep - kKnnStage));
+            std::memcpy(qtail[q], queries + q * qstep + kFirst,
+                        static_cast<std::size_t>(qstep - kFirst));
     alignas(64) uint32_t part[kKnnQueries * kKnnChunk];
     uint32_t below[kKnnQueries];
-    int32_t thr0[kKnnQueries];
-    for (int64_t q = 0; q < kKnnQueries; ++q)  // the unused slots never pass
-        thr0[q] = q < nq ? knn_threshold(qq[0][q], sink.top(q)) : INT32_MAX;
-    for (int64_t c = 0; c < v.n_chunks; ++c) {
+    int32_t thr[kKnnQueries];
+    const auto set_thresholds = [&] {  // the unused slots never pass
+        for (int64_t q = 0; q < kKnnQueries; ++q)
+            thr[q] = q < nq ? knn_threshold(q1[q], sink.top(q)) : INT32_MAX;
+    };
+    int64_t c = 0;
+    if constexpr (Sink::kWarm) {
+        if (v.part != nullptr && v.k <= kKnnSortedK) {
+            const int64_t n_warm = min64(v.n_chunks, kKnnWarmChunks);
+            constexpr int64_t kStep = kKnnQueries * kKnnChunk;
+            for (; c < n_warm; ++c) knn_first<Vnni, NG, NG1>(v, c, qb, kKnnNoBound, true, v.part + c * kStep, below);
+            const uint32_t valid = knn_valid(v, n_warm - 1);  // rows past the last: never near
+            for (int64_t j = 0; j < kStep; ++j)
+                if (!(valid >> (j % kKnnChunk) & 1u)) v.part[(n_warm - 1) * kStep + j] = 0x80000000u;
+            for (int64_t q = 0; q < nq; ++q)
+                sink.lower_top(q, knn_warm_bound(v, n_warm, q, q1[q], qtail[q]));
+            set_thresholds();
+            for (int64_t w = 0; w < n_warm; ++w) {
+                using W = IVec;
+                constexpr int kLanes = W::kBytes / 4;
+                const uint32_t* pw = v.part + w * kStep;
+                uint32_t any = 0;
+                for (int64_t q = 0; q < kKnnQueries; ++q) {
+                    const W::V t = W::set32(thr[q]);
+                    uint32_t bits = 0;
+                    for (int h = 0; h < kKnnChunk / kLanes; ++h)
+                        bits |= W::lt32(t, W::load(pw + q * kKnnChunk + kLanes * h)) << (kLanes * h);
+                    below[q] = bits;
+                    any |= bits;
+                }
+                if (any) knn_chunk_rest(v, w, nq, qtail, q1, pw, below, sink, thr);
+            }
+        }
+    }
+    set_thresholds();
+    for (; c < v.n_chunks; ++c) {
         // part stored only for the rows under their top (the only ones read)
-        dot_stage<Vnni, kKnnQueries, NG>(v, c, 0, true, qb[0], thr0, part, below);
+        knn_first<Vnni, NG, NG1>(v, c, qb, thr, false, part, below);
         uint32_t any = 0;
         for (int64_t q = 0; q < kKnnQueries; ++q) any |= below[q];
-        if (any) knn_chunk_rest(v, c, nq, qtail, qq[0], part, below, sink, thr0);
+        if (any) knn_chunk_rest(v, c, nq, qtail, q1, part, below, sink, thr);
     }
 }
 
 template <bool Vnni, class Sink>
 void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, Sink& sink) {
-    switch (min64(v.groups, 4)) {
-        case 1: return knn_scan_folded<Vnni, 1>(v, queries, nq, sink);
-        case 2: return knn_scan_folded<Vnni, 2>(v, queries, nq, sink);
-        case 3: return knn_scan_folded<Vnni, 3>(v, queries, nq, sink);
-        default: return knn_scan_folded<Vnni, 4>(v, queries, nq, sink);
+    switch (v.groups) {
+        case 1: return knn_scan_folded<Vnni, 1, 0>(v, queries, nq, sink);
+        case 2: return knn_scan_folded<Vnni, 2, 0>(v, queries, nq, sink);
+        case 3: return knn_scan_folded<Vnni, 3, 0>(v, queries, nq, sink);
+        case 4: return knn_scan_folded<Vnni, 4, 0>(v, queries, nq, sink);
+        case 5: case 6: case 7: return knn_scan_folded<Vnni, 4, -1>(v, queries, nq, sink);
+        default: return knn_scan_folded<Vnni, 4, 4>(v, queries, nq, sink);
     }
 }
 #endif

@@ -3,8 +3,10 @@
 Paths: L1 (byte SAD), L2 on the 8-byte layout (a training code >= 128), L2 on the
 dot-product layout (codes < 128) with VNNI (``vpdpbusd``, when the CPU has it) and without
 (``GREENAUTO_KNN_VNNI=0``, read once at import: run in a child process): up to 256 features,
-a first stage of 16 features and the rows it leaves completed row by row; past 256 features
-or with a query code >= 128, stages of 16 features (dot-product, then exact plain ones).
+a first filter of 16 or 32 features and the rows it leaves completed row by row, its tops
+warmed from the first 32 chunks (more training rows than that: then a plain scan); past 256
+features or with a query code >= 128, stages of 16 features (dot-product, then exact plain
+ones).
 Training sets that do not fill their last chunk of 32 rows, k from 1 to many. Each at every
 instruction-set level this CPU has; labels and probabilities against scikit-learn's. And the
 hard vote's labels-only path, which reuses the KNN's neighbour shares for its tied rows.
@@ -44,7 +46,11 @@ CASES = [
     (255, 255, 1, 7, 40, 450, 5),  # L1 on codes up to 254
     (4, 4, 2, 1, 1, 300, 2),  # one feature, k = 1
     (6, 6, 2, 64, 8, 200, 3),  # k larger than a chunk
-    (3, 3, 2, 7, 17, 100, 2),  # one feature past the first stage (completed row by row), ties
+    (3, 3, 2, 7, 17, 100, 2),  # one feature past the first stage, ties
+    (3, 3, 2, 7, 33, 100, 2),  # one feature past the first filter (completed row by row), ties
+    (64, 64, 2, 5, 44, 2500, 6),  # past the warm start's 1,024 rows, a row tail
+    (64, 64, 2, 5, 23, 1500, 3),  # a second stage of 3 groups, past the warm start
+    (3, 3, 2, 9, 12, 3000, 2),  # ties past the warm start
     (128, 128, 2, 64, 200, 300, 4),  # a 192-byte row tail, codes up to 127, large k
     (128, 128, 2, 3, 256, 257, 2),  # 256 features: the widest all-dot-product search
     (64, 64, 2, 5, 300, 400, 3),  # past 256 features: dot-product stages, then plain ones
