@@ -6,6 +6,7 @@
 
 #include "bindings.hpp"
 #include "cpu.hpp"
+#include "kernels.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -28,6 +29,14 @@ void bind_cpu(nb::module_& m) {
         "name"_a,
         "Use the given level from now on (for every thread); returns the previous one. Raises "
         "ValueError for an unknown name or a level this CPU lacks.");
+    m.def(
+        "knn_amx",
+        [] {
+            const KernelTable& kt = active_kernels();
+            return kt.knn_select_amx != nullptr && kt.knn_amx_ready();
+        },
+        "Whether the KNN's L2 search on codes below 128 uses AMX tiles at the current level (the "
+        "CPU has AMX-INT8, Linux grants it, and GREENAUTO_KNN_AMX is not '0').");
 }
 
 }  // namespace greenauto

@@ -12,9 +12,11 @@
 //   only when strictly closer than the current k-th), then the label with most neighbours,
 //   ties to the lowest class index (scikit-learn's ArgKminClassMode); probabilities are the
 //   neighbour shares count / k, as scikit-learn's predict_proba. Distances are integers,
-//   so they equal scikit-learn's float64 ones exactly. Four queries at a time, 32 training rows
-//   at a time, over the features of highest variance first (byte SAD for L1, 16-bit
-//   multiply-add or, on codes below 128, a dot product for L2 over the first 16 or 32;
+//   so they equal scikit-learn's float64 ones exactly. On a CPU with AMX-INT8 (and Linux's
+//   leave), L2 on codes below 128 takes 16 queries and 32 training rows at a time, every
+//   feature at once, in tile dot products (knn_select_amx). Otherwise four queries at a time,
+//   32 training rows at a time, over the features of highest variance first (byte SAD for L1,
+//   16-bit multiply-add or, on codes below 128, a dot product for L2 over the first 16 or 32;
 //   kernels_impl.hpp); only rows whose partial distance is under the bound are completed (on
 //   the dot-product layout with at most 256 features, row by row from a row-major copy of the
 //   features past the 32nd).
@@ -207,8 +209,12 @@ class KnnBinned {
         for (std::int64_t i = 0; i < n_train * d_ && small; ++i) small = train[i] < 128;
         bytes_ = small ? 4 : 8;
         groups_ = (d_ + bytes_ - 1) / bytes_;
+        // AMX steps of 16 groups: zero groups up to a multiple of 16 past the first 16 (at
+        // most 256 features, as knn_select_amx's buffers)
+        amx_groups_ = !small || groups_ > 64 ? 0 : groups_ <= 16 ? groups_ : (groups_ + 15) / 16 * 16;
+        qwidth_ = std::max(groups_, amx_groups_);
         const std::int64_t rows = n_chunks_ * kKnnChunk;
-        train_.assign(static_cast<std::size_t>(groups_ * rows * bytes_), 0);
+        train_.assign(static_cast<std::size_t>(qwidth_ * rows * bytes_), 0);
         for (std::int64_t i = 0; i < n_train; ++i)
             for (std::int64_t j = 0; j < d_; ++j)
                 train_[((j / bytes_) * rows + i) * bytes_ + j % bytes_] = train[i * d_ + order_[j]];
@@ -223,6 +229,10 @@ class KnnBinned {
         if (small) {  // negated squared norms of every row over each 16 features (kernels.hpp)
             const std::int64_t stages = (groups_ + 3) / 4;
             yy_.assign(static_cast<std::size_t>(stages * rows), 0u);
+            nyy_.assign(static_cast<std::size_t>(rows), 0);
+            for (std::int64_t i = 0; i < n_train; ++i)
+                for (std::int64_t j = 0; j < d_; ++j)
+                    nyy_[i] -= std::int32_t{train[i * d_ + j]} * train[i * d_ + j];
             for (std::int64_t i = 0; i < n_train; ++i)
                 for (std::int64_t j = 0; j < d_; ++j) {
                     const std::uint32_t b = train[i * d_ + order_[j]];
@@ -232,11 +242,12 @@ class KnnBinned {
     }
 
     std::int64_t n_classes() const { return n_classes_; }
-    // Scratch needed per call, in float64 elements: kKnnQueries queries (bytes), heaps
-    // (32-bit distances and indices, in as many elements as float64 ones), candidate buffers
-    // (64-bit), and class counts.
+    // Scratch needed per call, in float64 elements: kBlock queries (bytes), heaps (32-bit
+    // distances and indices, in as many elements as float64 ones), candidate buffers (64-bit),
+    // class counts, and knn_select's first-filter scratch.
+    static constexpr std::int64_t kBlock = std::max(kKnnQueries, kKnnAmxQueries);
     std::int64_t scratch_doubles() const {
-        return kKnnQueries * (groups_ + 2 * k_ + knn_cand_cap(k_)) + n_classes_ +
+        return kBlock * (qwidth_ + 2 * k_ + knn_cand_cap(k_)) + n_classes_ +
                (yy_.empty() ? 0 : (knn_part_size(n_chunks_) + 1) / 2);
     }
 
@@ -246,15 +257,15 @@ class KnnBinned {
         // the queries are bytes of float64 storage, read and written as unsigned char only
         auto* queries = reinterpret_cast<std::uint8_t*>(scratch);
         // the heaps: 32-bit integers whose lifetime starts here, in float64 storage
-        const std::int64_t heap = kKnnQueries * k_;
-        auto* dist = ::new (static_cast<void*>(scratch + kKnnQueries * groups_))
+        const std::int64_t heap = kBlock * k_;
+        auto* dist = ::new (static_cast<void*>(scratch + kBlock * qwidth_))
             std::uint32_t[static_cast<std::size_t>(heap)];
-        auto* index = ::new (static_cast<void*>(scratch + kKnnQueries * groups_ + heap))
+        auto* index = ::new (static_cast<void*>(scratch + kBlock * qwidth_ + heap))
             std::int32_t[static_cast<std::size_t>(heap)];
         const std::int64_t cap = knn_cand_cap(k_);
-        auto* cand = ::new (static_cast<void*>(scratch + kKnnQueries * groups_ + 2 * heap))
-            std::uint64_t[static_cast<std::size_t>(kKnnQueries * cap)];
-        double* counts = scratch + kKnnQueries * (groups_ + cap) + 2 * heap;
+        auto* cand = ::new (static_cast<void*>(scratch + kBlock * qwidth_ + 2 * heap))
+            std::uint64_t[static_cast<std::size_t>(kBlock * cap)];
+        double* counts = scratch + kBlock * (qwidth_ + cap) + 2 * heap;
         const KernelTable& kt = active_kernels();
         // knn_select's first-pass partial distances, 32-bit integers in float64 storage
         std::uint32_t* part = yy_.empty() ? nullptr
@@ -262,7 +273,8 @@ class KnnBinned {
                   std::uint32_t[static_cast<std::size_t>(knn_part_size(n_chunks_))];
         const KnnView v{train_.data(), yy_.empty() ? nullptr : yy_.data(), n_train_, n_chunks_,
                         groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_,
-                        labels_.data(), cap, part};
+                        labels_.data(), cap, part, nyy_.empty() ? nullptr : nyy_.data(),
+                        amx_groups_};
         std::int64_t pending[kKnnQueries];  // rows waiting for the heap replay
         std::int64_t n_pending = 0;
         const auto finish = [&](std::int64_t r, const std::int32_t* neighbours) {
@@ -272,22 +284,33 @@ class KnnBinned {
                     proba[r * n_classes_ + c] = counts[c] / static_cast<double>(k_);
         };
         const auto replay = [&] {  // scikit-learn's heap, for the pending rows
-            load_queries(x, stride, pending, n_pending, queries);
+            load_queries(x, stride, pending, n_pending, kKnnQueries, groups_ * bytes_, queries);
             // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
-            std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
+            std::fill(dist, dist + kKnnQueries * k_, std::numeric_limits<std::uint32_t>::max());
             kt.knn_search(v, queries, n_pending, dist, index);
             for (std::int64_t q = 0; q < n_pending; ++q) finish(pending[q], index + q * k_);
             n_pending = 0;
         };
-        for (std::int64_t r0 = 0; r0 < n; r0 += kKnnQueries) {
-            const std::int64_t nq = std::min(kKnnQueries, n - r0);
-            std::int64_t rows[kKnnQueries];
+        // AMX: blocks of kKnnAmxQueries queries, every feature at once
+        const bool amx = amx_groups_ > 0 && kt.knn_select_amx != nullptr && kt.knn_amx_ready();
+        const std::int64_t block = amx ? kKnnAmxQueries : kKnnQueries;
+        for (std::int64_t r0 = 0; r0 < n; r0 += block) {
+            const std::int64_t nq = std::min(block, n - r0);
+            std::int64_t rows[kBlock];
             for (std::int64_t q = 0; q < nq; ++q) rows[q] = r0 + q;
-            load_queries(x, stride, rows, nq, queries);
             // neighbours' labels without the heap; the heap replayed only when its eviction
             // order picks among rows of different labels at the k-th distance (gathered into
             // blocks of their own)
-            const std::uint32_t need = kt.knn_select(v, queries, nq, cand, index);
+            std::uint32_t need = 0;
+            if (amx) load_queries(x, stride, rows, nq, kKnnAmxQueries, 4 * amx_groups_, queries);
+            if (!amx || !kt.knn_select_amx(v, queries, nq, cand, index, &need)) {
+                need = 0;  // a code >= 128 (AMX): the block in knn_select's blocks
+                for (std::int64_t q0 = 0; q0 < nq; q0 += kKnnQueries) {
+                    const std::int64_t n4 = std::min(kKnnQueries, nq - q0);
+                    load_queries(x, stride, rows + q0, n4, kKnnQueries, groups_ * bytes_, queries);
+                    need |= kt.knn_select(v, queries, n4, cand, index + q0 * k_) << q0;
+                }
+            }
             for (std::int64_t q = 0; q < nq; ++q)
                 if (!(need >> q & 1u)) finish(r0 + q, index + q * k_);
             for (std::int64_t q = 0; q < nq; ++q) {
@@ -300,12 +323,12 @@ class KnnBinned {
     }
 
    private:
-    // The codes of rows[0 .. nq) as kKnnQueries queries in search order (unused slots repeat
-    // the first).
+    // The codes of rows[0 .. nq) as `slots` queries of `width` bytes in search order (zero
+    // past the last feature; unused slots repeat the first).
     void load_queries(const std::uint8_t* x, std::int64_t stride, const std::int64_t* rows,
-                      std::int64_t nq, std::uint8_t* queries) const {
-        const std::int64_t width = groups_ * bytes_;
-        for (std::int64_t q = 0; q < kKnnQueries; ++q) {
+                      std::int64_t nq, std::int64_t slots, std::int64_t width,
+                      std::uint8_t* queries) const {
+        for (std::int64_t q = 0; q < slots; ++q) {
             const std::uint8_t* row = x + rows[q < nq ? q : 0] * stride;
             std::uint8_t* qr = queries + q * width;
             for (std::int64_t j = 0; j < d_; ++j) qr[j] = row[features_[order_[j]]];
@@ -325,12 +348,13 @@ class KnnBinned {
     }
 
     std::int64_t d_, groups_, n_train_, n_classes_, k_, n_chunks_ = 0, bytes_ = 8,
-        tail_stride_ = 0;
+        tail_stride_ = 0, amx_groups_ = 0, qwidth_ = 0;
     int p_;
     std::vector<std::int32_t> features_, labels_;
     std::vector<std::int64_t> order_;  // search position -> member feature
     std::vector<std::uint8_t> train_, tail_;
     std::vector<std::uint32_t> yy_;
+    std::vector<std::int32_t> nyy_;  // AMX: negated squared norms over every feature
 };
 
 }  // namespace greenauto

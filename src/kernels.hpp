@@ -185,8 +185,15 @@ struct KnnView {
     // knn_select only: scratch for the first filter of the first chunks (the warm start of
     // kernels_impl.hpp's knn_scan_folded), knn_part_size(n_chunks) values; null: none.
     std::uint32_t* part = nullptr;
+    // AMX (knn_select_amx): every row's negated squared norm over all its features (n_chunks *
+    // kKnnChunk, 0 past the last row), and the groups of 4 bytes of a query: groups, or a
+    // multiple of 16 past 16 (the layout holds that many, zero past the last feature).
+    const std::int32_t* nyy = nullptr;
+    std::int64_t amx_groups = 0;
 };
-inline constexpr std::int64_t kKnnWarmChunks = 32;
+inline constexpr std::int64_t kKnnAmxQueries = 16;
+inline constexpr std::int64_t kKnnWarmChunks = 32;     // knn_scan_folded (4 queries)
+inline constexpr std::int64_t kKnnAmxWarmChunks = 16;  // knn_select_amx (16 queries)
 // The k nearest training rows of nq <= kKnnQueries queries (query q: groups * 8 bytes at
 // queries + q * groups * 8, in the training layout's feature order; all kKnnQueries slots
 // readable): scikit-learn's max-heap (sklearn/utils/_heap.pyx) fed the rows in index order, so
@@ -221,10 +228,15 @@ inline constexpr std::int64_t kKnnCandSlack = 256;  // log entries past k before
 // (then a chunk's rows, and room for k rows at the bound)
 inline std::int64_t knn_cand_cap(std::int64_t k) { return 2 * k + kKnnCandSlack + kKnnChunk; }
 inline std::int64_t knn_part_size(std::int64_t n_chunks) {
-    return kKnnQueries * (n_chunks < kKnnWarmChunks ? n_chunks : kKnnWarmChunks) * kKnnChunk;
+    const std::int64_t scan = kKnnQueries * (n_chunks < kKnnWarmChunks ? n_chunks : kKnnWarmChunks);
+    const std::int64_t amx = kKnnAmxQueries * (n_chunks < kKnnAmxWarmChunks ? n_chunks : kKnnAmxWarmChunks);
+    return (scan > amx ? scan : amx) * kKnnChunk;
 }
 using KnnSelectFn = std::uint32_t (*)(const KnnView& v, const std::uint8_t* queries,
                                       std::int64_t nq, std::uint64_t* cand, std::int32_t* index);
+
+using KnnSelectAmxFn = bool (*)(const KnnView& v, const std::uint8_t* queries, std::int64_t nq,
+                                std::uint64_t* cand, std::int32_t* index, std::uint32_t* need);
 
 struct KernelTable {
     Isa isa;
@@ -239,6 +251,12 @@ struct KernelTable {
     BinRowsF64Fn bin_f64;
     KnnSearchFn knn_search;
     KnnSelectFn knn_select;
+    // knn_select on the dot-product layout with AMX tiles, kKnnAmxQueries queries of
+    // v.amx_groups groups of 4 bytes (null at the levels without it); usable only when
+    // knn_amx_ready() (the CPU has AMX and the OS grants it to this process). Returns false,
+    // having done nothing, when a query code is 128 or more (then knn_select).
+    KnnSelectAmxFn knn_select_amx;
+    bool (*knn_amx_ready)();
 };
 
 // The table of one level (scalar always exists; others only in x86 builds).

@@ -21,6 +21,11 @@
 #include <functional>
 
 #include "kernels.hpp"
+#if defined(__x86_64__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
 #include <immintrin.h>
@@ -1626,13 +1631,15 @@ inline void knn_first(const KnnView& v, int64_t c, const DotQuery (*qb)[kKnnQuer
 }
 
 // knn_select's bound on the k-th distance of query q from the folded partial distances of the
-// first n_chunks chunks in v.part ([chunk][query][row]; rows past the last at INT32_MIN). Row i
+// first n_chunks chunks in part ([chunk][query][row], `slots` queries; rows past the last at
+// INT32_MIN), completed from tail (v.tail, or null when they cover every feature). Row i
 // of a chunk falls in lane i mod L (L rows per register); L the m-th largest of the lanes'
 // maxima, m rows of different lanes have a part at or above it. When the filter covers every
 // feature the parts are the distances: U = Q - L with m = k. Otherwise the first rows at or
 // above L (m = max(k, 8) at least, 32 at most) are completed and U is the k-th smallest of their
 // distances. Returns U + 1 (2^32 - 1: fewer than m rows, no bound).
-inline uint32_t knn_warm_bound(const KnnView& v, int64_t n_chunks, int64_t q, int64_t qq,
+inline uint32_t knn_warm_bound(const KnnView& v, const uint32_t* part, int64_t n_chunks,
+                               int64_t slots, int64_t q, int64_t qq, const uint8_t* tail,
                                const uint8_t* qtail) {
     using W = IVec;
     constexpr int kLanes = W::kBytes / 4;
@@ -1640,7 +1647,7 @@ inline uint32_t knn_warm_bound(const KnnView& v, int64_t n_chunks, int64_t q, in
     W::V mx = W::set32(INT32_MIN);
     for (int64_t c = 0; c < n_chunks; ++c)
         for (int h = 0; h < kRegs; ++h)
-            mx = W::max32(mx, W::load(v.part + (c * kKnnQueries + q) * kKnnChunk + kLanes * h));
+            mx = W::max32(mx, W::load(part + (c * slots + q) * kKnnChunk + kLanes * h));
     alignas(64) int32_t best[kLanes];
     W::store(best, mx);
     const int m = static_cast<int>(v.k);
@@ -1649,18 +1656,18 @@ inline uint32_t knn_warm_bound(const KnnView& v, int64_t n_chunks, int64_t q, in
         if (__builtin_popcount(W::lt32(W::set32(best[j]), mx)) < m) low = std::min(low, best[j]);
     if (low == INT32_MIN) return UINT32_MAX;
     const uint32_t q0 = static_cast<uint32_t>(qq);
-    if (v.tail == nullptr) return q0 - static_cast<uint32_t>(low) + 1;
+    if (tail == nullptr) return q0 - static_cast<uint32_t>(low) + 1;
     uint32_t dist[kKnnChunk];
     int n = 0;
     const W::V under = W::set32(low - 1);
     for (int64_t c = 0; c < n_chunks && n < kKnnChunk; ++c) {
-        const uint32_t* pc = v.part + (c * kKnnQueries + q) * kKnnChunk;
+        const uint32_t* pc = part + (c * slots + q) * kKnnChunk;
         uint32_t bits = 0;
         for (int h = 0; h < kRegs; ++h) bits |= W::lt32(under, W::load(pc + kLanes * h)) << (kLanes * h);
         for (; bits && n < kKnnChunk; bits &= bits - 1) {
             const int i = __builtin_ctz(bits);
             dist[n++] = q0 - pc[i] +
-                        tail_dist(v.tail + (c * kKnnChunk + i) * v.tail_stride, qtail, v.tail_stride);
+                        tail_dist(tail + (c * kKnnChunk + i) * v.tail_stride, qtail, v.tail_stride);
         }
     }
     std::nth_element(dist, dist + v.k - 1, dist + n);
@@ -1709,7 +1716,7 @@ void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, Sink&
             for (int64_t j = 0; j < kStep; ++j)
                 if (!(valid >> (j % kKnnChunk) & 1u)) v.part[(n_warm - 1) * kStep + j] = 0x80000000u;
             for (int64_t q = 0; q < nq; ++q)
-                sink.lower_top(q, knn_warm_bound(v, n_warm, q, q1[q], qtail[q]));
+                sink.lower_top(q, knn_warm_bound(v, v.part, n_warm, kKnnQueries, q, q1[q], v.tail, qtail[q]));
             set_thresholds();
             for (int64_t w = 0; w < n_warm; ++w) {
                 using W = IVec;
@@ -1810,18 +1817,20 @@ inline bool knn_replay_log(const KnnView& v, const KnnCands& t, int32_t* out) {
     return true;
 }
 
-uint32_t knn_select(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
-                    int32_t* index) {
-    KnnCands s[kKnnQueries];
-    uint32_t kth[kKnnQueries][16];
-    for (int64_t q = 0; q < kKnnQueries; ++q) {
+// The candidate logs of up to NQ queries, each with its cand_cap entries at cand + q * cand_cap
+// (kth: 16 values per query, the k smallest offered so far).
+template <int NQ>
+void knn_cands_init(const KnnView& v, uint64_t* cand, uint32_t (*kth)[16], KnnCands* s) {
+    for (int64_t q = 0; q < NQ; ++q) {
         uint64_t* buf = cand + q * v.cand_cap;
         std::fill(kth[q], kth[q] + 16, UINT32_MAX);
         s[q] = KnnCands{buf, buf + v.k + kKnnCandSlack + kKnnChunk, kth[q], v.k <= kKnnSortedK,
                         false, 0, UINT32_MAX, 0, 0, 0, false};
     }
-    CollectSink sink{v, s};
-    knn_scan_any(v, queries, nq, sink);
+}
+
+// Each query's k rows from its log once every row has been offered (knn_select's contract).
+inline uint32_t knn_cands_result(const KnnView& v, int64_t nq, KnnCands* s, int32_t* index) {
     uint32_t replay = 0;
     for (int64_t q = 0; q < nq; ++q) {
         KnnCands& t = s[q];
@@ -1836,6 +1845,187 @@ uint32_t knn_select(const KnnView& v, const uint8_t* queries, int64_t nq, uint64
     }
     return replay;
 }
+
+uint32_t knn_select(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
+                    int32_t* index) {
+    KnnCands s[kKnnQueries];
+    uint32_t kth[kKnnQueries][16];
+    knn_cands_init<kKnnQueries>(v, cand, kth, s);
+    CollectSink sink{v, s};
+    knn_scan_any(v, queries, nq, sink);
+    return knn_cands_result(v, nq, s, index);
+}
+
+#if defined(GREENAUTO_LEVEL_AVX512) && defined(__x86_64__) && defined(__linux__)
+#define GREENAUTO_HAVE_AMX 1
+// AMX (Intel's tile matrix unit): the dot products of kKnnAmxQueries queries with 32 training
+// rows in two 16 x 16 tiles of int32 (tdpbuud: unsigned bytes, 4 features per step of each
+// sum, up to 64 features per instruction), the rows' sums taken from the dot-product layout as
+// it is (a tile row of B is one feature group: 16 rows x 4 bytes, consecutive). Written in
+// assembly with memory clobbers (the compiler must not move a load of what a tile store wrote).
+#define GA_TILE_LOAD(t, base, stride) \
+    asm volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(base), "r"(static_cast<long>(stride)) : "memory")
+#define GA_TILE_STORE(t, base, stride) \
+    asm volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"(static_cast<long>(stride)) : "memory")
+#define GA_TILE_ZERO(t) asm volatile("tilezero %%tmm" #t ::)
+#define GA_TILE_DPBUUD(c, a, b) asm volatile("tdpbuud %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
+
+struct alignas(64) TileConfig {
+    uint8_t palette = 1, start_row = 0, reserved[14] = {};
+    uint16_t colsb[16] = {};
+    uint8_t rows[16] = {};
+};
+
+// Whether this process may use AMX: the CPU has AMX-TILE and AMX-INT8 and Linux grants the
+// tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), unless GREENAUTO_KNN_AMX=0
+// (read once: lets the tests run the other path on a CPU that has it).
+bool knn_amx_ready() {
+    static const bool yes = [] {
+        const char* env = std::getenv("GREENAUTO_KNN_AMX");
+        if (env != nullptr && env[0] == '0' && env[1] == '\0') return false;
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+        if (!(d >> 24 & 1u) || !(d >> 25 & 1u)) return false;
+        constexpr long kReqXcompPerm = 0x1023, kXtiledata = 18;
+        return syscall(SYS_arch_prctl, kReqXcompPerm, kXtiledata) == 0;
+    }();
+    return yes;
+}
+
+// The folded distances (part: 2 q.y - |y|^2, the distance Q - part) of the kKnnAmxQueries
+// queries to the 32 rows of chunk c into tiles C0, C1 (rows 0-15, 16-31): each starts as the
+// rows' -|y|^2 (a tile load of stride 0 repeats them on every query's row), then the doubled
+// queries (tile 2 when there is one step of 64 features, else loaded per step) times the rows'
+// codes, 16 rows a tile (tiles 3, 4).
+#define GA_AMX_CHUNK(C0, C1)                                                      \
+    do {                                                                          \
+        GA_TILE_LOAD(C0, v.nyy + c_next * kKnnChunk, 0);                          \
+        GA_TILE_LOAD(C1, v.nyy + c_next * kKnnChunk + 16, 0);                     \
+        for (int64_t st = 0; st < steps; ++st) {                                  \
+            if (steps > 1) GA_TILE_LOAD(2, queries2 + 64 * st, qstep);            \
+            const uint8_t* b = v.train + (16 * st * rows + c_next * kKnnChunk) * 4; \
+            GA_TILE_LOAD(3, b, gstep);                                            \
+            GA_TILE_LOAD(4, b + 64, gstep);                                       \
+            GA_TILE_DPBUUD(C0, 2, 3);                                             \
+            GA_TILE_DPBUUD(C1, 2, 4);                                             \
+        }                                                                         \
+    } while (0)
+
+// A chunk's two tiles to p ([query][row], 32 rows a query).
+#define GA_TILE_STORE_PAIR(C0, C1, p)            \
+    do {                                         \
+        GA_TILE_STORE(C0, (p), kKnnChunk * 4);   \
+        GA_TILE_STORE(C1, (p) + 16, kKnnChunk * 4); \
+    } while (0)
+
+// knn_select for up to kKnnAmxQueries queries of v.amx_groups groups of 4 bytes each (zero
+// padded; query q at queries + q * 4 * amx_groups, every slot readable) on the dot-product layout
+// (v.nyy: every row's negated squared norm): the full folded distance of every row compared with
+// each query's folded threshold, the rows under its top offered in index order. The tops are
+// warmed first as knn_scan_folded's (the first min(n_chunks, kKnnAmxWarmChunks) chunks' distances
+// kept in v.part; knn_warm_bound); then the tiles of chunk c + 1 are computed (tiles 0-1 or 5-6
+// in turn) while the rows of chunk c are offered. A query code >= 128 cannot be doubled in a
+// byte: such a block is left to knn_select (returns false).
+bool knn_select_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
+                    int32_t* index, uint32_t* need) {
+    const int64_t qstep = 4 * v.amx_groups;
+    alignas(64) uint8_t queries2[kKnnAmxQueries * 4 * 4 * kKnnMaxDotStages];
+    if (v.amx_groups < 1 || v.amx_groups > 4 * kKnnMaxDotStages) return false;  // at most 256 features
+    int32_t qq[kKnnAmxQueries], thr[kKnnAmxQueries];
+    for (int64_t q = 0; q < kKnnAmxQueries; ++q) {
+        int32_t sum = 0;
+        for (int64_t j = 0; j < qstep; ++j) {
+            const uint8_t b = queries[q * qstep + j];
+            if (b >= 128) return false;
+            queries2[q * qstep + j] = static_cast<uint8_t>(2 * b);
+            sum += int32_t{b} * b;
+        }
+        qq[q] = sum;
+    }
+    KnnCands s[kKnnAmxQueries];
+    uint32_t kth[kKnnAmxQueries][16];
+    knn_cands_init<kKnnAmxQueries>(v, cand, kth, s);
+    CollectSink sink{v, s};
+    const auto set_thresholds = [&] {  // unused slots never pass
+        for (int64_t q = 0; q < kKnnAmxQueries; ++q)
+            thr[q] = q < nq ? knn_threshold(qq[q], sink.top(q)) : INT32_MAX;
+    };
+    const int64_t steps = (v.amx_groups + 15) / 16;
+    const int k_bytes = static_cast<int>(4 * min64(v.amx_groups, 16));
+    TileConfig cfg;
+    for (int t : {0, 1, 5, 6}) cfg.rows[t] = 16, cfg.colsb[t] = 64;  // C: folded distances
+    cfg.rows[2] = 16, cfg.colsb[2] = static_cast<uint16_t>(k_bytes);  // A: the doubled queries
+    for (int t : {3, 4}) cfg.rows[t] = static_cast<uint8_t>(k_bytes / 4), cfg.colsb[t] = 64;
+    asm volatile("ldtilecfg %0" ::"m"(cfg));
+    const int64_t rows = v.n_chunks * kKnnChunk;
+    const int64_t gstep = rows * 4;
+    constexpr int64_t kStep = kKnnAmxQueries * kKnnChunk;  // a chunk's distances, [query][row]
+    // the rows of chunk c under their query's top offered (pc: its distances)
+    const auto offer = [&](int64_t c, const uint32_t* pc) {
+        const uint32_t valid = knn_valid(v, c);
+        for (int64_t q = 0; q < nq; ++q) {
+            const __m512i t = _mm512_set1_epi32(thr[q]);
+            const uint32_t* pq = pc + q * kKnnChunk;
+            const uint32_t m =
+                (static_cast<uint32_t>(_mm512_cmpgt_epi32_mask(_mm512_loadu_si512(pq), t)) |
+                 static_cast<uint32_t>(_mm512_cmpgt_epi32_mask(_mm512_loadu_si512(pq + 16), t)) << 16) &
+                valid;
+            if (!m) continue;
+            const uint32_t q0 = static_cast<uint32_t>(qq[q]);
+            sink.offer(c, q, m, [&](int i, uint32_t) { return q0 - pq[i]; });
+            thr[q] = knn_threshold(qq[q], sink.top(q));
+        }
+    };
+    if (steps == 1) GA_TILE_LOAD(2, queries2, qstep);
+    int64_t c_next = 0;
+    const int64_t n_warm = v.part != nullptr && v.k <= kKnnSortedK ? min64(v.n_chunks, kKnnAmxWarmChunks) : 0;
+    for (; c_next < n_warm; ++c_next) {  // two chunks in flight: tiles 0-1 and 5-6 in turn
+        uint32_t* prev = v.part + (c_next - 1) * kStep;
+        if (c_next % 2 == 0) {
+            GA_AMX_CHUNK(0, 1);
+            if (c_next > 0) GA_TILE_STORE_PAIR(5, 6, prev);
+        } else {
+            GA_AMX_CHUNK(5, 6);
+            GA_TILE_STORE_PAIR(0, 1, prev);
+        }
+    }
+    if (n_warm % 2 == 1) GA_TILE_STORE_PAIR(0, 1, v.part + (n_warm - 1) * kStep);
+    else if (n_warm > 0) GA_TILE_STORE_PAIR(5, 6, v.part + (n_warm - 1) * kStep);
+    if (n_warm > 0) {
+        const uint32_t valid = knn_valid(v, n_warm - 1);  // rows past the last: never near
+        for (int64_t j = 0; j < kStep; ++j)
+            if (!(valid >> (j % kKnnChunk) & 1u)) v.part[(n_warm - 1) * kStep + j] = 0x80000000u;
+        for (int64_t q = 0; q < nq; ++q)
+            sink.lower_top(q, knn_warm_bound(v, v.part, n_warm, kKnnAmxQueries, q, qq[q], nullptr, nullptr));
+    }
+    set_thresholds();
+    for (int64_t c = 0; c < n_warm; ++c) offer(c, v.part + c * kStep);
+    alignas(64) uint32_t part[kStep];
+    if (c_next < v.n_chunks) GA_AMX_CHUNK(0, 1);
+    for (int64_t c = n_warm; c < v.n_chunks; ++c) {
+        c_next = c + 1;
+        if ((c - n_warm) % 2 == 0) {
+            if (c_next < v.n_chunks) GA_AMX_CHUNK(5, 6);
+            GA_TILE_STORE_PAIR(0, 1, part);
+        } else {
+            if (c_next < v.n_chunks) GA_AMX_CHUNK(0, 1);
+            GA_TILE_STORE_PAIR(5, 6, part);
+        }
+        offer(c, part);
+    }
+    asm volatile("tilerelease" ::);
+    *need = knn_cands_result(v, nq, s, index);
+    return true;
+}
+#undef GA_AMX_CHUNK
+#undef GA_TILE_STORE_PAIR
+#undef GA_TILE_LOAD
+#undef GA_TILE_STORE
+#undef GA_TILE_ZERO
+#undef GA_TILE_DPBUUD
+#else
+bool knn_amx_ready() { return false; }
+#endif
 
 }  // namespace
 
@@ -1855,6 +2045,12 @@ const KernelTable table = {
     false,
 #endif
     bin_f32, bin_f64, knn_search, knn_select,
+#if defined(GREENAUTO_HAVE_AMX)
+    knn_select_amx,
+#else
+    nullptr,
+#endif
+    knn_amx_ready,
 };
 
 }  // namespace GREENAUTO_KNS

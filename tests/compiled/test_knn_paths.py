@@ -1,8 +1,10 @@
 """Every KNN search path gives scikit-learn's brute-force neighbours, ties included.
 
 Paths: L1 (byte SAD), L2 on the 8-byte layout (a training code >= 128), L2 on the
-dot-product layout (codes < 128) with VNNI (``vpdpbusd``, when the CPU has it) and without
-(``GREENAUTO_KNN_VNNI=0``, read once at import: run in a child process): up to 256 features,
+dot-product layout (codes < 128) with AMX tiles (``tdpbuud``, every feature at once, when the
+CPU has AMX-INT8 and a block's query codes are below 128), with VNNI (``vpdpbusd``) and without
+(``GREENAUTO_KNN_AMX=0``, ``GREENAUTO_KNN_VNNI=0``, read once at import: run in a child
+process): up to 256 features,
 a first filter of 16 or 32 features and the rows it leaves completed row by row, its tops
 warmed from the first 32 chunks (more training rows than that: then a plain scan); past 256
 features or with a query code >= 128, stages of 16 features (dot-product, then exact plain
@@ -102,8 +104,14 @@ def test_knn_paths_match_scikit_learn(case):
     check_case(case)
 
 
-def test_knn_without_vnni_matches_scikit_learn(tmp_path):
-    """The dot-product path without VNNI, on a CPU that has it (child process)."""
+@pytest.mark.parametrize(
+    "env",
+    [{"GREENAUTO_KNN_AMX": "0"}, {"GREENAUTO_KNN_AMX": "0", "GREENAUTO_KNN_VNNI": "0"}],
+    ids=["without AMX", "without AMX or VNNI"],
+)
+def test_knn_without_amx_or_vnni_matches_scikit_learn(tmp_path, env):
+    """The dot-product paths without AMX tiles, and without VNNI either, on a CPU that has
+    them (child process: both switches are read once)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     script = textwrap.dedent(
         f"""
@@ -111,6 +119,8 @@ def test_knn_without_vnni_matches_scikit_learn(tmp_path):
         import greenauto  # the installed package (cwd: not the source tree)
         sys.path.append({root!r})
         from tests.compiled.test_knn_paths import CASES, TIE_CASES, check_case, check_ties
+        import greenauto._kernels as kernels
+        assert not kernels.knn_amx()
         for case in CASES:
             check_case(case)
         for case in TIE_CASES:
@@ -121,7 +131,7 @@ def test_knn_without_vnni_matches_scikit_learn(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,
-        env={**os.environ, "GREENAUTO_KNN_VNNI": "0"},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=300,
