@@ -275,7 +275,10 @@ class KnnBinned {
                         groups_, k_, p_, tail_.empty() ? nullptr : tail_.data(), tail_stride_,
                         labels_.data(), cap, part, nyy_.empty() ? nullptr : nyy_.data(),
                         amx_groups_};
-        std::int64_t pending[kKnnQueries];  // rows waiting for the heap replay
+        // AMX: blocks of kKnnAmxQueries queries, every feature at once
+        const bool amx = amx_groups_ > 0 && kt.knn_select_amx != nullptr && kt.knn_amx_ready();
+        const std::int64_t block = amx ? kKnnAmxQueries : kKnnQueries;
+        std::int64_t pending[kBlock];  // rows waiting for the heap replay
         std::int64_t n_pending = 0;
         const auto finish = [&](std::int64_t r, const std::int32_t* neighbours) {
             labels[r] = vote(neighbours, counts);
@@ -284,16 +287,18 @@ class KnnBinned {
                     proba[r * n_classes_ + c] = counts[c] / static_cast<double>(k_);
         };
         const auto replay = [&] {  // scikit-learn's heap, for the pending rows
-            load_queries(x, stride, pending, n_pending, kKnnQueries, groups_ * bytes_, queries);
             // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
-            std::fill(dist, dist + kKnnQueries * k_, std::numeric_limits<std::uint32_t>::max());
-            kt.knn_search(v, queries, n_pending, dist, index);
+            std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
+            if (amx) load_queries(x, stride, pending, n_pending, kKnnAmxQueries, 4 * amx_groups_, queries);
+            if (!amx || !kt.knn_search_amx(v, queries, n_pending, dist, index))
+                for (std::int64_t q0 = 0; q0 < n_pending; q0 += kKnnQueries) {
+                    const std::int64_t n4 = std::min(kKnnQueries, n_pending - q0);
+                    load_queries(x, stride, pending + q0, n4, kKnnQueries, groups_ * bytes_, queries);
+                    kt.knn_search(v, queries, n4, dist + q0 * k_, index + q0 * k_);
+                }
             for (std::int64_t q = 0; q < n_pending; ++q) finish(pending[q], index + q * k_);
             n_pending = 0;
         };
-        // AMX: blocks of kKnnAmxQueries queries, every feature at once
-        const bool amx = amx_groups_ > 0 && kt.knn_select_amx != nullptr && kt.knn_amx_ready();
-        const std::int64_t block = amx ? kKnnAmxQueries : kKnnQueries;
         for (std::int64_t r0 = 0; r0 < n; r0 += block) {
             const std::int64_t nq = std::min(block, n - r0);
             std::int64_t rows[kBlock];
@@ -316,7 +321,7 @@ class KnnBinned {
             for (std::int64_t q = 0; q < nq; ++q) {
                 if (!(need >> q & 1u)) continue;
                 pending[n_pending++] = r0 + q;
-                if (n_pending == kKnnQueries) replay();
+                if (n_pending == block) replay();
             }
         }
         if (n_pending) replay();

@@ -238,6 +238,9 @@ using KnnSelectFn = std::uint32_t (*)(const KnnView& v, const std::uint8_t* quer
 using KnnSelectAmxFn = bool (*)(const KnnView& v, const std::uint8_t* queries, std::int64_t nq,
                                 std::uint64_t* cand, std::int32_t* index, std::uint32_t* need);
 
+using KnnSearchAmxFn = bool (*)(const KnnView& v, const std::uint8_t* queries, std::int64_t nq,
+                                std::uint32_t* dist, std::int32_t* index);
+
 struct KernelTable {
     Isa isa;
     TreesU8Fn trees_u8;
@@ -256,6 +259,8 @@ struct KernelTable {
     // knn_amx_ready() (the CPU has AMX and the OS grants it to this process). Returns false,
     // having done nothing, when a query code is 128 or more (then knn_select).
     KnnSelectAmxFn knn_select_amx;
+    // knn_search the same way (nq <= kKnnAmxQueries heaps at dist, index); false as above.
+    KnnSearchAmxFn knn_search_amx;
     bool (*knn_amx_ready)();
 };
 

@@ -1926,12 +1926,12 @@ bool knn_amx_ready() {
 // kept in v.part; knn_warm_bound); then the tiles of chunk c + 1 are computed (tiles 0-1 or 5-6
 // in turn) while the rows of chunk c are offered. A query code >= 128 cannot be doubled in a
 // byte: such a block is left to knn_select (returns false).
-bool knn_select_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
-                    int32_t* index, uint32_t* need) {
+// The doubled queries (queries2) and their squared norms (qq) of a block; false when a code is
+// 128 or more (it would not fit a byte doubled) or there are more than 256 features.
+inline bool knn_amx_queries(const KnnView& v, const uint8_t* queries, uint8_t* queries2,
+                            int32_t* qq) {
     const int64_t qstep = 4 * v.amx_groups;
-    alignas(64) uint8_t queries2[kKnnAmxQueries * 4 * 4 * kKnnMaxDotStages];
-    if (v.amx_groups < 1 || v.amx_groups > 4 * kKnnMaxDotStages) return false;  // at most 256 features
-    int32_t qq[kKnnAmxQueries], thr[kKnnAmxQueries];
+    if (v.amx_groups < 1 || v.amx_groups > 4 * kKnnMaxDotStages) return false;
     for (int64_t q = 0; q < kKnnAmxQueries; ++q) {
         int32_t sum = 0;
         for (int64_t j = 0; j < qstep; ++j) {
@@ -1942,10 +1942,15 @@ bool knn_select_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint64
         }
         qq[q] = sum;
     }
-    KnnCands s[kKnnAmxQueries];
-    uint32_t kth[kKnnAmxQueries][16];
-    knn_cands_init<kKnnAmxQueries>(v, cand, kth, s);
-    CollectSink sink{v, s};
+    return true;
+}
+
+// The scan itself, for either sink (a sink that takes a bound is warmed first).
+template <class Sink>
+void knn_amx_scan(const KnnView& v, const uint8_t* queries2, const int32_t* qq, int64_t nq,
+                  Sink& sink) {
+    const int64_t qstep = 4 * v.amx_groups;
+    int32_t thr[kKnnAmxQueries];
     const auto set_thresholds = [&] {  // unused slots never pass
         for (int64_t q = 0; q < kKnnAmxQueries; ++q)
             thr[q] = q < nq ? knn_threshold(qq[q], sink.top(q)) : INT32_MAX;
@@ -1978,7 +1983,8 @@ bool knn_select_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint64
     };
     if (steps == 1) GA_TILE_LOAD(2, queries2, qstep);
     int64_t c_next = 0;
-    const int64_t n_warm = v.part != nullptr && v.k <= kKnnSortedK ? min64(v.n_chunks, kKnnAmxWarmChunks) : 0;
+    const int64_t n_warm = Sink::kWarm && v.part != nullptr && v.k <= kKnnSortedK
+                               ? min64(v.n_chunks, kKnnAmxWarmChunks) : 0;
     for (; c_next < n_warm; ++c_next) {  // two chunks in flight: tiles 0-1 and 5-6 in turn
         uint32_t* prev = v.part + (c_next - 1) * kStep;
         if (c_next % 2 == 0) {
@@ -1995,8 +2001,9 @@ bool knn_select_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint64
         const uint32_t valid = knn_valid(v, n_warm - 1);  // rows past the last: never near
         for (int64_t j = 0; j < kStep; ++j)
             if (!(valid >> (j % kKnnChunk) & 1u)) v.part[(n_warm - 1) * kStep + j] = 0x80000000u;
-        for (int64_t q = 0; q < nq; ++q)
-            sink.lower_top(q, knn_warm_bound(v, v.part, n_warm, kKnnAmxQueries, q, qq[q], nullptr, nullptr));
+        if constexpr (Sink::kWarm)
+            for (int64_t q = 0; q < nq; ++q)
+                sink.lower_top(q, knn_warm_bound(v, v.part, n_warm, kKnnAmxQueries, q, qq[q], nullptr, nullptr));
     }
     set_thresholds();
     for (int64_t c = 0; c < n_warm; ++c) offer(c, v.part + c * kStep);
@@ -2014,7 +2021,31 @@ bool knn_select_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint64
         offer(c, part);
     }
     asm volatile("tilerelease" ::);
+}
+
+bool knn_select_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
+                    int32_t* index, uint32_t* need) {
+    alignas(64) uint8_t queries2[kKnnAmxQueries * 4 * 4 * kKnnMaxDotStages];
+    int32_t qq[kKnnAmxQueries];
+    if (!knn_amx_queries(v, queries, queries2, qq)) return false;
+    KnnCands s[kKnnAmxQueries];
+    uint32_t kth[kKnnAmxQueries][16];
+    knn_cands_init<kKnnAmxQueries>(v, cand, kth, s);
+    CollectSink sink{v, s};
+    knn_amx_scan(v, queries2, qq, nq, sink);
     *need = knn_cands_result(v, nq, s, index);
+    return true;
+}
+
+// knn_search with the same scan (kKnnAmxQueries queries as knn_select_amx takes them): the heaps
+// a second scan needs, 16 queries at a time.
+bool knn_search_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint32_t* dist,
+                    int32_t* index) {
+    alignas(64) uint8_t queries2[kKnnAmxQueries * 4 * 4 * kKnnMaxDotStages];
+    int32_t qq[kKnnAmxQueries];
+    if (!knn_amx_queries(v, queries, queries2, qq)) return false;
+    HeapSink sink{v, dist, index};
+    knn_amx_scan(v, queries2, qq, nq, sink);
     return true;
 }
 #undef GA_AMX_CHUNK
@@ -2046,9 +2077,9 @@ const KernelTable table = {
 #endif
     bin_f32, bin_f64, knn_search, knn_select,
 #if defined(GREENAUTO_HAVE_AMX)
-    knn_select_amx,
+    knn_select_amx, knn_search_amx,
 #else
-    nullptr,
+    nullptr, nullptr,
 #endif
     knn_amx_ready,
 };
