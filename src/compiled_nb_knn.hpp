@@ -82,6 +82,30 @@ inline void posterior_from_jll(const double* jll, std::int64_t k, double* terms,
     for (std::int64_t c = 0; c < k; ++c) proba[c] = std::exp(jll[c] - out);
 }
 
+// Each class's sum over a row's features of table_j[code_j, c], features in order (a code past
+// feature j's table adds nothing), into acc (k values). Vectorised over the classes, so every
+// sum is still added feature by feature in order: the same doubles at every width; cloned for
+// the widths this CPU has (x86-64 Linux: glibc picks one at load time).
+#if defined(__x86_64__) && defined(__linux__)
+#define GREENAUTO_NB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define GREENAUTO_NB_CLONES
+#endif
+GREENAUTO_NB_CLONES static void nb_row_sums(const std::uint8_t* row, const std::int32_t* features,
+                                            const std::int32_t* n_codes,
+                                            const std::int64_t* offsets, std::int64_t nf,
+                                            const double* table, std::int64_t k,
+                                            double* __restrict acc) {
+    for (std::int64_t c = 0; c < k; ++c) acc[c] = 0.0;
+    for (std::int64_t j = 0; j < nf; ++j) {
+        const std::int32_t code = row[features[j]];
+        if (code >= n_codes[j]) continue;
+        const double* __restrict t = table + offsets[j] + code * k;
+        for (std::int64_t c = 0; c < k; ++c) acc[c] += t[c];
+    }
+}
+#undef GREENAUTO_NB_CLONES
+
 class TableNB {
    public:
     static constexpr bool kFreeProba = false;  // exp and log per class
@@ -126,14 +150,8 @@ class TableNB {
                  std::int32_t* labels, double* proba, double* scratch) const {
         const std::int64_t nf = static_cast<std::int64_t>(features_.size());
         for (std::int64_t r = 0; r < n; ++r) {
-            const std::uint8_t* row = x + r * stride;
-            for (std::int64_t c = 0; c < k_; ++c) scratch[c] = 0.0;
-            for (std::int64_t j = 0; j < nf; ++j) {
-                const std::int32_t code = row[features_[j]];
-                if (code >= n_codes_[j]) continue;
-                const double* t = table_.data() + offsets_[j] + code * k_;
-                for (std::int64_t c = 0; c < k_; ++c) scratch[c] += t[c];
-            }
+            nb_row_sums(x + r * stride, features_.data(), n_codes_.data(), offsets_.data(), nf,
+                        table_.data(), k_, scratch);
             std::int32_t best = 0;
             double best_v = scratch[0] + prior_[0];
             for (std::int64_t c = 1; c < k_; ++c) {

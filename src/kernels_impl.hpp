@@ -1967,14 +1967,14 @@ void knn_amx_scan(const KnnView& v, const uint8_t* queries2, const int32_t* qq, 
     constexpr int64_t kStep = kKnnAmxQueries * kKnnChunk;  // a chunk's distances, [query][row]
     // the rows of chunk c under their query's top offered (pc: its distances)
     const auto offer = [&](int64_t c, const uint32_t* pc) {
-        const uint32_t valid = knn_valid(v, c);
         for (int64_t q = 0; q < nq; ++q) {
             const __m512i t = _mm512_set1_epi32(thr[q]);
             const uint32_t* pq = pc + q * kKnnChunk;
-            const uint32_t m =
-                (static_cast<uint32_t>(_mm512_cmpgt_epi32_mask(_mm512_loadu_si512(pq), t)) |
-                 static_cast<uint32_t>(_mm512_cmpgt_epi32_mask(_mm512_loadu_si512(pq + 16), t)) << 16) &
-                valid;
+            const __mmask16 m0 = _mm512_cmplt_epi32_mask(t, _mm512_loadu_si512(pq));
+            const __mmask16 m1 = _mm512_cmplt_epi32_mask(t, _mm512_loadu_si512(pq + 16));
+            if (_kortestz_mask16_u8(m0, m1)) continue;  // most (query, chunk) pairs: none
+            // rows past the last (a partial last chunk) never count
+            const uint32_t m = (uint32_t{m0} | uint32_t{m1} << 16) & knn_valid(v, c);
             if (!m) continue;
             const uint32_t q0 = static_cast<uint32_t>(qq[q]);
             sink.offer(c, q, m, [&](int i, uint32_t) { return q0 - pq[i]; });
