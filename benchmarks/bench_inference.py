@@ -10,7 +10,9 @@ shuffled. Every model is trained on 64-bin ``Binner`` codes; greenauto bins insi
 - LightGBM (100 trees, 31 leaves): ``Booster.predict``, lleaves, ONNX Runtime.
 - The vote DT(depth 10) + GaussianNB + KNN(k=5) fitted on 5,000 rows: scikit-learn's
   ``VotingClassifier`` on the float features (median-imputed where there is NaN), and the same
-  binned members called one by one. Batches of 20,000 rows (the KNN dominates).
+  binned members called one by one. Batches of 20,000 rows (the KNN dominates). Where the CPU
+  has AMX tiles, greenauto is also timed without them (``set_knn_amx(False)``: the path of
+  CPUs without AMX).
 - One row through the RF from Python.
 - ``Binner.transform`` at 64 and 255 bins (float32, ns per value).
 - ``predict`` from a pandas DataFrame (adult, 8 text columns; magic, numeric) with a one-tree
@@ -63,6 +65,7 @@ N_BINS = 64
 PACKAGES = ["greenauto", "numpy", "pandas", "scikit-learn", "lightgbm", "onnxruntime",
             "skl2onnx", "onnxmltools", "lleaves", "llvmlite"]  # fmt: skip
 Predict = Callable[[np.ndarray, int], object]  # (X, n_threads) -> predictions
+NO_AMX = "greenauto, KNN without AMX tiles"
 
 
 @dataclass
@@ -95,10 +98,18 @@ def load(data_dir: Path, name: str, n_rows: int) -> Data:
     return Data(name, X, y, binner, codes, big, binner.transform(big).astype(np.float32))
 
 
-def greenauto_predict(pipe: CompiledPipeline) -> Predict:
+def greenauto_predict(pipe: CompiledPipeline, amx: bool = True) -> Predict:
+    """The compiled call; amx=False: the KNN without AMX tiles (as on a CPU without them)."""
+
     def run(X: np.ndarray, threads: int) -> np.ndarray:
         pipe.n_threads = threads
-        return pipe.predict(X)
+        if amx:
+            return pipe.predict(X)
+        before = kernels.set_knn_amx(False)
+        try:
+            return pipe.predict(X)
+        finally:
+            kernels.set_knn_amx(before)
 
     return run
 
@@ -199,11 +210,12 @@ def vote_runners(data: Data, n_train: int) -> dict[str, tuple[Predict, bool]]:
         counts = np.stack([(votes == k).sum(axis=0) for k in dt.classes_], axis=1)
         return dt.classes_[np.argmax(counts, axis=1)]
 
-    return {
-        "greenauto": (greenauto_predict(pipe), False),
-        "scikit-learn VotingClassifier (float features)": (sklearn_predict(vote), False),
-        "scikit-learn, same binned members": (same_members, False),
-    }
+    runners = {"greenauto": (greenauto_predict(pipe), False)}
+    if kernels.knn_amx():  # the path of a CPU without AMX tiles, in the same run
+        runners[NO_AMX] = (greenauto_predict(pipe, amx=False), False)
+    runners["scikit-learn VotingClassifier (float features)"] = (sklearn_predict(vote), False)
+    runners["scikit-learn, same binned members"] = (same_members, False)
+    return runners
 
 
 def binning_ns(data: Data) -> dict[int, float]:
@@ -297,6 +309,8 @@ def bench_dataset(data: Data, args, workdir: Path, goals: dict[str, list[float]]
     sec = run_model(title, vote_runners(data, 5_000), inputs, small, None, lines)
     peer = "scikit-learn VotingClassifier (float features)"
     goals["vote"].append(sec[peer, 1, small[-1]] / sec["greenauto", 1, small[-1]])
+    if (NO_AMX, 1, small[-1]) in sec:
+        goals["vote_no_amx"].append(sec[peer, 1, small[-1]] / sec[NO_AMX, 1, small[-1]])
     ns = binning_ns(data)
     goals["bin64"].append(ns[64])
     goals["bin255"].append(ns[255])
@@ -317,6 +331,8 @@ def goal_rows(goals: dict[str, list[float]], e2e: dict[str, dict[str, float]]) -
         ("Binner.transform at 64 bins, ns/value", "<= 2", goals["bin64"], " ns", False),
         ("Binner.transform at 255 bins, ns/value", "<= 2", goals["bin255"], " ns", False),
         ("vote vs VotingClassifier, 20,000 rows", ">= 10x", goals["vote"], "x", True),
+        ("the same, KNN without AMX tiles (CPUs without them)", "-", goals["vote_no_amx"], "x",
+         True),
         ("DataFrame predict / compiled call (adult, magic)", "<= 1.5x",
          [e2e[n]["ratio"] for n in e2e], "x", False),
         ("categorical encoding (adult), ns/value", "<= 20", [e2e["adult"]["cat_ns"]],
@@ -335,7 +351,7 @@ def main() -> None:
     n_rows = 20_000 if args.quick else 200_000
     lines: list[str] = []
     goals: dict[str, list[float]] = {
-        k: [] for k in ("rf", "lgbm", "row", "bin64", "bin255", "vote")
+        k: [] for k in ("rf", "lgbm", "row", "bin64", "bin255", "vote", "vote_no_amx")
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name in DATASETS:
@@ -357,10 +373,13 @@ def main() -> None:
     ]
     e2e = {name: dataframe_predict(args.data_dir, name, lines) for name in ("adult", "magic")}
     load_avg = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    amx = ("uses AMX tiles (the vote is also timed without them)" if kernels.knn_amx()
+           else "has no AMX tiles on this CPU")  # fmt: skip
     head = [
         *summary(goal_rows(goals, e2e)),
         f"Kernel instruction-set level: {kernels.isa()} (best this CPU supports: "
-        f"{kernels.detected_isa()}). Load average (1, 5, 15 min) at the end: {load_avg} on "
+        f"{kernels.detected_isa()}); the KNN's L2 search {amx}. "
+        f"Load average (1, 5, 15 min) at the end: {load_avg} on "
         f"{os.cpu_count()} cores. Times are medians of wall-clock calls.",
         "",
     ]

@@ -36,7 +36,18 @@ void bind_cpu(nb::module_& m) {
             return kt.knn_select_amx != nullptr && kt.knn_amx_ready();
         },
         "Whether the KNN's L2 search on codes below 128 uses AMX tiles at the current level (the "
-        "CPU has AMX-INT8, Linux grants it, and GREENAUTO_KNN_AMX is not '0').");
+        "CPU has AMX-INT8, Linux grants it, and it is allowed: GREENAUTO_KNN_AMX is not '0' at "
+        "load, or set_knn_amx).");
+    m.def(
+        "set_knn_amx",
+        [](bool allowed) {
+            const bool before = knn_amx_allowed();
+            set_knn_amx_allowed(allowed);
+            return before;
+        },
+        "allowed"_a,
+        "Allow or forbid AMX tiles in the KNN from now on (every thread); returns the previous "
+        "setting. Allowing has no effect where the CPU or the OS lacks AMX.");
 }
 
 }  // namespace greenauto

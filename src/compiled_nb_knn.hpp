@@ -307,8 +307,9 @@ class KnnBinned {
         const auto replay = [&] {  // scikit-learn's heap, for the pending rows
             // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
             std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
-            if (amx) load_queries(x, stride, pending, n_pending, kKnnAmxQueries, 4 * amx_groups_, queries);
-            if (!amx || !kt.knn_search_amx(v, queries, n_pending, dist, index))
+            const bool tiles = amx && n_pending > kKnnQueries;  // else a VNNI block is cheaper
+            if (tiles) load_queries(x, stride, pending, n_pending, kKnnAmxQueries, 4 * amx_groups_, queries);
+            if (!tiles || !kt.knn_search_amx(v, queries, n_pending, dist, index))
                 for (std::int64_t q0 = 0; q0 < n_pending; q0 += kKnnQueries) {
                     const std::int64_t n4 = std::min(kKnnQueries, n_pending - q0);
                     load_queries(x, stride, pending + q0, n4, kKnnQueries, groups_ * bytes_, queries);
@@ -324,10 +325,12 @@ class KnnBinned {
             // neighbours' labels without the heap; the heap replayed only when its eviction
             // order picks among rows of different labels at the k-th distance (gathered into
             // blocks of their own)
+            // the tiles cost the same for 1 query as for 16: a few queries take knn_select
+            const bool tiles = amx && nq > kKnnQueries;
             std::uint32_t need = 0;
-            if (amx) load_queries(x, stride, rows, nq, kKnnAmxQueries, 4 * amx_groups_, queries);
-            if (!amx || !kt.knn_select_amx(v, queries, nq, cand, index, &need)) {
-                need = 0;  // a code >= 128 (AMX): the block in knn_select's blocks
+            if (tiles) load_queries(x, stride, rows, nq, kKnnAmxQueries, 4 * amx_groups_, queries);
+            if (!tiles || !kt.knn_select_amx(v, queries, nq, cand, index, &need)) {
+                need = 0;  // (or a code >= 128) the block in knn_select's blocks
                 for (std::int64_t q0 = 0; q0 < nq; q0 += kKnnQueries) {
                     const std::int64_t n4 = std::min(kKnnQueries, nq - q0);
                     load_queries(x, stride, rows + q0, n4, kKnnQueries, groups_ * bytes_, queries);

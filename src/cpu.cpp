@@ -61,6 +61,19 @@ void set_active_isa(Isa isa) {
     active().store(static_cast<int>(isa), std::memory_order_relaxed);
 }
 
+namespace {
+std::atomic<bool>& amx_allowed() {
+    static std::atomic<bool> yes{[] {
+        const char* env = std::getenv("GREENAUTO_KNN_AMX");
+        return !(env != nullptr && env[0] == '0' && env[1] == '\0');
+    }()};
+    return yes;
+}
+}  // namespace
+
+bool knn_amx_allowed() { return amx_allowed().load(std::memory_order_relaxed); }
+void set_knn_amx_allowed(bool yes) { amx_allowed().store(yes, std::memory_order_relaxed); }
+
 void apply_isa_environment() {
     const char* value = std::getenv("GREENAUTO_ISA");
     if (value == nullptr || *value == '\0' || std::string(value) == "auto") return;

@@ -28,5 +28,9 @@ const char* isa_name(Isa isa);
 Isa parse_isa(const std::string& name);
 // Apply GREENAUTO_ISA if set (called once at module load); throws on a bad value.
 void apply_isa_environment();
+// Whether the KNN may use AMX tiles where the CPU and the OS have them: yes unless
+// GREENAUTO_KNN_AMX=0 when the module loads; benchmarks and tests switch it (every thread).
+bool knn_amx_allowed();
+void set_knn_amx_allowed(bool yes);
 
 }  // namespace greenauto

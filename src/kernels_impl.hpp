@@ -1877,19 +1877,17 @@ struct alignas(64) TileConfig {
 };
 
 // Whether this process may use AMX: the CPU has AMX-TILE and AMX-INT8 and Linux grants the
-// tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), unless GREENAUTO_KNN_AMX=0
-// (read once: lets the tests run the other path on a CPU that has it).
+// tile state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA; asked once), and it is allowed
+// (knn_amx_allowed: GREENAUTO_KNN_AMX, set_knn_amx_allowed).
 bool knn_amx_ready() {
-    static const bool yes = [] {
-        const char* env = std::getenv("GREENAUTO_KNN_AMX");
-        if (env != nullptr && env[0] == '0' && env[1] == '\0') return false;
+    static const bool granted = [] {
         unsigned a = 0, b = 0, c = 0, d = 0;
         if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
         if (!(d >> 24 & 1u) || !(d >> 25 & 1u)) return false;
         constexpr long kReqXcompPerm = 0x1023, kXtiledata = 18;
         return syscall(SYS_arch_prctl, kReqXcompPerm, kXtiledata) == 0;
     }();
-    return yes;
+    return granted && knn_amx_allowed();
 }
 
 // The folded distances (part: 2 q.y - |y|^2, the distance Q - part) of the kKnnAmxQueries

@@ -35,6 +35,8 @@ from .conftest import binned, fit_rows
 
 ORDER = ["scalar", "avx2", "avx512"]
 LEVELS = ORDER[: ORDER.index(kernels.detected_isa()) + 1]
+# with AMX tiles and without, where this CPU has them (set_knn_amx)
+AMX = [True, False] if kernels.knn_amx() else [True]
 
 # (codes of the training rows, codes of the queries, p, k, features, training rows, classes)
 CASES = [
@@ -85,18 +87,22 @@ def check_levels(knn, edges, test, case) -> None:
     pipe = CompiledPipeline([knn], classes=knn.classes_, binner=edges)
     with threadpool_limits(1):
         labels, proba = knn.predict(test), knn.predict_proba(test)
-    before = kernels.isa()
+    before, amx_before = kernels.isa(), kernels.set_knn_amx(True)
     try:
         for level in LEVELS:
             kernels.set_isa(level)
-            for batch in (slice(None), slice(0, 3), slice(5, 6)):  # full and partial blocks
-                got = pipe.predict(test[batch])
-                np.testing.assert_array_equal(got, labels[batch], err_msg=f"{level} {case}")
-                np.testing.assert_array_equal(
-                    pipe.predict_proba(test[batch]), proba[batch], err_msg=f"{level} {case}"
-                )
+            for amx in AMX:
+                kernels.set_knn_amx(amx)
+                where = f"{level} AMX={kernels.knn_amx()} {case}"
+                for batch in (slice(None), slice(0, 3), slice(5, 6)):  # full and partial blocks
+                    got = pipe.predict(test[batch])
+                    np.testing.assert_array_equal(got, labels[batch], err_msg=where)
+                    np.testing.assert_array_equal(
+                        pipe.predict_proba(test[batch]), proba[batch], err_msg=where
+                    )
     finally:
         kernels.set_isa(before)
+        kernels.set_knn_amx(amx_before)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
