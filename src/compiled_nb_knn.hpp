@@ -229,7 +229,9 @@ class KnnBinned {
         groups_ = (d_ + bytes_ - 1) / bytes_;
         // AMX steps of 16 groups: zero groups up to a multiple of 16 past the first 16 (at
         // most 256 features, as knn_select_amx's buffers)
-        amx_groups_ = !small || groups_ > 64 ? 0 : groups_ <= 16 ? groups_ : (groups_ + 15) / 16 * 16;
+        amx_groups_ = !small || groups_ > 64 ? 0
+                      : groups_ <= 16     ? groups_
+                                          : (groups_ + 15) / 16 * 16;
         qwidth_ = std::max(groups_, amx_groups_);
         const std::int64_t rows = n_chunks_ * kKnnChunk;
         train_.assign(static_cast<std::size_t>(qwidth_ * rows * bytes_), 0);
@@ -247,14 +249,12 @@ class KnnBinned {
         if (small) {  // negated squared norms of every row over each 16 features (kernels.hpp)
             const std::int64_t stages = (groups_ + 3) / 4;
             yy_.assign(static_cast<std::size_t>(stages * rows), 0u);
-            nyy_.assign(static_cast<std::size_t>(rows), 0);
-            for (std::int64_t i = 0; i < n_train; ++i)
-                for (std::int64_t j = 0; j < d_; ++j)
-                    nyy_[i] -= std::int32_t{train[i * d_ + j]} * train[i * d_ + j];
+            nyy_.assign(static_cast<std::size_t>(rows), 0);  // and over every feature (AMX)
             for (std::int64_t i = 0; i < n_train; ++i)
                 for (std::int64_t j = 0; j < d_; ++j) {
                     const std::uint32_t b = train[i * d_ + order_[j]];
                     yy_[(j / kKnnStage) * rows + i] -= b * b;  // modulo 2^32: -yy as int32
+                    nyy_[i] -= static_cast<std::int32_t>(b * b);
                 }
         }
     }
@@ -304,17 +304,29 @@ class KnnBinned {
                 for (std::int64_t c = 0; c < n_classes_; ++c)
                     proba[r * n_classes_ + c] = counts[c] / static_cast<double>(k_);
         };
+        // Whether rows[0, m) go to the tiles (loaded as their queries): the tiles cost the same
+        // for 1 query as for 16, so a few queries take the vector kernels.
+        const auto with_tiles = [&](const std::int64_t* rs, std::int64_t m) {
+            if (!amx || m <= kKnnQueries) return false;
+            load_queries(x, stride, rs, m, kKnnAmxQueries, 4 * amx_groups_, queries);
+            return true;
+        };
+        // rows[0, m) through the vector kernels: fn(q0, n4) with rows[q0, q0 + n4) loaded
+        const auto in_fours = [&](const std::int64_t* rs, std::int64_t m, auto&& fn) {
+            for (std::int64_t q0 = 0; q0 < m; q0 += kKnnQueries) {
+                const std::int64_t n4 = std::min(kKnnQueries, m - q0);
+                load_queries(x, stride, rs + q0, n4, kKnnQueries, groups_ * bytes_, queries);
+                fn(q0, n4);
+            }
+        };
         const auto replay = [&] {  // scikit-learn's heap, for the pending rows
             // above every distance (< 65536 * 255^2 < 2^32 - 1): scikit-learn's +inf
             std::fill(dist, dist + heap, std::numeric_limits<std::uint32_t>::max());
-            const bool tiles = amx && n_pending > kKnnQueries;  // else a VNNI block is cheaper
-            if (tiles) load_queries(x, stride, pending, n_pending, kKnnAmxQueries, 4 * amx_groups_, queries);
-            if (!tiles || !kt.knn_search_amx(v, queries, n_pending, dist, index))
-                for (std::int64_t q0 = 0; q0 < n_pending; q0 += kKnnQueries) {
-                    const std::int64_t n4 = std::min(kKnnQueries, n_pending - q0);
-                    load_queries(x, stride, pending + q0, n4, kKnnQueries, groups_ * bytes_, queries);
+            if (!with_tiles(pending, n_pending) ||
+                !kt.knn_search_amx(v, queries, n_pending, dist, index))
+                in_fours(pending, n_pending, [&](std::int64_t q0, std::int64_t n4) {
                     kt.knn_search(v, queries, n4, dist + q0 * k_, index + q0 * k_);
-                }
+                });
             for (std::int64_t q = 0; q < n_pending; ++q) finish(pending[q], index + q * k_);
             n_pending = 0;
         };
@@ -325,17 +337,12 @@ class KnnBinned {
             // neighbours' labels without the heap; the heap replayed only when its eviction
             // order picks among rows of different labels at the k-th distance (gathered into
             // blocks of their own)
-            // the tiles cost the same for 1 query as for 16: a few queries take knn_select
-            const bool tiles = amx && nq > kKnnQueries;
             std::uint32_t need = 0;
-            if (tiles) load_queries(x, stride, rows, nq, kKnnAmxQueries, 4 * amx_groups_, queries);
-            if (!tiles || !kt.knn_select_amx(v, queries, nq, cand, index, &need)) {
-                need = 0;  // (or a code >= 128) the block in knn_select's blocks
-                for (std::int64_t q0 = 0; q0 < nq; q0 += kKnnQueries) {
-                    const std::int64_t n4 = std::min(kKnnQueries, nq - q0);
-                    load_queries(x, stride, rows + q0, n4, kKnnQueries, groups_ * bytes_, queries);
+            if (!with_tiles(rows, nq) || !kt.knn_select_amx(v, queries, nq, cand, index, &need)) {
+                need = 0;  // (or a code >= 128)
+                in_fours(rows, nq, [&](std::int64_t q0, std::int64_t n4) {
                     need |= kt.knn_select(v, queries, n4, cand, index + q0 * k_) << q0;
-                }
+                });
             }
             for (std::int64_t q = 0; q < nq; ++q)
                 if (!(need >> q & 1u)) finish(r0 + q, index + q * k_);

@@ -182,8 +182,8 @@ struct KnnView {
     // candidate buffer (knn_cand_cap(k)).
     const std::int32_t* labels = nullptr;
     std::int64_t cand_cap = 0;
-    // knn_select only: scratch for the first filter of the first chunks (the warm start of
-    // kernels_impl.hpp's knn_scan_folded), knn_part_size(n_chunks) values; null: none.
+    // knn_select and knn_select_amx: scratch for the distances (first filter) of the first
+    // chunks, their warm start, knn_part_size(n_chunks) values; null: no warm start.
     std::uint32_t* part = nullptr;
     // AMX (knn_select_amx): every row's negated squared norm over all its features (n_chunks *
     // kKnnChunk, 0 past the last row), and the groups of 4 bytes of a query: groups, or a
@@ -229,7 +229,8 @@ inline constexpr std::int64_t kKnnCandSlack = 256;  // log entries past k before
 inline std::int64_t knn_cand_cap(std::int64_t k) { return 2 * k + kKnnCandSlack + kKnnChunk; }
 inline std::int64_t knn_part_size(std::int64_t n_chunks) {
     const std::int64_t scan = kKnnQueries * (n_chunks < kKnnWarmChunks ? n_chunks : kKnnWarmChunks);
-    const std::int64_t amx = kKnnAmxQueries * (n_chunks < kKnnAmxWarmChunks ? n_chunks : kKnnAmxWarmChunks);
+    const std::int64_t amx =
+        kKnnAmxQueries * (n_chunks < kKnnAmxWarmChunks ? n_chunks : kKnnAmxWarmChunks);
     return (scan > amx ? scan : amx) * kKnnChunk;
 }
 using KnnSelectFn = std::uint32_t (*)(const KnnView& v, const std::uint8_t* queries,

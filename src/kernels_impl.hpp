@@ -1221,7 +1221,7 @@ struct IVec {
     static V high32_of_64(V a) { return GA_MM(srli_epi64)(a, 32); }
     static V sub8(V a, V b) { return GA_MM(sub_epi8)(a, b); }
     static V abs8(V a) { return GA_MM(abs_epi8)(a); }
-#if defined(GREENAUTO_LEVEL_AVX512)  // masked form: gcc 12 warns of the plain one's undefined source
+#if defined(GREENAUTO_LEVEL_AVX512)  // masked: gcc 12 warns of the plain one's undefined source
     static V max32(V a, V b) { return _mm512_mask_max_epi32(a, 0xFFFF, a, b); }
 #else
     static V max32(V a, V b) { return _mm256_max_epi32(a, b); }
@@ -1630,14 +1630,24 @@ inline void knn_first(const KnnView& v, int64_t c, const DotQuery (*qb)[kKnnQuer
     }
 }
 
+// The rows past the last training row in the stored first chunks (part: [chunk][query][row],
+// `slots` queries, n_chunks chunks): INT32_MIN, never near (knn_warm_bound reads every lane).
+inline void knn_hide_past_last(const KnnView& v, uint32_t* part, int64_t n_chunks, int64_t slots) {
+    const uint32_t valid = knn_valid(v, n_chunks - 1);
+    uint32_t* last = part + (n_chunks - 1) * slots * kKnnChunk;
+    for (int64_t j = 0; j < slots * kKnnChunk; ++j)
+        if (!(valid >> (j % kKnnChunk) & 1u)) last[j] = 0x80000000u;
+}
+
 // knn_select's bound on the k-th distance of query q from the folded partial distances of the
 // first n_chunks chunks in part ([chunk][query][row], `slots` queries; rows past the last at
 // INT32_MIN), completed from tail (v.tail, or null when they cover every feature). Row i
 // of a chunk falls in lane i mod L (L rows per register); L the m-th largest of the lanes'
-// maxima, m rows of different lanes have a part at or above it. When the filter covers every
-// feature the parts are the distances: U = Q - L with m = k. Otherwise the first rows at or
-// above L (m = max(k, 8) at least, 32 at most) are completed and U is the k-th smallest of their
-// distances. Returns U + 1 (2^32 - 1: fewer than m rows, no bound).
+// maxima, m rows of different lanes have a part at or above it (m = k). When the filter covers
+// every feature the parts are the distances: U = Q - L. Otherwise the first rows at or above L
+// (k at least, 32 at most) are completed and U is the k-th smallest of their distances (more
+// candidates, m = 8, tightened U little and cost more on wisdm_activity and spambase). Returns
+// U + 1 (2^32 - 1: fewer than k rows, no bound).
 inline uint32_t knn_warm_bound(const KnnView& v, const uint32_t* part, int64_t n_chunks,
                                int64_t slots, int64_t q, int64_t qq, const uint8_t* tail,
                                const uint8_t* qtail) {
@@ -1650,10 +1660,9 @@ inline uint32_t knn_warm_bound(const KnnView& v, const uint32_t* part, int64_t n
             mx = W::max32(mx, W::load(part + (c * slots + q) * kKnnChunk + kLanes * h));
     alignas(64) int32_t best[kLanes];
     W::store(best, mx);
-    const int m = static_cast<int>(v.k);
-    int32_t low = INT32_MAX;  // the m-th largest: the smallest with fewer than m above it
+    int32_t low = INT32_MAX;  // the k-th largest: the smallest with fewer than k above it
     for (int j = 0; j < kLanes; ++j)
-        if (__builtin_popcount(W::lt32(W::set32(best[j]), mx)) < m) low = std::min(low, best[j]);
+        if (__builtin_popcount(W::lt32(W::set32(best[j]), mx)) < v.k) low = std::min(low, best[j]);
     if (low == INT32_MIN) return UINT32_MAX;
     const uint32_t q0 = static_cast<uint32_t>(qq);
     if (tail == nullptr) return q0 - static_cast<uint32_t>(low) + 1;
@@ -1663,7 +1672,8 @@ inline uint32_t knn_warm_bound(const KnnView& v, const uint32_t* part, int64_t n
     for (int64_t c = 0; c < n_chunks && n < kKnnChunk; ++c) {
         const uint32_t* pc = part + (c * slots + q) * kKnnChunk;
         uint32_t bits = 0;
-        for (int h = 0; h < kRegs; ++h) bits |= W::lt32(under, W::load(pc + kLanes * h)) << (kLanes * h);
+        for (int h = 0; h < kRegs; ++h)
+            bits |= W::lt32(under, W::load(pc + kLanes * h)) << (kLanes * h);
         for (; bits && n < kKnnChunk; bits &= bits - 1) {
             const int i = __builtin_ctz(bits);
             dist[n++] = q0 - pc[i] +
@@ -1711,12 +1721,12 @@ void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, Sink&
         if (v.part != nullptr && v.k <= kKnnSortedK) {
             const int64_t n_warm = min64(v.n_chunks, kKnnWarmChunks);
             constexpr int64_t kStep = kKnnQueries * kKnnChunk;
-            for (; c < n_warm; ++c) knn_first<Vnni, NG, NG1>(v, c, qb, kKnnNoBound, true, v.part + c * kStep, below);
-            const uint32_t valid = knn_valid(v, n_warm - 1);  // rows past the last: never near
-            for (int64_t j = 0; j < kStep; ++j)
-                if (!(valid >> (j % kKnnChunk) & 1u)) v.part[(n_warm - 1) * kStep + j] = 0x80000000u;
+            for (; c < n_warm; ++c)
+                knn_first<Vnni, NG, NG1>(v, c, qb, kKnnNoBound, true, v.part + c * kStep, below);
+            knn_hide_past_last(v, v.part, n_warm, kKnnQueries);
             for (int64_t q = 0; q < nq; ++q)
-                sink.lower_top(q, knn_warm_bound(v, v.part, n_warm, kKnnQueries, q, q1[q], v.tail, qtail[q]));
+                sink.lower_top(q, knn_warm_bound(v, v.part, n_warm, kKnnQueries, q, q1[q], v.tail,
+                                                 qtail[q]));
             set_thresholds();
             for (int64_t w = 0; w < n_warm; ++w) {
                 using W = IVec;
@@ -1727,7 +1737,8 @@ void knn_scan_folded(const KnnView& v, const uint8_t* queries, int64_t nq, Sink&
                     const W::V t = W::set32(thr[q]);
                     uint32_t bits = 0;
                     for (int h = 0; h < kKnnChunk / kLanes; ++h)
-                        bits |= W::lt32(t, W::load(pw + q * kKnnChunk + kLanes * h)) << (kLanes * h);
+                        bits |= W::lt32(t, W::load(pw + q * kKnnChunk + kLanes * h))
+                                << (kLanes * h);
                     below[q] = bits;
                     any |= bits;
                 }
@@ -1863,11 +1874,12 @@ uint32_t knn_select(const KnnView& v, const uint8_t* queries, int64_t nq, uint64
 // sum, up to 64 features per instruction), the rows' sums taken from the dot-product layout as
 // it is (a tile row of B is one feature group: 16 rows x 4 bytes, consecutive). Written in
 // assembly with memory clobbers (the compiler must not move a load of what a tile store wrote).
-#define GA_TILE_LOAD(t, base, stride) \
-    asm volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(base), "r"(static_cast<long>(stride)) : "memory")
-#define GA_TILE_STORE(t, base, stride) \
-    asm volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"(static_cast<long>(stride)) : "memory")
-#define GA_TILE_ZERO(t) asm volatile("tilezero %%tmm" #t ::)
+#define GA_TILE_LOAD(t, base, stride)                                                   \
+    asm volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(base), "r"(static_cast<long>(stride)) \
+                 : "memory")
+#define GA_TILE_STORE(t, base, stride)                                                     \
+    asm volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"(static_cast<long>(stride)) \
+                 : "memory")
 #define GA_TILE_DPBUUD(c, a, b) asm volatile("tdpbuud %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
 
 struct alignas(64) TileConfig {
@@ -1916,14 +1928,6 @@ bool knn_amx_ready() {
         GA_TILE_STORE(C1, (p) + 16, kKnnChunk * 4); \
     } while (0)
 
-// knn_select for up to kKnnAmxQueries queries of v.amx_groups groups of 4 bytes each (zero
-// padded; query q at queries + q * 4 * amx_groups, every slot readable) on the dot-product layout
-// (v.nyy: every row's negated squared norm): the full folded distance of every row compared with
-// each query's folded threshold, the rows under its top offered in index order. The tops are
-// warmed first as knn_scan_folded's (the first min(n_chunks, kKnnAmxWarmChunks) chunks' distances
-// kept in v.part; knn_warm_bound); then the tiles of chunk c + 1 are computed (tiles 0-1 or 5-6
-// in turn) while the rows of chunk c are offered. A query code >= 128 cannot be doubled in a
-// byte: such a block is left to knn_select (returns false).
 // The doubled queries (queries2) and their squared norms (qq) of a block; false when a code is
 // 128 or more (it would not fit a byte doubled) or there are more than 256 features.
 inline bool knn_amx_queries(const KnnView& v, const uint8_t* queries, uint8_t* queries2,
@@ -1943,7 +1947,14 @@ inline bool knn_amx_queries(const KnnView& v, const uint8_t* queries, uint8_t* q
     return true;
 }
 
-// The scan itself, for either sink (a sink that takes a bound is warmed first).
+// The scan of knn_select_amx and knn_search_amx: up to kKnnAmxQueries queries of v.amx_groups
+// groups of 4 bytes each (zero padded; query q at queries + q * 4 * amx_groups, every slot
+// readable) on the dot-product layout (v.nyy: every row's negated squared norm): the full folded
+// distance of every row compared with each query's folded threshold, the rows under its top
+// offered in index order. A sink that takes a bound has its tops warmed first as
+// knn_scan_folded's (the first min(n_chunks, kKnnAmxWarmChunks) chunks' distances kept in
+// v.part; knn_warm_bound); then the tiles of chunk c + 1 are computed (tiles 0-1 or 5-6 in
+// turn) while the rows of chunk c are offered.
 template <class Sink>
 void knn_amx_scan(const KnnView& v, const uint8_t* queries2, const int32_t* qq, int64_t nq,
                   Sink& sink) {
@@ -1995,13 +2006,13 @@ void knn_amx_scan(const KnnView& v, const uint8_t* queries2, const int32_t* qq, 
     }
     if (n_warm % 2 == 1) GA_TILE_STORE_PAIR(0, 1, v.part + (n_warm - 1) * kStep);
     else if (n_warm > 0) GA_TILE_STORE_PAIR(5, 6, v.part + (n_warm - 1) * kStep);
-    if (n_warm > 0) {
-        const uint32_t valid = knn_valid(v, n_warm - 1);  // rows past the last: never near
-        for (int64_t j = 0; j < kStep; ++j)
-            if (!(valid >> (j % kKnnChunk) & 1u)) v.part[(n_warm - 1) * kStep + j] = 0x80000000u;
-        if constexpr (Sink::kWarm)
+    if constexpr (Sink::kWarm) {
+        if (n_warm > 0) {
+            knn_hide_past_last(v, v.part, n_warm, kKnnAmxQueries);
             for (int64_t q = 0; q < nq; ++q)
-                sink.lower_top(q, knn_warm_bound(v, v.part, n_warm, kKnnAmxQueries, q, qq[q], nullptr, nullptr));
+                sink.lower_top(q, knn_warm_bound(v, v.part, n_warm, kKnnAmxQueries, q, qq[q],
+                                                 nullptr, nullptr));
+        }
     }
     set_thresholds();
     for (int64_t c = 0; c < n_warm; ++c) offer(c, v.part + c * kStep);
@@ -2021,6 +2032,8 @@ void knn_amx_scan(const KnnView& v, const uint8_t* queries2, const int32_t* qq, 
     asm volatile("tilerelease" ::);
 }
 
+// knn_select with tiles; a query code >= 128 cannot be doubled in a byte: such a block is left
+// to knn_select (returns false).
 bool knn_select_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint64_t* cand,
                     int32_t* index, uint32_t* need) {
     alignas(64) uint8_t queries2[kKnnAmxQueries * 4 * 4 * kKnnMaxDotStages];
@@ -2050,7 +2063,6 @@ bool knn_search_amx(const KnnView& v, const uint8_t* queries, int64_t nq, uint32
 #undef GA_TILE_STORE_PAIR
 #undef GA_TILE_LOAD
 #undef GA_TILE_STORE
-#undef GA_TILE_ZERO
 #undef GA_TILE_DPBUUD
 #else
 bool knn_amx_ready() { return false; }
