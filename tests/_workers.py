@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import psutil
 import pytest
 
 from greenauto.results import TrialRecord
@@ -113,6 +114,22 @@ def records(storage: str | optuna.storages.BaseStorage, study: str) -> list[Tria
     except KeyError:
         return []
     return [TrialRecord.from_trial(t) for t in found.get_trials()]
+
+
+def pool_workers() -> list[tuple[psutil.Process, dict[str, str]]]:
+    """This process's live pool-worker children, each with its environment.
+
+    A worker may end between ``children()`` and the reads of its command line and
+    environment; an ended (or zombie, not yet reaped) worker is left out, not an error.
+    """
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if "worker_main" in " ".join(child.cmdline()):
+                found.append((child, child.environ()))
+        except psutil.NoSuchProcess:  # ZombieProcess is one
+            continue
+    return found
 
 
 def wait_for(

@@ -22,7 +22,6 @@ import warnings
 import numpy as np
 import optuna
 import pandas as pd
-import psutil
 import pytest
 
 from greenauto import GreenAutoClassifier
@@ -50,6 +49,7 @@ from ._workers import (
     kill_mid_trial,
     load,
     poll_storage,
+    pool_workers,
     records,
     running_trial,
     start_worker,
@@ -140,9 +140,8 @@ def test_n_workers_without_storage_use_a_temporary_journal(tmp_path, monkeypatch
     pinned: list[dict[str, str]] = []
 
     def look_at_workers(record, progress) -> None:  # runs in this (the calling) process
-        for child in psutil.Process().children():
-            if "worker_main" in " ".join(child.cmdline()):
-                pinned.append({k: v for k, v in child.environ().items() if "THREADS" in k})
+        for _, environ in pool_workers():
+            pinned.append({k: v for k, v in environ.items() if "THREADS" in k})
 
     est = auto(n_trials=8, learners=FAST, n_workers=2, callbacks=[look_at_workers]).fit(X, y)
     assert list(tmp_path.iterdir()) == []  # the temporary journal is gone
@@ -174,8 +173,7 @@ def test_temporary_journal_and_workers_are_gone_after_an_error(tmp_path, monkeyp
     with pytest.raises(RuntimeError, match="a callback gave up"):
         auto(n_trials=30, learners=FAST, n_workers=2, callbacks=[fail_after_two]).fit(X, y)
     assert list(tmp_path.iterdir()) == []
-    alive = [c for c in psutil.Process().children() if c.status() != psutil.STATUS_ZOMBIE]
-    assert not alive
+    assert not pool_workers()
 
 
 # --------------------------------------------------------------------------- crash recovery
@@ -232,8 +230,7 @@ def test_a_killed_pool_worker_trial_is_failed_and_retried_by_the_fit(
 
     def kill_one_mid_trial() -> None:
         def a_worker():
-            kids = psutil.Process().children()
-            return next((c for c in kids if "worker_main" in " ".join(c.cmdline())), None)
+            return next((child for child, _ in pool_workers()), None)
 
         child = wait_for(a_worker, what="a pool worker")
         journal = wait_for(lambda: next(tmp_path.glob("greenauto-study-*/study.journal"), None))
