@@ -71,6 +71,30 @@ std::atomic<bool>& amx_allowed() {
 }
 }  // namespace
 
+namespace {
+bool gathers_by_vendor() {
+#if defined(GREENAUTO_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel");
+#else
+    return false;
+#endif
+}
+
+std::atomic<bool>& gathers() {
+    static std::atomic<bool> fast{[] {
+        const char* env = std::getenv("GREENAUTO_FAST_GATHERS");
+        if (env != nullptr && (env[0] == '0' || env[0] == '1') && env[1] == '\0')
+            return env[0] == '1';
+        return gathers_by_vendor();
+    }()};
+    return fast;
+}
+}  // namespace
+
+bool fast_gathers() { return gathers().load(std::memory_order_relaxed); }
+void set_fast_gathers(bool yes) { gathers().store(yes, std::memory_order_relaxed); }
+
 bool knn_amx_allowed() { return amx_allowed().load(std::memory_order_relaxed); }
 void set_knn_amx_allowed(bool yes) { amx_allowed().store(yes, std::memory_order_relaxed); }
 

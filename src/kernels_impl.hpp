@@ -292,8 +292,8 @@ inline void row_leaves(const ForestView& f, int64_t t0, int kt, const uint32_t* 
 // each, at root + relative index) and the row's codes of their features (4-byte gathers: the
 // row is readable 3 bytes past its last code), then takes the child (next + code) >> 8.
 // Leaves added in tree order.
-void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
-                  void* acc) {
+inline void tree_rows_u8_gather(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
+                                void* acc) {
     constexpr int kLanes = 16, kRegs = 4, kTrees = kLanes * kRegs;
     const void* nodes = f.nodes_u8;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
@@ -332,6 +332,18 @@ void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t
             row_leaves(f, t0, kt, idx, r, acc);
         }
     }
+}
+
+// Where gathers are slow (AMD Zen 4: a 16-lane gather costs about as much as 16 loads, and
+// the walk's steps wait on them), 16 trees stepped as independent scalar chains instead, as
+// the other levels do; the same leaves in the same order, so the same sums.
+void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
+                  void* acc) {
+    if (fast_gathers()) return tree_rows_u8_gather(f, x, stride, n, acc);
+    const WalkNodeU8* nodes = f.nodes_u8;
+    rows_by_tree(f, x, stride, n, acc, [nodes](uint32_t i, const uint8_t* row) {
+        return step_u8<3>(nodes + i, row);
+    });
 }
 #else
 void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
@@ -910,6 +922,63 @@ inline void transpose16x16(__m128i* v) {
     }
 }
 
+// 16 x 16 floats: v[k] holding 16 consecutive features of row k becomes v[j] holding feature j
+// of the 16 rows (unpacks within 128-bit lanes, then 128-bit lanes across registers).
+inline void transpose16x16_ps(__m512* v) {
+    __m512 t[16];
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    __m512 u[16];  // u[4i + j], 128-bit lane L: feature 4L + j of rows 4i .. 4i + 3
+    for (int i = 0; i < 4; ++i) {
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int j = 0; j < 4; ++j) {
+        const __m512 a = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+        const __m512 b = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        const __m512 c = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        const __m512 d = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        v[j] = _mm512_shuffle_f32x4(a, c, 0x88);
+        v[j + 8] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        v[j + 4] = _mm512_shuffle_f32x4(b, d, 0x88);
+        v[j + 12] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+}
+
+// Row-major float32 rows without gathers: the 16 rows' features 16k .. 16k + 15 (those up to
+// the last column read, `width` of them in all) loaded as rows and transposed, kept while
+// the next column read lies in the same 16 (columns are usually ascending).
+class RowBlock16 {
+   public:
+    RowBlock16(const float* x, int64_t row_stride, int64_t m, int64_t width)
+        : x_(x), stride_(row_stride), m_(m), width_(width) {}
+    __m512 column(int64_t c) {
+        const int64_t k = c >> 4;
+        if (k != chunk_) {
+            const int64_t left = width_ - 16 * k;
+            const __mmask16 lanes =
+                left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+            for (int64_t r = 0; r < 16; ++r)
+                v_[r] = r < m_ ? _mm512_maskz_loadu_ps(lanes, x_ + r * stride_ + 16 * k)
+                               : _mm512_setzero_ps();
+            transpose16x16_ps(v_);
+            chunk_ = k;
+        }
+        return v_[c & 15];
+    }
+
+   private:
+    const float* x_;
+    int64_t stride_, m_, width_, chunk_ = -1;
+    __m512 v_[16];
+};
+
 // 16 rows at a time, 16 output columns at a time: a binary search per column vectorised over
 // the rows (level tables in registers), bytes transposed back to rows.
 constexpr int64_t kFewRows = 4;
@@ -920,8 +989,16 @@ void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64
     if (row_stride > (int64_t{1} << 26) || row_stride < 1 || n < kFewRows)
         return bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out,
                                  out_stride);
+    // row-major float32 where gathers are slow: rows loaded and transposed (RowBlock16)
+    bool by_rows = false;
+    int64_t width = 0;  // columns [0, width) are read
+    if constexpr (sizeof(T) == 4) {
+        by_rows = col_stride == 1 && row_stride > 1 && !fast_gathers();
+        for (int64_t i = 0; i < n_out; ++i) width = columns[i] + 1 > width ? columns[i] + 1 : width;
+    }
     for (int64_t r = 0; r < n; r += 16) {
         const int64_t m = min64(16, n - r);
+        RowBlock16 block(reinterpret_cast<const float*>(X) + r * row_stride, row_stride, m, width);
         for (int64_t i0 = 0; i0 < n_out; i0 += 16) {
             const int64_t w = min64(16, n_out - i0);
             __m128i col[16];
@@ -932,8 +1009,8 @@ void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64
                 }
                 const int64_t c = columns[i0 + i];
                 const T* x = X + c * col_stride + r * row_stride;
-                __mmask16 exact;
-                const __m512 xf = load16(x, row_stride, m, exact);
+                __mmask16 exact = 0xFFFF;
+                const __m512 xf = by_rows ? block.column(c) : load16(x, row_stride, m, exact);
                 __m512i bin = search16(v.levels[c], v.level32 + v.level_off[c], xf);
                 if constexpr (sizeof(T) == 8)
                     if (static_cast<__mmask16>(~exact))
@@ -945,8 +1022,14 @@ void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64
             }
             transpose16x16(col);
             const __mmask16 keep = static_cast<__mmask16>((1u << w) - 1u);
-            for (int64_t k = 0; k < m; ++k)
-                _mm_mask_storeu_epi8(out + (r + k) * out_stride + i0, keep, col[k]);
+            if (w == 16) {  // plain stores (masked ones are slow on some CPUs: AMD Zen 4)
+                for (int64_t k = 0; k < m; ++k)
+                    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (r + k) * out_stride + i0),
+                                     col[k]);
+            } else {
+                for (int64_t k = 0; k < m; ++k)
+                    _mm_mask_storeu_epi8(out + (r + k) * out_stride + i0, keep, col[k]);
+            }
         }
     }
 }

@@ -35,15 +35,19 @@ LEVELS = ORDER[: ORDER.index(kernels.detected_isa()) + 1]
 
 
 def run_at_levels(fn) -> dict[str, object]:
-    """fn() at every level this CPU has; the level in use is restored afterwards."""
-    before = kernels.isa()
+    """fn() at every level this CPU has, AVX-512 both with its gather paths and without them
+    (``set_fast_gathers``: each CPU takes one by default); the settings are restored."""
+    before, gathers = kernels.isa(), kernels.fast_gathers()
     out = {}
     try:
         for level in LEVELS:
             kernels.set_isa(level)
-            out[level] = fn()
+            for fast in (True, False) if level == "avx512" else (gathers,):
+                kernels.set_fast_gathers(fast)
+                out[level if fast or level != "avx512" else "avx512 without gathers"] = fn()
     finally:
         kernels.set_isa(before)
+        kernels.set_fast_gathers(gathers)
     return out
 
 
@@ -145,19 +149,38 @@ def test_knn_levels_agree_with_scikit_learn_ties_included(n_codes, p, k, n_featu
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_bins", [7, 64, 255])
-def test_binning_levels_agree(dtype, n_bins):
+@pytest.mark.parametrize("width", [3, 37])
+def test_binning_levels_agree(dtype, n_bins, width):
+    """Row-major and column-major input; 37 columns: row blocks of 16 features transposed
+    (three of them, the last partial) where gathers are not used; rows past a multiple of 16;
+    a few columns read, in ascending and in scattered order."""
     rng = np.random.default_rng(n_bins)
-    X = np.column_stack(
-        [rng.normal(size=5000), rng.standard_cauchy(5000), rng.integers(0, 9, 5000)]
-    )
+    kinds = [
+        lambda: rng.normal(size=5000),
+        lambda: rng.standard_cauchy(5000),
+        lambda: rng.integers(0, 9, 5000).astype(float),
+    ]
+    X = np.column_stack([kinds[j % 3]() for j in range(width)])
     X[rng.random(X.shape) < 0.05] = np.nan
-    X[:3] = [[np.inf, -np.inf, 0.0]] * 3
+    X[:3, :3] = [[np.inf, -np.inf, 0.0]] * 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         binner = Binner(n_bins=n_bins).fit(X)
     X = X.astype(dtype)
     assert_all_equal(run_at_levels(lambda: binner.transform(X)))
     assert_all_equal(run_at_levels(lambda: binner.transform(np.asfortranarray(X))))
+    kernel = binner._get_kernel()
+    for cols in ([0, width - 1], [width - 1, 1, width // 2, 0, 2]):
+        columns = np.array(cols, dtype=np.int64)
+
+        def some_columns(columns=columns):
+            out = np.empty((X.shape[0], columns.size), dtype=np.uint8)
+            kernel.transform(X, columns, out, 1)
+            return out
+
+        results = run_at_levels(some_columns)
+        assert_all_equal(results)
+        np.testing.assert_array_equal(results["scalar"], binner.transform(X)[:, columns])
 
 
 def test_set_isa_names_the_problem():
