@@ -996,39 +996,47 @@ void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64
         by_rows = col_stride == 1 && row_stride > 1 && !fast_gathers();
         for (int64_t i = 0; i < n_out; ++i) width = columns[i] + 1 > width ? columns[i] + 1 : width;
     }
-    for (int64_t r = 0; r < n; r += 16) {
-        const int64_t m = min64(16, n - r);
-        RowBlock16 block(reinterpret_cast<const float*>(X) + r * row_stride, row_stride, m, width);
+    // Column-major input: tiles of 256 rows, so that a group of 16 columns is read as 16
+    // streams down its columns (16 rows of every column at a time would be as many streams as
+    // columns, more than the prefetchers follow); row-major input: 16 rows at a time.
+    const int64_t tile = row_stride == 1 ? 256 : 16;
+    for (int64_t t0 = 0; t0 < n; t0 += tile) {
+        const int64_t t1 = min64(n, t0 + tile);
+        RowBlock16 block(reinterpret_cast<const float*>(X) + t0 * row_stride, row_stride,
+                         min64(16, n - t0), width);  // by_rows: the tile's one block of 16
         for (int64_t i0 = 0; i0 < n_out; i0 += 16) {
-            const int64_t w = min64(16, n_out - i0);
-            __m128i col[16];
-            for (int64_t i = 0; i < 16; ++i) {
-                if (i >= w) {
-                    col[i] = _mm_setzero_si128();
-                    continue;
+            for (int64_t r = t0; r < t1; r += 16) {
+                const int64_t m = min64(16, n - r);
+                const int64_t w = min64(16, n_out - i0);
+                __m128i col[16];
+                for (int64_t i = 0; i < 16; ++i) {
+                    if (i >= w) {
+                        col[i] = _mm_setzero_si128();
+                        continue;
+                    }
+                    const int64_t c = columns[i0 + i];
+                    const T* x = X + c * col_stride + r * row_stride;
+                    __mmask16 exact = 0xFFFF;
+                    const __m512 xf = by_rows ? block.column(c) : load16(x, row_stride, m, exact);
+                    __m512i bin = search16(v.levels[c], v.level32 + v.level_off[c], xf);
+                    if constexpr (sizeof(T) == 8)
+                        if (static_cast<__mmask16>(~exact))
+                            bin = correct16(v.sorted64 + 256 * c, x, row_stride,
+                                            static_cast<__mmask16>(~exact), bin);
+                    const __mmask16 nan = _mm512_cmp_ps_mask(xf, xf, _CMP_UNORD_Q);
+                    bin = _mm512_mask_mov_epi32(bin, nan, _mm512_set1_epi32(v.n_bins[c]));
+                    col[i] = _mm512_cvtepi32_epi8(bin);
                 }
-                const int64_t c = columns[i0 + i];
-                const T* x = X + c * col_stride + r * row_stride;
-                __mmask16 exact = 0xFFFF;
-                const __m512 xf = by_rows ? block.column(c) : load16(x, row_stride, m, exact);
-                __m512i bin = search16(v.levels[c], v.level32 + v.level_off[c], xf);
-                if constexpr (sizeof(T) == 8)
-                    if (static_cast<__mmask16>(~exact))
-                        bin = correct16(v.sorted64 + 256 * c, x, row_stride,
-                                        static_cast<__mmask16>(~exact), bin);
-                const __mmask16 nan = _mm512_cmp_ps_mask(xf, xf, _CMP_UNORD_Q);
-                bin = _mm512_mask_mov_epi32(bin, nan, _mm512_set1_epi32(v.n_bins[c]));
-                col[i] = _mm512_cvtepi32_epi8(bin);
-            }
-            transpose16x16(col);
-            const __mmask16 keep = static_cast<__mmask16>((1u << w) - 1u);
-            if (w == 16) {  // plain stores (masked ones are slow on some CPUs: AMD Zen 4)
-                for (int64_t k = 0; k < m; ++k)
-                    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (r + k) * out_stride + i0),
-                                     col[k]);
-            } else {
-                for (int64_t k = 0; k < m; ++k)
-                    _mm_mask_storeu_epi8(out + (r + k) * out_stride + i0, keep, col[k]);
+                transpose16x16(col);
+                const __mmask16 keep = static_cast<__mmask16>((1u << w) - 1u);
+                if (w == 16) {  // plain stores (masked ones are slow on some CPUs: AMD Zen 4)
+                    for (int64_t k = 0; k < m; ++k)
+                        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (r + k) * out_stride + i0),
+                                         col[k]);
+                } else {
+                    for (int64_t k = 0; k < m; ++k)
+                        _mm_mask_storeu_epi8(out + (r + k) * out_stride + i0, keep, col[k]);
+                }
             }
         }
     }
