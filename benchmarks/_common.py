@@ -86,6 +86,10 @@ def run_info(packages: Iterable[str]) -> dict[str, object]:
     }
 
 
+#: Environment variables a benchmark's command line shows when they are set.
+_RUN_SETTINGS = frozenset({"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"})
+
+
 def write_results(
     name: str,
     title: str,
@@ -105,6 +109,10 @@ def write_results(
     """
     info = run_info(packages) if info is None else info
     vers = dict(info["versions"])  # type: ignore[call-overload]
+    if command is None:  # the settings that change what runs or how fast, as they were set
+        env = [f"{k}={os.environ[k]}" for k in sorted(os.environ) if k in _RUN_SETTINGS
+               or k.startswith("GREENAUTO_")]  # fmt: skip
+        command = " ".join([*env, f"python benchmarks/{name}.py"])
     header = [
         f"# {title}",
         "",
@@ -112,7 +120,7 @@ def write_results(
         f"- machine: {info['machine']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
         f"- load average (1, 5, 15 min) when written: {info['load_average']}",
-        f"- command: `{command or f'python benchmarks/{name}.py'}`",
+        f"- command: `{command}`",
         "",
         "",
     ]

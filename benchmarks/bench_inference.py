@@ -20,8 +20,10 @@ shuffled. Every model is trained on 64-bin ``Binner`` codes; greenauto bins insi
   what users call) on the DataFrame, against the compiled call on the already-encoded array,
   1,000 rows; and the categorical encoding per value.
 
-Times are medians of repeated wall-clock calls; 1 thread unless stated, 2-thread scaling at the
-largest batch. Writes ``benchmarks/results/bench_inference.md``.
+Times are medians of repeated wall-clock calls, the runtimes compared in one table cell timed
+in alternation (a drifting machine shifts them alike); 1 thread unless stated, 2-thread scaling
+at the largest batch. Where gathers are slow (AMD), the AVX-512 kernels take their gather-free
+paths (``fast_gathers``). Writes ``benchmarks/results/bench_inference.md``.
 
 Run ``python benchmarks/bench_inference.py [--quick] [--no-lleaves] [--no-onnx]``.
 """
@@ -37,6 +39,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import lightgbm as lgb
@@ -114,14 +117,31 @@ def greenauto_predict(pipe: CompiledPipeline, amx: bool = True) -> Predict:
     return run
 
 
-def time_runner(fn: Predict, X: np.ndarray, threads: int) -> float:
-    """Median seconds per call: several rounds for fast calls, 3 calls for slow ones."""
-    t0 = time.perf_counter()
-    fn(X, threads)
-    slow = time.perf_counter() - t0 > 0.05
-    if slow:
-        return median_seconds(lambda: fn(X, threads), repeat=3, min_time=0.0)
-    return median_seconds(lambda: fn(X, threads), repeat=7, min_time=0.3)
+def interleaved_seconds(
+    calls: dict[str, Callable[[], object]], repeat: int = 7, min_time: float = 0.3
+) -> dict[str, float]:
+    """Median seconds per call of each runtime, the runtimes timed in alternation (round k of
+    every runtime before round k + 1 of any), so that a machine whose speed drifts over a
+    run (a shared VM) shifts all of them alike and their ratio holds. A round lasts about
+    ``min_time / repeat`` s (several calls for fast ones); a call slower than 50 ms is one
+    round of one call, in ``max(3, repeat // 2)`` rounds."""
+    number: dict[str, int] = {}
+    slow = False
+    for runtime, call in calls.items():
+        call()  # warm-up
+        t0 = time.perf_counter()
+        call()
+        once = max(time.perf_counter() - t0, 1e-9)
+        number[runtime] = max(1, int(min_time / repeat / once))
+        slow |= once > 0.05
+    rounds: dict[str, list[float]] = {runtime: [] for runtime in calls}
+    for _ in range(max(3, repeat // 2) if slow else repeat):
+        for runtime, call in calls.items():
+            t0 = time.perf_counter()
+            for _ in range(number[runtime]):
+                call()
+            rounds[runtime].append((time.perf_counter() - t0) / number[runtime])
+    return {runtime: statistics.median(r) for runtime, r in rounds.items()}
 
 
 # runtime name -> (predict, whether it reads the precomputed codes)
@@ -144,10 +164,15 @@ def run_model(
         lines += [f"node visits per row (internal nodes on the data path): {visits:.0f}", ""]
     lines += ["| runtime | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     sec: dict[tuple[str, int, int], float] = {}
-    for runtime, (fn, codes) in runners.items():
+    settings = [(1, b) for b in batches] + [(2, big)]
+    for threads, b in settings:  # the runtimes of one cell timed in alternation
+        calls = {rt: partial(fn, inputs[c][:b], threads) for rt, (fn, c) in runners.items()}
+        for runtime, s in interleaved_seconds(calls).items():
+            sec[runtime, threads, b] = s
+    for runtime in runners:
         cells = []
-        for threads, b in [(1, b) for b in batches] + [(2, big)]:
-            s = sec[runtime, threads, b] = time_runner(fn, inputs[codes][:b], threads)
+        for threads, b in settings:
+            s = sec[runtime, threads, b]
             cell = f"{s * 1e6:,.1f} µs" if b == 1 else f"{b / s:,.0f} rows/s"
             if visits and b > 1:
                 cell += f", {b * visits / s / 1e9:.2f} G visits/s"
@@ -249,9 +274,11 @@ def dataframe_predict(data_dir: Path, name: str, lines: list[str]) -> dict[str, 
     batch = frame.sample(1_000, random_state=0)
     encoded = enc.transform(batch)
     assert np.array_equal(pipe.predict(encoded), user.predict(batch))
-    t_enc = median_seconds(lambda: enc.transform(batch), repeat=9, min_time=0.5)
-    t_model = median_seconds(lambda: pipe.predict(encoded), repeat=9, min_time=0.5)
-    t_all = median_seconds(lambda: user.predict(batch), repeat=9, min_time=0.5)
+    timed = interleaved_seconds(
+        {"encode": lambda: enc.transform(batch), "model": lambda: pipe.predict(encoded),
+         "all": lambda: user.predict(batch)}, repeat=9, min_time=0.5,
+    )  # fmt: skip
+    t_enc, t_model, t_all = timed["encode"], timed["model"], timed["all"]
     n_cat = len(enc.categories_)
     res = {"ratio": t_all / t_model, "model": t_model, "all": t_all, "encode": t_enc,
            "cat_ns": np.nan}  # fmt: skip
