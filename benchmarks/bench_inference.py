@@ -117,14 +117,20 @@ def greenauto_predict(pipe: CompiledPipeline, amx: bool = True) -> Predict:
     return run
 
 
+#: Seconds between two runtimes' rounds: thread pools (OpenMP, ONNX Runtime) spin a while after
+#: a call, and would take the cores of the next runtime's 2-thread round.
+PAUSE = 0.05
+
+
 def interleaved_seconds(
     calls: dict[str, Callable[[], object]], repeat: int = 7, min_time: float = 0.3
 ) -> dict[str, float]:
     """Median seconds per call of each runtime, the runtimes timed in alternation (round k of
     every runtime before round k + 1 of any), so that a machine whose speed drifts over a
-    run (a shared VM) shifts all of them alike and their ratio holds. A round lasts about
-    ``min_time / repeat`` s (several calls for fast ones); a call slower than 50 ms is one
-    round of one call, in ``max(3, repeat // 2)`` rounds."""
+    run (a shared VM) shifts all of them alike and their ratio holds; a pause of ``PAUSE``
+    s before each round. A round lasts about ``min_time / repeat`` s (several calls for fast
+    ones); a call slower than 50 ms is one round of one call, in ``max(3, repeat // 2)``
+    rounds."""
     number: dict[str, int] = {}
     slow = False
     for runtime, call in calls.items():
@@ -137,6 +143,7 @@ def interleaved_seconds(
     rounds: dict[str, list[float]] = {runtime: [] for runtime in calls}
     for _ in range(max(3, repeat // 2) if slow else repeat):
         for runtime, call in calls.items():
+            time.sleep(PAUSE)  # the previous runtime's pool threads stop spinning first
             t0 = time.perf_counter()
             for _ in range(number[runtime]):
                 call()
