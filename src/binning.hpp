@@ -100,14 +100,16 @@ class BinningKernel {
     static constexpr std::int64_t kBlockRows = 64;
 
     BinView view() const {
-        return BinView{n_bins_.data(), offsets_.data(),   edges32_.data(), edges64_.data(),
-                       levels_.data(), level_off_.data(), level32_.data(), sorted64_.data()};
+        return BinView{n_bins_.data(),    offsets_.data(),  edges32_.data(),
+                       edges64_.data(),   levels_.data(),   level_off_.data(),
+                       level32_.data(),   sorted64_.data(), exact32_.data()};
     }
 
     // Level tables of the vectorised search and the sorted float64 edges (kernels.hpp).
     void build_levels(const double* edges, std::int64_t width) {
         levels_.resize(n_features_);
         level_off_.resize(n_features_);
+        exact32_.assign(n_features_, 0);
         sorted64_.assign(static_cast<std::size_t>(256 * n_features_),
                          std::numeric_limits<double>::quiet_NaN());
         for (std::int64_t j = 0; j < n_features_; ++j) {
@@ -125,6 +127,12 @@ class BinningKernel {
                     if (slot < m) t[off + i] = round_up_to_float(edges[j * width + slot]);
                 }
             for (int k = 0; k < m; ++k) sorted64_[256 * j + k] = edges[j * width + k];
+            bool exact = true;
+            for (int k = 0; k < m; ++k) {
+                const double e = edges[j * width + k];
+                exact &= std::isfinite(e) && static_cast<double>(round_up_to_float(e)) == e;
+            }
+            exact32_[j] = exact ? 1 : 0;
         }
     }
 
@@ -157,6 +165,7 @@ class BinningKernel {
     std::vector<std::int64_t> level_off_;
     std::vector<float> level32_;
     std::vector<double> sorted64_;
+    std::vector<std::uint8_t> exact32_;
 };
 
 }  // namespace greenauto

@@ -143,6 +143,9 @@ struct BinView {
     const std::int64_t* level_off;
     const float* level32;
     const double* sorted64;
+    // 1 where every inner edge of the feature is a float32 value: a float64 x is then binned
+    // exactly by its float32 rounding down (e <= x <=> e <= that value), without correction.
+    const std::uint8_t* exact32;
 };
 inline constexpr std::int64_t kLevelFloats = 304;  // tables of 8 levels: 4 x 16 + 16 + 32 + 64 + 128
 // Rows [0, n) of X (element strides row_stride, col_stride), output columns i < n_out reading

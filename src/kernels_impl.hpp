@@ -839,20 +839,40 @@ inline __m512i search16(int levels, const float* t, __m512 x) {
     }
 }
 
+// 16 float64 values (h[0]: rows 0-7, h[1]: rows 8-15; `valid` of them) rounded down to
+// float32, `exact` false where that changed the value (NaN and invalid lanes: true).
+inline __m512 narrow16(const __m512d* h, __mmask16 valid, __mmask16& exact) {
+    const __m256 lo = _mm512_cvt_roundpd_ps(h[0], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    const __m256 hi = _mm512_cvt_roundpd_ps(h[1], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    // exact where the float32 value equals the float64 one (NaN: handled by the caller)
+    const __mmask8 e0 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(lo), h[0], _CMP_EQ_OQ);
+    const __mmask8 e1 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(hi), h[1], _CMP_EQ_OQ);
+    const __mmask16 nan = static_cast<__mmask16>(
+        _mm512_cmp_pd_mask(h[0], h[0], _CMP_UNORD_Q) |
+        (_mm512_cmp_pd_mask(h[1], h[1], _CMP_UNORD_Q) << 8));
+    exact = static_cast<__mmask16>(e0 | (e1 << 8)) | nan | static_cast<__mmask16>(~valid);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+inline __mmask16 first_lanes(int64_t m) {
+    return m >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << m) - 1u);
+}
+
 // 16 values of a column (float32, or float64 rounded down to float32 with `exact` false where
-// that changed the value), rows r.. at stride `stride` (gathered), `m` of them valid.
+// that changed the value; the float64 values in h), rows r.. at stride `stride` (gathered), `m`
+// of them valid.
 template <typename T>
-inline __m512 load16(const T* x, int64_t stride, int64_t m, __mmask16& exact) {
-    const __mmask16 valid = m >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << m) - 1u);
+inline __m512 load16(const T* x, int64_t stride, int64_t m, __mmask16& exact, __m512d* h) {
+    const __mmask16 valid = first_lanes(m);
     const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
                                                                 11, 12, 13, 14, 15),
                                              _mm512_set1_epi32(static_cast<int>(stride)));
     if constexpr (sizeof(T) == 4) {
+        (void)h;
         exact = 0xFFFF;
         if (stride == 1) return _mm512_maskz_loadu_ps(valid, x);
         return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, lanes, x, 4);
     } else {
-        __m512d h[2];
         for (int k = 0; k < 2; ++k) {
             const __mmask8 vk = static_cast<__mmask8>(valid >> (8 * k));
             h[k] = stride == 1 ? _mm512_maskz_loadu_pd(vk, x + 8 * k)
@@ -861,35 +881,20 @@ inline __m512 load16(const T* x, int64_t stride, int64_t m, __mmask16& exact) {
                                                             : _mm512_castsi512_si256(lanes),
                                                           x, 8);
         }
-        const __m256 lo = _mm512_cvt_roundpd_ps(h[0], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        const __m256 hi = _mm512_cvt_roundpd_ps(h[1], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        // exact where the float32 value equals the float64 one (NaN: handled by the caller)
-        const __mmask8 e0 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(lo), h[0], _CMP_EQ_OQ);
-        const __mmask8 e1 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(hi), h[1], _CMP_EQ_OQ);
-        const __mmask16 nan = static_cast<__mmask16>(
-            _mm512_cmp_pd_mask(h[0], h[0], _CMP_UNORD_Q) |
-            (_mm512_cmp_pd_mask(h[1], h[1], _CMP_UNORD_Q) << 8));
-        exact = static_cast<__mmask16>(e0 | (e1 << 8)) | nan | static_cast<__mmask16>(~valid);
-        return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+        return narrow16(h, valid, exact);
     }
 }
 
 // float64 lanes not exactly float32: the float32 search counted a prefix of the edges <= x;
-// the next edges are checked in float64 until one is > x.
-inline __m512i correct16(const double* sorted, const double* x, int64_t stride, __mmask16 todo,
-                         __m512i count) {
-    const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                                                11, 12, 13, 14, 15),
-                                             _mm512_set1_epi32(static_cast<int>(stride)));
+// the next edges are checked in float64 (x: the lanes' values h) until one is > x.
+inline __m512i correct16(const double* sorted, const __m512d* h, __mmask16 todo, __m512i count) {
     for (int k = 0; k < 2; ++k) {
         __mmask8 left = static_cast<__mmask8>(todo >> (8 * k));
         if (!left) continue;
-        const __m256i li = k ? _mm512_extracti64x4_epi64(lanes, 1) : _mm512_castsi512_si256(lanes);
-        const __m512d xv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), left, li, x + 0, 8);
         __m256i c = k ? _mm512_extracti64x4_epi64(count, 1) : _mm512_castsi512_si256(count);
         while (left) {  // at most 255 rounds; nearly always one
             const __m512d e = _mm512_mask_i32gather_pd(_mm512_set1_pd(__builtin_inf()), left, c, sorted, 8);
-            left = _mm512_mask_cmp_pd_mask(left, e, xv, _CMP_LE_OQ);
+            left = _mm512_mask_cmp_pd_mask(left, e, h[k], _CMP_LE_OQ);
             c = _mm256_mask_add_epi32(c, left, c, _mm256_set1_epi32(1));
         }
         count = k ? _mm512_inserti64x4(count, c, 1) : _mm512_inserti64x4(count, c, 0);
@@ -951,25 +956,49 @@ inline void transpose16x16_ps(__m512* v) {
     }
 }
 
-// Row-major float32 rows without gathers: the 16 rows' features 16k .. 16k + 15 (those up to
-// the last column read, `width` of them in all) loaded as rows and transposed, kept while
-// the next column read lies in the same 16 (columns are usually ascending).
-class RowBlock16 {
+// 8 x 8 doubles: v[k] holding 8 consecutive features of row k becomes v[j] holding feature j
+// of the 8 rows.
+inline void transpose8x8_pd(__m512d* v) {
+    __m512d t[8];  // t[2i + h], 128-bit lane L: feature 2L + h of rows 2i, 2i + 1
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; ++h) {
+        const __m512d u0 = _mm512_shuffle_f64x2(t[h], t[2 + h], 0x88);      // features h, 4 + h
+        const __m512d u1 = _mm512_shuffle_f64x2(t[h], t[2 + h], 0xDD);      // 2 + h, 6 + h
+        const __m512d u2 = _mm512_shuffle_f64x2(t[4 + h], t[6 + h], 0x88);  // rows 4-7
+        const __m512d u3 = _mm512_shuffle_f64x2(t[4 + h], t[6 + h], 0xDD);
+        v[h] = _mm512_shuffle_f64x2(u0, u2, 0x88);
+        v[4 + h] = _mm512_shuffle_f64x2(u0, u2, 0xDD);
+        v[2 + h] = _mm512_shuffle_f64x2(u1, u3, 0x88);
+        v[6 + h] = _mm512_shuffle_f64x2(u1, u3, 0xDD);
+    }
+}
+
+// Row-major rows without gathers: the 16 rows' features in chunks (16 float32, 8 float64; up
+// to the last column read, `width` of them in all) loaded as rows and transposed, kept while
+// the next column read lies in the same chunk (columns are usually ascending). column(c) gives
+// column c's 16 values as load16 does.
+template <typename T>
+class RowBlock16;
+
+template <>
+class RowBlock16<float> {
    public:
     RowBlock16(const float* x, int64_t row_stride, int64_t m, int64_t width)
         : x_(x), stride_(row_stride), m_(m), width_(width) {}
-    __m512 column(int64_t c) {
+    __m512 column(int64_t c, __mmask16& exact, __m512d*) {
         const int64_t k = c >> 4;
         if (k != chunk_) {
-            const int64_t left = width_ - 16 * k;
-            const __mmask16 lanes =
-                left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+            const __mmask16 lanes = first_lanes(width_ - 16 * k);
             for (int64_t r = 0; r < 16; ++r)
                 v_[r] = r < m_ ? _mm512_maskz_loadu_ps(lanes, x_ + r * stride_ + 16 * k)
                                : _mm512_setzero_ps();
             transpose16x16_ps(v_);
             chunk_ = k;
         }
+        exact = 0xFFFF;
         return v_[c & 15];
     }
 
@@ -977,6 +1006,37 @@ class RowBlock16 {
     const float* x_;
     int64_t stride_, m_, width_, chunk_ = -1;
     __m512 v_[16];
+};
+
+template <>
+class RowBlock16<double> {
+   public:
+    RowBlock16(const double* x, int64_t row_stride, int64_t m, int64_t width)
+        : x_(x), stride_(row_stride), m_(m), width_(width) {}
+    __m512 column(int64_t c, __mmask16& exact, __m512d* h) {
+        const int64_t k = c >> 3;
+        if (k != chunk_) {
+            const __mmask8 lanes = static_cast<__mmask8>(first_lanes(width_ - 8 * k));
+            for (int half = 0; half < 2; ++half) {
+                __m512d* v = half ? hi_ : lo_;
+                for (int64_t r = 0; r < 8; ++r) {
+                    const int64_t row = 8 * half + r;
+                    v[r] = row < m_ ? _mm512_maskz_loadu_pd(lanes, x_ + row * stride_ + 8 * k)
+                                    : _mm512_setzero_pd();
+                }
+                transpose8x8_pd(v);
+            }
+            chunk_ = k;
+        }
+        h[0] = lo_[c & 7];
+        h[1] = hi_[c & 7];
+        return narrow16(h, first_lanes(m_), exact);
+    }
+
+   private:
+    const double* x_;
+    int64_t stride_, m_, width_, chunk_ = -1;
+    __m512d lo_[8], hi_[8];
 };
 
 // 16 rows at a time, 16 output columns at a time: a binary search per column vectorised over
@@ -989,21 +1049,18 @@ void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64
     if (row_stride > (int64_t{1} << 26) || row_stride < 1 || n < kFewRows)
         return bin_rows_by_value(v, X, n, row_stride, col_stride, columns, n_out, out,
                                  out_stride);
-    // row-major float32 where gathers are slow: rows loaded and transposed (RowBlock16)
-    bool by_rows = false;
+    // row-major input where gathers are slow: rows loaded and transposed (RowBlock16)
+    const bool by_rows = col_stride == 1 && row_stride > 1 && !fast_gathers();
     int64_t width = 0;  // columns [0, width) are read
-    if constexpr (sizeof(T) == 4) {
-        by_rows = col_stride == 1 && row_stride > 1 && !fast_gathers();
-        for (int64_t i = 0; i < n_out; ++i) width = columns[i] + 1 > width ? columns[i] + 1 : width;
-    }
+    for (int64_t i = 0; i < n_out; ++i) width = columns[i] + 1 > width ? columns[i] + 1 : width;
     // Column-major input: tiles of 256 rows, so that a group of 16 columns is read as 16
     // streams down its columns (16 rows of every column at a time would be as many streams as
     // columns, more than the prefetchers follow); row-major input: 16 rows at a time.
     const int64_t tile = row_stride == 1 ? 256 : 16;
     for (int64_t t0 = 0; t0 < n; t0 += tile) {
         const int64_t t1 = min64(n, t0 + tile);
-        RowBlock16 block(reinterpret_cast<const float*>(X) + t0 * row_stride, row_stride,
-                         min64(16, n - t0), width);  // by_rows: the tile's one block of 16
+        RowBlock16<T> block(X + t0 * row_stride, row_stride, min64(16, n - t0),
+                            width);  // by_rows: the tile's one block of 16
         for (int64_t i0 = 0; i0 < n_out; i0 += 16) {
             for (int64_t r = t0; r < t1; r += 16) {
                 const int64_t m = min64(16, n - r);
@@ -1016,12 +1073,14 @@ void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64
                     }
                     const int64_t c = columns[i0 + i];
                     const T* x = X + c * col_stride + r * row_stride;
-                    __mmask16 exact = 0xFFFF;
-                    const __m512 xf = by_rows ? block.column(c) : load16(x, row_stride, m, exact);
+                    __mmask16 exact;
+                    __m512d h[2];  // float64 input: the values
+                    const __m512 xf = by_rows ? block.column(c, exact, h)
+                                              : load16(x, row_stride, m, exact, h);
                     __m512i bin = search16(v.levels[c], v.level32 + v.level_off[c], xf);
                     if constexpr (sizeof(T) == 8)
-                        if (static_cast<__mmask16>(~exact))
-                            bin = correct16(v.sorted64 + 256 * c, x, row_stride,
+                        if (static_cast<__mmask16>(~exact) && !v.exact32[c])
+                            bin = correct16(v.sorted64 + 256 * c, h,
                                             static_cast<__mmask16>(~exact), bin);
                     const __mmask16 nan = _mm512_cmp_ps_mask(xf, xf, _CMP_UNORD_Q);
                     bin = _mm512_mask_mov_epi32(bin, nan, _mm512_set1_epi32(v.n_bins[c]));

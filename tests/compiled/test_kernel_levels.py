@@ -183,6 +183,33 @@ def test_binning_levels_agree(dtype, n_bins, width):
         np.testing.assert_array_equal(results["scalar"], binner.transform(X)[:, columns])
 
 
+@pytest.mark.parametrize("n_bins", [9, 255])
+def test_float64_next_to_float32_edges_at_every_level(n_bins):
+    """Edges that are float32 values (integer data: midpoints like 2.5) let the AVX-512 level
+    bin float64 input by its float32 rounding down, without the float64 correction: values a
+    hair below, on and above every edge, and far from any float32, land as numpy's
+    searchsorted puts them, at every level."""
+    rng = np.random.default_rng(n_bins)
+    fit = np.column_stack([rng.integers(0, 300, 4000), rng.integers(-50, 50, 4000)]).astype(float)
+    binner = Binner(n_bins=n_bins).fit(fit)
+    inner = [e[1:-1] for e in binner.bin_edges_]
+    assert all((e.astype(np.float32) == e).all() for e in inner)  # the case under test
+    cols = []
+    for e in inner:
+        near = np.concatenate([e, np.nextafter(e, -np.inf), np.nextafter(e, np.inf),
+                               e - 1e-9, e + 1e-9, e + 0.1])  # fmt: skip
+        cols.append(np.resize(near, 3001))
+    X = np.column_stack(cols)
+    X[::7, 0] = rng.uniform(-10, 310, X[::7, 0].shape)  # doubles between float32 values
+    expected = np.column_stack(
+        [np.searchsorted(e, X[:, j], side="right") for j, e in enumerate(inner)]
+    )
+    for layout in (X, np.asfortranarray(X)):
+        results = run_at_levels(lambda a=layout: binner.transform(a))
+        assert_all_equal(results)
+        np.testing.assert_array_equal(results["scalar"], expected)
+
+
 def test_set_isa_names_the_problem():
     with pytest.raises(ValueError, match="unknown instruction-set level 'neon'"):
         kernels.set_isa("neon")
