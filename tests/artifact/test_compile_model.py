@@ -69,24 +69,25 @@ def test_selection_steps_compose():
     assert compiled.ir.columns.size == 3
 
 
+# Pipelines built in the test, not at collection: parameters live until the session ends,
+# and fitted Binners (their compiled kernels) would then outlive the extension at exit.
 @pytest.mark.parametrize(
-    ("pipe", "match"),
+    ("make", "match"),
     [
-        (make_pipeline(StandardScaler(), DecisionTreeClassifier()), r"Step 'standardscaler'"),
-        (make_pipeline(GaussianNB()), r"Step 'gaussiannb' \(GaussianNB\): GaussianNB needs a"),
-        (
-            make_pipeline(Binner(n_bins=4), Binner(n_bins=4), DecisionTreeClassifier()),
-            r"Step 'binner-2': a pipeline can hold only one Binner",
-        ),
-        (
-            make_pipeline(
-                Binner(n_bins=4), lgb.LGBMClassifier(objective="regression", verbose=-1)
-            ),
-            r"Step 'lgbmclassifier' \(LGBMClassifier\): LightGBM objective 'regression'",
-        ),
+        (lambda: make_pipeline(StandardScaler(), DecisionTreeClassifier()),
+         r"Step 'standardscaler'"),
+        (lambda: make_pipeline(GaussianNB()),
+         r"Step 'gaussiannb' \(GaussianNB\): GaussianNB needs a"),
+        (lambda: make_pipeline(Binner(n_bins=4), Binner(n_bins=4), DecisionTreeClassifier()),
+         r"Step 'binner-2': a pipeline can hold only one Binner"),
+        (lambda: make_pipeline(
+            Binner(n_bins=4), lgb.LGBMClassifier(objective="regression", verbose=-1)),
+         r"Step 'lgbmclassifier' \(LGBMClassifier\): LightGBM objective 'regression'"),
     ],
-)
-def test_unsupported_steps_are_named(pipe, match):
+    ids=["scaler", "gaussian-nb-unbinned", "two-binners", "lgbm-regression"],
+)  # fmt: skip
+def test_unsupported_steps_are_named(make, match):
+    pipe = make()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pipe.fit(XI.astype(float), YI)
