@@ -62,6 +62,40 @@ def median_seconds(fn: Callable[[], object], *, repeat: int = 7, min_time: float
     return statistics.median(rounds)
 
 
+#: Seconds between two runtimes' rounds: thread pools (OpenMP, ONNX Runtime) spin a while after
+#: a call, and would take the cores of the next runtime's 2-thread round.
+PAUSE = 0.05
+
+
+def interleaved_seconds(
+    calls: dict[str, Callable[[], object]], repeat: int = 7, min_time: float = 0.3
+) -> dict[str, float]:
+    """Median seconds per call of each runtime, the runtimes timed in alternation (round k of
+    every runtime before round k + 1 of any), so that a machine whose speed drifts over a
+    run (a shared VM) shifts all of them alike and their ratio holds; a pause of ``PAUSE``
+    s before each round. A round lasts about ``min_time / repeat`` s (several calls for fast
+    ones); a call slower than 50 ms is one round of one call, in ``max(3, repeat // 2)``
+    rounds."""
+    number: dict[str, int] = {}
+    slow = False
+    for runtime, call in calls.items():
+        call()  # warm-up
+        t0 = time.perf_counter()
+        call()
+        once = max(time.perf_counter() - t0, 1e-9)
+        number[runtime] = max(1, int(min_time / repeat / once))
+        slow |= once > 0.05
+    rounds: dict[str, list[float]] = {runtime: [] for runtime in calls}
+    for _ in range(max(3, repeat // 2) if slow else repeat):
+        for runtime, call in calls.items():
+            time.sleep(PAUSE)  # the previous runtime's pool threads stop spinning first
+            t0 = time.perf_counter()
+            for _ in range(number[runtime]):
+                call()
+            rounds[runtime].append((time.perf_counter() - t0) / number[runtime])
+    return {runtime: statistics.median(r) for runtime, r in rounds.items()}
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages, e.g. ``"0.12 0.30 0.41"`` (``"unknown"`` if the
     system does not say)."""

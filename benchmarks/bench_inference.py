@@ -35,7 +35,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median_seconds, write_results
+from _common import interleaved_seconds, median_seconds, write_results
 from _peers import lleaves_predict, onnx_predict, sklearn_predict, visits_per_row
 
 import greenauto._kernels as kernels
@@ -115,40 +114,6 @@ def greenauto_predict(pipe: CompiledPipeline, amx: bool = True) -> Predict:
             kernels.set_knn_amx(before)
 
     return run
-
-
-#: Seconds between two runtimes' rounds: thread pools (OpenMP, ONNX Runtime) spin a while after
-#: a call, and would take the cores of the next runtime's 2-thread round.
-PAUSE = 0.05
-
-
-def interleaved_seconds(
-    calls: dict[str, Callable[[], object]], repeat: int = 7, min_time: float = 0.3
-) -> dict[str, float]:
-    """Median seconds per call of each runtime, the runtimes timed in alternation (round k of
-    every runtime before round k + 1 of any), so that a machine whose speed drifts over a
-    run (a shared VM) shifts all of them alike and their ratio holds; a pause of ``PAUSE``
-    s before each round. A round lasts about ``min_time / repeat`` s (several calls for fast
-    ones); a call slower than 50 ms is one round of one call, in ``max(3, repeat // 2)``
-    rounds."""
-    number: dict[str, int] = {}
-    slow = False
-    for runtime, call in calls.items():
-        call()  # warm-up
-        t0 = time.perf_counter()
-        call()
-        once = max(time.perf_counter() - t0, 1e-9)
-        number[runtime] = max(1, int(min_time / repeat / once))
-        slow |= once > 0.05
-    rounds: dict[str, list[float]] = {runtime: [] for runtime in calls}
-    for _ in range(max(3, repeat // 2) if slow else repeat):
-        for runtime, call in calls.items():
-            time.sleep(PAUSE)  # the previous runtime's pool threads stop spinning first
-            t0 = time.perf_counter()
-            for _ in range(number[runtime]):
-                call()
-            rounds[runtime].append((time.perf_counter() - t0) / number[runtime])
-    return {runtime: statistics.median(r) for runtime, r in rounds.items()}
 
 
 # runtime name -> (predict, whether it reads the precomputed codes)

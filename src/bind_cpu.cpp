@@ -13,6 +13,16 @@ using namespace nb::literals;
 
 namespace greenauto {
 
+namespace {
+// A run-time switch set to `yes`; returns its previous setting.
+template <bool (*Get)(), void (*Set)(bool)>
+bool exchange(bool yes) {
+    const bool before = Get();
+    Set(yes);
+    return before;
+}
+}  // namespace
+
 void bind_cpu(nb::module_& m) {
     apply_isa_environment();
     m.def("isa", [] { return std::string(isa_name(active_isa())); },
@@ -38,28 +48,14 @@ void bind_cpu(nb::module_& m) {
         "Whether the KNN's L2 search on codes below 128 uses AMX tiles at the current level (the "
         "CPU has AMX-INT8, Linux grants it, and it is allowed: GREENAUTO_KNN_AMX is not '0' at "
         "load, or set_knn_amx).");
-    m.def(
-        "set_knn_amx",
-        [](bool allowed) {
-            const bool before = knn_amx_allowed();
-            set_knn_amx_allowed(allowed);
-            return before;
-        },
-        "allowed"_a,
+    m.def("set_knn_amx", &exchange<knn_amx_allowed, set_knn_amx_allowed>, "allowed"_a,
         "Allow or forbid AMX tiles in the KNN from now on (every thread); returns the previous "
         "setting. Allowing has no effect where the CPU or the OS lacks AMX.");
     m.def("fast_gathers", &fast_gathers,
           "Whether the AVX-512 kernels take their gather paths (a few rows through a forest; "
           "binning of strided columns): yes on Intel, no elsewhere (AMD Zen 4 gathers cost a "
           "load per lane), unless GREENAUTO_FAST_GATHERS=0/1 at load or set_fast_gathers.");
-    m.def(
-        "set_fast_gathers",
-        [](bool yes) {
-            const bool before = fast_gathers();
-            set_fast_gathers(yes);
-            return before;
-        },
-        "yes"_a,
+    m.def("set_fast_gathers", &exchange<fast_gathers, set_fast_gathers>, "yes"_a,
         "Take the gather paths (True) or the gather-free ones (False) from now on (every "
         "thread); returns the previous setting. Predictions are the same either way.");
 }

@@ -126,10 +126,10 @@ class BinningKernel {
                     const int slot = ((2 * i + 1) << (levels - 1 - l)) - 1;
                     if (slot < m) t[off + i] = round_up_to_float(edges[j * width + slot]);
                 }
-            for (int k = 0; k < m; ++k) sorted64_[256 * j + k] = edges[j * width + k];
-            bool exact = true;
+            bool exact = true;  // every edge a float32 value
             for (int k = 0; k < m; ++k) {
                 const double e = edges[j * width + k];
+                sorted64_[256 * j + k] = e;
                 exact &= std::isfinite(e) && static_cast<double>(round_up_to_float(e)) == e;
             }
             exact32_[j] = exact ? 1 : 0;

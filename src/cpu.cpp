@@ -62,16 +62,18 @@ void set_active_isa(Isa isa) {
 }
 
 namespace {
+// A 0/1 switch from the environment when the module loads ('0' or '1'), else `otherwise`.
+bool env_switch(const char* name, bool otherwise) {
+    const char* env = std::getenv(name);
+    if (env != nullptr && (env[0] == '0' || env[0] == '1') && env[1] == '\0') return env[0] == '1';
+    return otherwise;
+}
+
 std::atomic<bool>& amx_allowed() {
-    static std::atomic<bool> yes{[] {
-        const char* env = std::getenv("GREENAUTO_KNN_AMX");
-        return !(env != nullptr && env[0] == '0' && env[1] == '\0');
-    }()};
+    static std::atomic<bool> yes{env_switch("GREENAUTO_KNN_AMX", true)};
     return yes;
 }
-}  // namespace
 
-namespace {
 bool gathers_by_vendor() {
 #if defined(GREENAUTO_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
@@ -82,12 +84,7 @@ bool gathers_by_vendor() {
 }
 
 std::atomic<bool>& gathers() {
-    static std::atomic<bool> fast{[] {
-        const char* env = std::getenv("GREENAUTO_FAST_GATHERS");
-        if (env != nullptr && (env[0] == '0' || env[0] == '1') && env[1] == '\0')
-            return env[0] == '1';
-        return gathers_by_vendor();
-    }()};
+    static std::atomic<bool> fast{env_switch("GREENAUTO_FAST_GATHERS", gathers_by_vendor())};
     return fast;
 }
 }  // namespace

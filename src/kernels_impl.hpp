@@ -44,6 +44,7 @@ using std::uint64_t;
 using std::uint8_t;
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // ============================================================================ trees: walk
 // The accumulators of block b of a call (kernels.hpp: float64, or uint32 with integer leaves).
@@ -1051,8 +1052,8 @@ void bin_rows(const BinView& v, const T* X, int64_t n, int64_t row_stride, int64
                                  out_stride);
     // row-major input where gathers are slow: rows loaded and transposed (RowBlock16)
     const bool by_rows = col_stride == 1 && row_stride > 1 && !fast_gathers();
-    int64_t width = 0;  // columns [0, width) are read
-    for (int64_t i = 0; i < n_out; ++i) width = columns[i] + 1 > width ? columns[i] + 1 : width;
+    int64_t width = 0;  // by_rows: columns [0, width) are read
+    for (int64_t i = 0; by_rows && i < n_out; ++i) width = max64(width, columns[i] + 1);
     // Column-major input: tiles of 256 rows, so that a group of 16 columns is read as 16
     // streams down its columns (16 rows of every column at a time would be as many streams as
     // columns, more than the prefetchers follow); row-major input: 16 rows at a time.
