@@ -53,7 +53,7 @@ void bind_cpu(nb::module_& m) {
         "setting. Allowing has no effect where the CPU or the OS lacks AMX.");
     m.def("fast_gathers", &fast_gathers,
           "Whether the AVX-512 kernels take their gather paths (a few rows through a forest; "
-          "binning of strided columns): yes on Intel, no elsewhere (AMD Zen 4 gathers cost a "
+          "binning of strided columns): yes on Intel, no elsewhere (AMD Zen 4 / 5 gathers cost a "
           "load per lane), unless GREENAUTO_FAST_GATHERS=0/1 at load or set_fast_gathers.");
     m.def("set_fast_gathers", &exchange<fast_gathers, set_fast_gathers>, "yes"_a,
         "Take the gather paths (True) or the gather-free ones (False) from now on (every "

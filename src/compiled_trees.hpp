@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "aligned.hpp"
@@ -105,6 +106,7 @@ class TreeEnsemble {
         identity_ = static_cast<std::int64_t>(used_.size()) == a.n_features;
         row_span_ = used_.empty() ? 0 : *std::max_element(used_.begin(), used_.end()) + 1;
         for (std::int64_t t = 0; t < a.n_trees; ++t) build_tree(a, t);
+        if constexpr (Node::kBinned) build_row_top();
         quantize();
     }
 
@@ -437,7 +439,12 @@ class TreeEnsemble {
                           top_walk_.data(),
                           width_,                value_.data(),
                           nullptr,               nullptr,
-                          0};
+                          0,
+                          row_entry_.empty() ? nullptr : row_feature_.data(),
+                          row_entry_.empty() ? nullptr : row_threshold_.data(),
+                          row_entry_.empty() ? nullptr : row_mask_.data(),
+                          row_entry_.empty() ? nullptr : row_entry_.data(),
+                          row_slots_};
     }
 
     static void fail(const std::string& msg) { throw std::invalid_argument(msg); }
@@ -598,7 +605,54 @@ class TreeEnsemble {
                 top_walk_.push_back(static_cast<std::uint32_t>(slot_of[orig - start] - info.root));
             top_walk_.resize(top_walk_.size() + (32 - top.leaves.size()), 0);  // never chosen
         }
+        if constexpr (Node::kBinned) add_row_entry(info, s, start, slot_of);
         trees_.push_back(info);
+    }
+
+    // The few-row path's entry of a tree (ForestView::row_entry): its top's exit slots, or
+    // for a Quickscorer tree of at most 32 leaves its leaves (in-order); a tree with neither
+    // turns the path off.
+    void add_row_entry(const TreeInfo& info, const Shape& s, std::int64_t start,
+                       const std::vector<std::int32_t>& slot_of) {
+        if (info.top_steps) {
+            const auto e = static_cast<std::size_t>(info.top_entry);
+            row_entry_.insert(row_entry_.end(), top_walk_.begin() + e, top_walk_.begin() + e + 32);
+        } else if (info.qs_leaves != 0 && info.qs_leaves <= 32) {
+            for (std::size_t l = 0; l < 32; ++l)  // slots past the leaves: never chosen
+                row_entry_.push_back(l < s.leaves.size() ? static_cast<std::uint32_t>(
+                                                               slot_of[s.leaves[l] - start] - info.root)
+                                                         : 0u);
+        } else {
+            row_top_ = false;
+        }
+    }
+
+    // ForestView::row_feature, row_threshold, row_mask from the trees' Quickscorer nodes (the
+    // top's, else the tree's own), or row_entry_ emptied when the path does not apply.
+    void build_row_top() {
+        if (!row_top_ || n_used() > 64 || n_trees_ == 0) {
+            row_entry_.clear();
+            return;
+        }
+        auto nodes_of = [](const TreeInfo& t) {
+            return t.top_steps ? std::pair<std::int64_t, std::int64_t>{t.top_begin, t.top_nodes}
+                               : std::pair<std::int64_t, std::int64_t>{t.qs_begin, t.qs_nodes};
+        };
+        for (const TreeInfo& t : trees_) row_slots_ = std::max(row_slots_, nodes_of(t).second);
+        const std::size_t size =
+            static_cast<std::size_t>((n_trees_ + 63) / 64 * std::max<std::int64_t>(row_slots_, 1) * 64);
+        row_feature_.assign(size, 0);
+        row_threshold_.assign(size, 0xFFFF);
+        row_mask_.assign(size, ~0u);
+        for (std::int64_t t = 0; t < n_trees_; ++t) {
+            const auto [begin, count] = nodes_of(trees_[t]);
+            for (std::int64_t i = 0; i < count; ++i) {
+                const auto at = static_cast<std::size_t>(((t / 64) * row_slots_ + i) * 64 + t % 64);
+                row_feature_[at] = static_cast<std::uint16_t>(qs_offset_[begin + i] / kBlockRows);
+                row_threshold_[at] = qs_threshold_[begin + i];
+                row_mask_[at] = static_cast<std::uint32_t>(qs_mask_[begin + i]);
+            }
+        }
     }
 
     // The Quickscorer nodes of a shape (column offset, threshold, bitvector clearing the
@@ -700,6 +754,11 @@ class TreeEnsemble {
     std::vector<std::uint8_t> qs_threshold_;
     std::vector<std::uint64_t> qs_mask_;
     std::vector<std::uint32_t> top_walk_;
+    // ForestView::row_*: the few-row path's Quickscorer across trees (binned models)
+    bool row_top_ = true;
+    std::int64_t row_slots_ = 0;
+    std::vector<std::uint16_t> row_feature_, row_threshold_;
+    std::vector<std::uint32_t> row_mask_, row_entry_;
     std::vector<double> value_;
     IntLeaves fine_, coarse_;  // integer leaf values (both empty: no certified path)
 };

@@ -29,9 +29,9 @@ Isa parse_isa(const std::string& name);
 // Apply GREENAUTO_ISA if set (called once at module load); throws on a bad value.
 void apply_isa_environment();
 // Whether vector gathers are fast enough for the kernels' gather paths (Intel: yes; AMD, whose
-// Zen 4 gathers cost about one load per lane, and other vendors: no). GREENAUTO_FAST_GATHERS=0
-// or 1 when the module loads overrides it (benchmarks and tests compare both; results are the
-// same either way).
+// Zen 4 and Zen 5 gathers cost about one load per lane, and other vendors: no).
+// GREENAUTO_FAST_GATHERS=0 or 1 when the module loads overrides it (benchmarks and tests
+// compare both; results are the same either way).
 bool fast_gathers();
 void set_fast_gathers(bool yes);
 // Whether the KNN may use AMX tiles where the CPU and the OS have them: yes unless

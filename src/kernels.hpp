@@ -86,6 +86,18 @@ struct ForestView {
     const std::uint16_t* quantized;
     const std::uint8_t* quantized8;
     std::int64_t qwidth;
+    // A few rows of a binned model (AVX-512): Quickscorer across trees, a lane per tree, for the
+    // top of every tree (its whole layout when it has at most 32 leaves). Per group of 64
+    // trees (tree 64g + k in lane k) and node slot s < row_slots, at [(g * row_slots + s) * 64
+    // + k]: the node's used feature, threshold (16-bit; a padding slot 0xFFFF, never true)
+    // and bitvector. Exit slot e of tree t then starts its walk at node row_entry[32 t + e]
+    // (relative to its root) for t.top_steps steps (0: a Quickscorer tree, the node is its
+    // leaf). Null when a tree has neither layout or more than 64 features are used.
+    const std::uint16_t* row_feature = nullptr;
+    const std::uint16_t* row_threshold = nullptr;
+    const std::uint32_t* row_mask = nullptr;
+    const std::uint32_t* row_entry = nullptr;
+    std::int64_t row_slots = 0;
 };
 
 // Leaf rows wider than this are added to row-major accumulators (one vector add per row);

@@ -110,6 +110,37 @@ def test_walked_trees_with_a_quickscorer_top_match_the_model(depth):
         )
 
 
+@pytest.mark.parametrize("n_features", [5, 64, 65])
+@pytest.mark.parametrize("with_qs64", [False, True])
+def test_few_rows_through_a_forest_of_deep_and_small_trees(n_features, with_qs64):
+    """The few-row path of AVX-512 without gathers runs the tops of 64 trees at a time by
+    Quickscorer across the trees (at most 64 features used; the small trees whole) and walks
+    the rest: 70 trees (a partial second group) mixing deep trees (a top, then a walk) with
+    trees of at most 32 leaves. A tree of 33-64 leaves, or 65 features, turns that path off:
+    the rows then take the plain walk. Every level gives the model's labels and probabilities."""
+    rng = np.random.default_rng(n_features)
+    codes = rng.integers(0, 64, size=(3000, n_features)).astype(np.float64)
+    y = (codes[:, 0] + codes[:, -1] + rng.integers(0, 40, size=3000)) // 30  # 5 classes
+    model = RandomForestClassifier(n_estimators=70, max_depth=10, random_state=0).fit(codes, y)
+    for i in range(0, 70, 3):  # small trees among the deep ones
+        leaves = 40 if with_qs64 and i == 33 else 4 + i % 29
+        small = DecisionTreeClassifier(max_leaf_nodes=leaves, max_features=3, random_state=i)
+        model.estimators_[i] = small.fit(codes, y)  # every class: the forest's leaf rows
+    sizes = [e.get_n_leaves() for e in model.estimators_]
+    assert min(sizes) <= 32
+    assert max(sizes) > 64
+    assert (max(s for s in sizes if s <= 64) > 32) == with_qs64
+    edges = [np.r_[-1.0, np.arange(63) + 0.5, 64.0]] * n_features
+    pipe = CompiledPipeline([model], classes=model.classes_, binner=edges)
+    for batch in (codes[:1], codes[5:12]):
+        results = run_at_levels(lambda b=batch: (pipe.predict(b), pipe.predict_proba(b)))
+        assert_all_equal(results)
+        np.testing.assert_array_equal(results[LEVELS[-1]][0], model.predict(batch))
+        np.testing.assert_allclose(
+            results[LEVELS[-1]][1], model.predict_proba(batch), rtol=0, atol=1e-12
+        )
+
+
 def test_raw_trees_with_nan_agree_across_levels():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 7)).astype(np.float32)
