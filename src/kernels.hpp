@@ -92,7 +92,7 @@ struct ForestView {
     // + k]: the node's used feature, threshold (16-bit; a padding slot 0xFFFF, never true)
     // and bitvector. Exit slot e of tree t then starts its walk at node row_entry[32 t + e]
     // (relative to its root) for t.top_steps steps (0: a Quickscorer tree, the node is its
-    // leaf). Null when a tree has neither layout or more than 64 features are used.
+    // leaf). Null when more than 128 features are used or a tree has 33-64 leaves.
     const std::uint16_t* row_feature = nullptr;
     const std::uint16_t* row_threshold = nullptr;
     const std::uint32_t* row_mask = nullptr;

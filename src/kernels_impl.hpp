@@ -335,25 +335,44 @@ inline void tree_rows_u8_gather(const ForestView& f, const uint8_t* x, int64_t s
     }
 }
 
+// A row's (at most 128) codes, 16 bits each, 32 per register: codes [32q, 32q + 32) in c[q].
+template <bool Wide>
+struct RowCodes16 {
+    __m512i c[Wide ? 4 : 2];
+    RowCodes16(const uint8_t* row, int64_t n) {
+        for (int h = 0; h < (Wide ? 2 : 1); ++h) {
+            const int64_t m = min64(64, n - 64 * h);
+            const __mmask64 used = m >= 64 ? ~__mmask64{0} : (__mmask64{1} << m) - 1;
+            const __m512i b = _mm512_maskz_loadu_epi8(used, row + 64 * h);
+            c[2 * h] = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b));
+            c[2 * h + 1] = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(b, 1));
+        }
+    }
+    // The codes of the 32 features f (16-bit lanes).
+    __m512i operator()(__m512i f) const {
+        const __m512i a = _mm512_permutex2var_epi16(c[0], f, c[1]);
+        if constexpr (!Wide) return a;
+        const __m512i b = _mm512_permutex2var_epi16(c[2], f, c[3]);
+        return _mm512_mask_blend_epi16(_mm512_test_epi16_mask(f, _mm512_set1_epi16(64)), a, b);
+    }
+};
+
 // A few rows, 64 trees at a time (ForestView::row_*): the top of every tree (a small tree
 // whole) by Quickscorer across the trees, a 16-bit lane per tree: the row's codes of the 64
-// trees' node features by two permutes of its (at most 64) codes, compared with the nodes'
+// trees' node features by permutes of its (at most 128) codes, compared with the nodes'
 // thresholds, clear the bitvectors of the trees whose node test fails. From each tree's exit,
 // the rest of it walked as rows_by_tree does (16 trees as independent chains): about half the
 // dependent steps of walking from the roots. Leaves added in tree order.
+template <bool Wide>
 inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
                              void* acc) {
     constexpr int kGroup = 64, kTrees = 16;
     const int64_t slots = f.row_slots;
-    const __mmask64 used = f.n_features >= 64 ? ~__mmask64{0}
-                                              : (__mmask64{1} << f.n_features) - 1;
     const WalkNodeU8* nodes = f.nodes_u8;
     const __m512i top = _mm512_set1_epi32(31);
     for (int64_t r = 0; r < n; ++r) {
         const uint8_t* row = x + r * stride;
-        const __m512i codes = _mm512_maskz_loadu_epi8(used, row);
-        const __m512i lo = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(codes));
-        const __m512i hi = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(codes, 1));
+        const RowCodes16<Wide> code_of(row, f.n_features);
         for (int64_t t0 = 0; t0 < f.n_trees; t0 += kGroup) {
             const int64_t at = (t0 / kGroup) * slots * kGroup;
             const uint16_t* fe = f.row_feature + at;
@@ -361,8 +380,8 @@ inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stri
             const uint32_t* mk = f.row_mask + at;
             __m512i v0 = _mm512_set1_epi32(-1), v1 = v0, v2 = v0, v3 = v0;
             for (int64_t s = 0; s < slots; ++s, fe += kGroup, th += kGroup, mk += kGroup) {
-                const __m512i c0 = _mm512_permutex2var_epi16(lo, _mm512_loadu_si512(fe), hi);
-                const __m512i c1 = _mm512_permutex2var_epi16(lo, _mm512_loadu_si512(fe + 32), hi);
+                const __m512i c0 = code_of(_mm512_loadu_si512(fe));
+                const __m512i c1 = code_of(_mm512_loadu_si512(fe + 32));
                 const __mmask32 k0 = _mm512_cmpgt_epu16_mask(c0, _mm512_loadu_si512(th));
                 const __mmask32 k1 = _mm512_cmpgt_epu16_mask(c1, _mm512_loadu_si512(th + 32));
                 v0 = _mm512_mask_and_epi32(v0, static_cast<__mmask16>(k0), v0,
@@ -407,7 +426,9 @@ inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stri
 void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
                   void* acc) {
     if (fast_gathers()) return tree_rows_u8_gather(f, x, stride, n, acc);
-    if (f.row_entry != nullptr) return tree_rows_u8_top(f, x, stride, n, acc);
+    if (f.row_entry != nullptr)
+        return f.n_features > 64 ? tree_rows_u8_top<true>(f, x, stride, n, acc)
+                                 : tree_rows_u8_top<false>(f, x, stride, n, acc);
     const WalkNodeU8* nodes = f.nodes_u8;
     rows_by_tree(f, x, stride, n, acc, [nodes](uint32_t i, const uint8_t* row) {
         return step_u8<3>(nodes + i, row);

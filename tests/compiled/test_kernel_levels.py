@@ -110,14 +110,15 @@ def test_walked_trees_with_a_quickscorer_top_match_the_model(depth):
         )
 
 
-@pytest.mark.parametrize("n_features", [5, 64, 65])
+@pytest.mark.parametrize("n_features", [5, 64, 65, 128, 129])
 @pytest.mark.parametrize("with_qs64", [False, True])
 def test_few_rows_through_a_forest_of_deep_and_small_trees(n_features, with_qs64):
     """The few-row path of AVX-512 without gathers runs the tops of 64 trees at a time by
-    Quickscorer across the trees (at most 64 features used; the small trees whole) and walks
-    the rest: 70 trees (a partial second group) mixing deep trees (a top, then a walk) with
-    trees of at most 32 leaves. A tree of 33-64 leaves, or 65 features, turns that path off:
-    the rows then take the plain walk. Every level gives the model's labels and probabilities."""
+    Quickscorer across the trees (the row's codes looked up in one or, past 64 features, two
+    register pairs; the small trees whole) and walks the rest: 70 trees (a partial second
+    group) mixing deep trees (a top, then a walk) with trees of at most 32 leaves. Past 128
+    features, or with a tree of 33-64 leaves, the rows take the plain walk. Every level gives
+    the model's labels and probabilities."""
     rng = np.random.default_rng(n_features)
     codes = rng.integers(0, 64, size=(3000, n_features)).astype(np.float64)
     y = (codes[:, 0] + codes[:, -1] + rng.integers(0, 40, size=3000)) // 30  # 5 classes
