@@ -335,6 +335,12 @@ inline void tree_rows_u8_gather(const ForestView& f, const uint8_t* x, int64_t s
     }
 }
 
+// The lowest bit set in each 32-bit lane (the exit slot of a Quickscorer bitvector).
+inline __m512i lowest_bit32(__m512i v) {
+    const __m512i low = _mm512_and_si512(v, _mm512_sub_epi32(_mm512_setzero_si512(), v));
+    return _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_lzcnt_epi32(low));
+}
+
 // A row's (at most 128) codes, 16 bits each, 32 per register: codes [32q, 32q + 32) in c[q].
 template <bool Wide>
 struct RowCodes16 {
@@ -369,7 +375,6 @@ inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stri
     constexpr int kGroup = 64, kTrees = 16;
     const int64_t slots = f.row_slots;
     const WalkNodeU8* nodes = f.nodes_u8;
-    const __m512i top = _mm512_set1_epi32(31);
     for (int64_t r = 0; r < n; ++r) {
         const uint8_t* row = x + r * stride;
         const RowCodes16<Wide> code_of(row, f.n_features);
@@ -395,10 +400,7 @@ inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stri
             }
             alignas(64) uint32_t exit[kGroup];  // lowest bit left set: the exit slot
             const __m512i vs[4] = {v0, v1, v2, v3};
-            for (int q = 0; q < 4; ++q) {
-                const __m512i low = _mm512_and_si512(vs[q], _mm512_sub_epi32(_mm512_setzero_si512(), vs[q]));
-                _mm512_store_si512(exit + 16 * q, _mm512_sub_epi32(top, _mm512_lzcnt_epi32(low)));
-            }
+            for (int q = 0; q < 4; ++q) _mm512_store_si512(exit + 16 * q, lowest_bit32(vs[q]));
             const int64_t t_end = min64(f.n_trees, t0 + kGroup);
             for (int64_t c0 = t0; c0 < t_end; c0 += kTrees) {
                 const int kt = static_cast<int>(min64(kTrees, t_end - c0));
@@ -517,12 +519,8 @@ inline void qs32_exits(const QsNodes& q, const uint8_t* cols, __m512i* l) {
         v2 = _mm512_mask_and_epi32(v2, static_cast<__mmask16>(k >> 32), v2, m);
         v3 = _mm512_mask_and_epi32(v3, static_cast<__mmask16>(k >> 48), v3, m);
     }
-    const __m512i top = _mm512_set1_epi32(31);
     const __m512i vs[4] = {v0, v1, v2, v3};
-    for (int j = 0; j < 4; ++j) {
-        const __m512i low = _mm512_and_si512(vs[j], _mm512_sub_epi32(_mm512_setzero_si512(), vs[j]));
-        l[j] = _mm512_sub_epi32(top, _mm512_lzcnt_epi32(low));
-    }
+    for (int j = 0; j < 4; ++j) l[j] = lowest_bit32(vs[j]);
 }
 
 // Trees of at most 32 leaves.
