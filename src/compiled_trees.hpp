@@ -440,10 +440,9 @@ class TreeEnsemble {
                           width_,                value_.data(),
                           nullptr,               nullptr,
                           0,
-                          row_entry_.empty() ? nullptr : row_feature_.data(),
-                          row_entry_.empty() ? nullptr : row_threshold_.data(),
-                          row_entry_.empty() ? nullptr : row_mask_.data(),
-                          row_entry_.empty() ? nullptr : row_entry_.data(),
+                          row_feature_.empty() ? nullptr : row_feature_.data(),
+                          row_threshold_.data(),
+                          row_mask_.data(),
                           row_slots_};
     }
 
@@ -605,36 +604,26 @@ class TreeEnsemble {
                 top_walk_.push_back(static_cast<std::uint32_t>(slot_of[orig - start] - info.root));
             top_walk_.resize(top_walk_.size() + (32 - top.leaves.size()), 0);  // never chosen
         }
-        if constexpr (Node::kBinned) add_row_entry(info, s, start, slot_of);
+        if (Node::kBinned && info.qs_leaves != 0 && info.qs_leaves <= 32) {
+            // the few-row path's exit slot -> walk node of that leaf (slots past: never chosen)
+            info.top_entry = static_cast<std::int64_t>(top_walk_.size());
+            for (std::size_t l = 0; l < 32; ++l)
+                top_walk_.push_back(l < s.leaves.size() ? static_cast<std::uint32_t>(
+                                                              slot_of[s.leaves[l] - start] - info.root)
+                                                        : 0u);
+        }
         trees_.push_back(info);
     }
 
-    // The few-row path's entry of a tree (ForestView::row_entry): its top's exit slots, or
-    // for a Quickscorer tree of at most 32 leaves its leaves (in-order). A tree of 33-64
-    // leaves turns the path off: given a top, forests of them (LightGBM, 63 leaves) measured
-    // slower through it than walked from the roots (Zen 5: letter 8.2 against 6.4 us a row).
-    void add_row_entry(const TreeInfo& info, const Shape& s, std::int64_t start,
-                       const std::vector<std::int32_t>& slot_of) {
-        if (info.top_steps) {
-            const auto e = static_cast<std::size_t>(info.top_entry);
-            row_entry_.insert(row_entry_.end(), top_walk_.begin() + e, top_walk_.begin() + e + 32);
-        } else if (info.qs_leaves != 0 && info.qs_leaves <= 32) {
-            for (std::size_t l = 0; l < 32; ++l)  // slots past the leaves: never chosen
-                row_entry_.push_back(l < s.leaves.size() ? static_cast<std::uint32_t>(
-                                                               slot_of[s.leaves[l] - start] - info.root)
-                                                         : 0u);
-        } else {
-            row_top_ = false;
-        }
-    }
-
     // ForestView::row_feature, row_threshold, row_mask from the trees' Quickscorer nodes (the
-    // top's, else the tree's own), or row_entry_ emptied when the path does not apply.
+    // top's, else the tree's own), left empty when the path does not apply: more than 128
+    // used features, or a tree of 33-64 leaves (given a top, forests of them, LightGBM with 63
+    // leaves, measured slower through the path than walked from the roots: Zen 5, letter 8.2
+    // against 6.4 us a row).
     void build_row_top() {
-        if (!row_top_ || n_used() > 128 || n_trees_ == 0) {
-            row_entry_.clear();
-            return;
-        }
+        if (n_used() > 128 || n_trees_ == 0) return;
+        for (const TreeInfo& t : trees_)
+            if (t.top_steps == 0 && !(t.qs_leaves != 0 && t.qs_leaves <= 32)) return;
         auto nodes_of = [](const TreeInfo& t) {
             return t.top_steps ? std::pair<std::int64_t, std::int64_t>{t.top_begin, t.top_nodes}
                                : std::pair<std::int64_t, std::int64_t>{t.qs_begin, t.qs_nodes};
@@ -756,10 +745,9 @@ class TreeEnsemble {
     std::vector<std::uint64_t> qs_mask_;
     std::vector<std::uint32_t> top_walk_;
     // ForestView::row_*: the few-row path's Quickscorer across trees (binned models)
-    bool row_top_ = true;
     std::int64_t row_slots_ = 0;
     std::vector<std::uint16_t> row_feature_, row_threshold_;
-    std::vector<std::uint32_t> row_mask_, row_entry_;
+    std::vector<std::uint32_t> row_mask_;
     std::vector<double> value_;
     IntLeaves fine_, coarse_;  // integer leaf values (both empty: no certified path)
 };

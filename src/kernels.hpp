@@ -54,7 +54,9 @@ struct TreeInfo {
     std::int64_t qs_begin;     // first QS node
     // Walked trees deeper than kTopDepth: their top kTopDepth levels also in the Quickscorer
     // layout (nodes at depth kTopDepth as its leaves), whose exit slot e starts the walk at
-    // node top_walk[top_entry + e] (relative to root) for top_steps steps. top_steps 0: no top layout.
+    // node top_walk[top_entry + e] (relative to root) for top_steps steps. top_steps 0: no top
+    // layout; a Quickscorer tree of at most 32 leaves then has top_walk[top_entry + e], the
+    // walk node of its leaf e (the few-row path, ForestView::row_feature).
     std::int32_t top_nodes;
     std::int32_t top_steps;
     std::int64_t top_begin;    // first QS node of the top
@@ -90,13 +92,12 @@ struct ForestView {
     // top of every tree (its whole layout when it has at most 32 leaves). Per group of 64
     // trees (tree 64g + k in lane k) and node slot s < row_slots, at [(g * row_slots + s) * 64
     // + k]: the node's used feature, threshold (16-bit; a padding slot 0xFFFF, never true)
-    // and bitvector. Exit slot e of tree t then starts its walk at node row_entry[32 t + e]
-    // (relative to its root) for t.top_steps steps (0: a Quickscorer tree, the node is its
-    // leaf). Null when more than 128 features are used or a tree has 33-64 leaves.
+    // and bitvector. Exit slot e of tree t then starts its walk at node top_walk[t.top_entry
+    // + e] (relative to its root) for t.top_steps steps (0: a Quickscorer tree, the node is
+    // its leaf). Null when more than 128 features are used or a tree has 33-64 leaves.
     const std::uint16_t* row_feature = nullptr;
     const std::uint16_t* row_threshold = nullptr;
     const std::uint32_t* row_mask = nullptr;
-    const std::uint32_t* row_entry = nullptr;
     std::int64_t row_slots = 0;
 };
 

@@ -229,26 +229,40 @@ inline void walk_f64(const ForestView& f, const TreeInfo& t, const double* cols,
     }
 }
 
-// A few rows read row-major: 16 trees stepped together per row (the latency path: the loads
-// of 16 independent chains overlap).
+constexpr int kRowChains = 16;  // trees stepped together for one row
+
+// Trees t0 .. t0 + kt - 1 (kt <= kRowChains) stepped together for one row, the loads of their
+// independent chains overlapping (the latency path): tree t from node start(t) (relative to
+// its root) for steps_of(t) steps, all for the most of them (a leaf points to itself); the
+// exit nodes in idx.
+template <typename Start, typename StepsOf, typename Step>
+inline void chain_trees(const ForestView& f, int64_t t0, int kt, Start start, StepsOf steps_of,
+                        Step step, uint32_t* idx) {
+    uint32_t root[kRowChains];
+    int32_t steps = 0;
+    for (int k = 0; k < kRowChains; ++k) {
+        const int64_t t = t0 + (k < kt ? k : 0);
+        root[k] = static_cast<uint32_t>(f.trees[t].root);
+        idx[k] = start(t);
+        const int32_t st = steps_of(f.trees[t]);
+        if (k < kt && st > steps) steps = st;
+    }
+    for (int32_t s = 0; s < steps; ++s)
+        for (int k = 0; k < kRowChains; ++k) idx[k] = step(root[k] + idx[k]);
+}
+
+// A few rows read row-major, every tree walked from its root, kRowChains trees at a time.
 template <typename In, typename Step>
 inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64_t n,
                          void* acc, Step step) {
-    constexpr int kTrees = 16;
     for (int64_t r = 0; r < n; ++r) {
         const In* row = x + r * stride;
-        for (int64_t t0 = 0; t0 < f.n_trees; t0 += kTrees) {
-            const int kt = static_cast<int>(min64(kTrees, f.n_trees - t0));
-            uint32_t idx[kTrees], root[kTrees];
-            int32_t depth = 0;
-            for (int k = 0; k < kTrees; ++k) {
-                const TreeInfo& t = f.trees[t0 + (k < kt ? k : 0)];
-                idx[k] = 0u;
-                root[k] = static_cast<uint32_t>(t.root);
-                if (k < kt && t.depth > depth) depth = t.depth;
-            }
-            for (int32_t s = 0; s < depth; ++s)
-                for (int k = 0; k < kTrees; ++k) idx[k] = step(root[k] + idx[k], row);
+        for (int64_t t0 = 0; t0 < f.n_trees; t0 += kRowChains) {
+            const int kt = static_cast<int>(min64(kRowChains, f.n_trees - t0));
+            uint32_t idx[kRowChains];
+            chain_trees(
+                f, t0, kt, [](int64_t) { return 0u; }, [](const TreeInfo& t) { return t.depth; },
+                [row, &step](uint32_t i) { return step(i, row); }, idx);
             for (int k = 0; k < kt; ++k)
                 add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
         }
@@ -367,12 +381,12 @@ struct RowCodes16 {
 // whole) by Quickscorer across the trees, a 16-bit lane per tree: the row's codes of the 64
 // trees' node features by permutes of its (at most 128) codes, compared with the nodes'
 // thresholds, clear the bitvectors of the trees whose node test fails. From each tree's exit,
-// the rest of it walked as rows_by_tree does (16 trees as independent chains): about half the
+// the rest of it walked by chain_trees, as rows_by_tree walks from the roots: about half the
 // dependent steps of walking from the roots. Leaves added in tree order.
 template <bool Wide>
 inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
                              void* acc) {
-    constexpr int kGroup = 64, kTrees = 16;
+    constexpr int kGroup = 64;
     const int64_t slots = f.row_slots;
     const WalkNodeU8* nodes = f.nodes_u8;
     for (int64_t r = 0; r < n; ++r) {
@@ -402,19 +416,16 @@ inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stri
             const __m512i vs[4] = {v0, v1, v2, v3};
             for (int q = 0; q < 4; ++q) _mm512_store_si512(exit + 16 * q, lowest_bit32(vs[q]));
             const int64_t t_end = min64(f.n_trees, t0 + kGroup);
-            for (int64_t c0 = t0; c0 < t_end; c0 += kTrees) {
-                const int kt = static_cast<int>(min64(kTrees, t_end - c0));
-                uint32_t idx[kTrees], root[kTrees];
-                int32_t steps = 0;
-                for (int k = 0; k < kTrees; ++k) {
-                    const int64_t t = c0 + (k < kt ? k : 0);
-                    root[k] = static_cast<uint32_t>(f.trees[t].root);
-                    idx[k] = f.row_entry[32 * t + exit[t - t0]];
-                    if (k < kt && f.trees[t].top_steps > steps) steps = f.trees[t].top_steps;
-                }
-                for (int32_t s = 0; s < steps; ++s)
-                    for (int k = 0; k < kTrees; ++k)
-                        idx[k] = step_u8<3>(nodes + root[k] + idx[k], row);
+            for (int64_t c0 = t0; c0 < t_end; c0 += kRowChains) {
+                const int kt = static_cast<int>(min64(kRowChains, t_end - c0));
+                uint32_t idx[kRowChains];
+                chain_trees(
+                    f, c0, kt,
+                    [&f, &exit, t0](int64_t t) {
+                        return f.top_walk[f.trees[t].top_entry + exit[t - t0]];
+                    },
+                    [](const TreeInfo& t) { return t.top_steps; },
+                    [nodes, row](uint32_t i) { return step_u8<3>(nodes + i, row); }, idx);
                 row_leaves(f, c0, kt, idx, r, acc);
             }
         }
@@ -428,7 +439,7 @@ inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stri
 void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
                   void* acc) {
     if (fast_gathers()) return tree_rows_u8_gather(f, x, stride, n, acc);
-    if (f.row_entry != nullptr)
+    if (f.row_feature != nullptr)
         return f.n_features > 64 ? tree_rows_u8_top<true>(f, x, stride, n, acc)
                                  : tree_rows_u8_top<false>(f, x, stride, n, acc);
     const WalkNodeU8* nodes = f.nodes_u8;
