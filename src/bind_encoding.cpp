@@ -210,23 +210,11 @@ bool arrow_codes(const StringCategories& cats, const Off* offsets, std::int64_t 
                  std::int64_t offset, std::int64_t n, double* dst) {
     if (offset < 0 || offset + n + 1 > n_offsets)
         throw nb::value_error("Arrow text column: its offsets are shorter than the array");
-    bool unknown = false;
-    for (std::int64_t r = 0; r < n; ++r) {
-        const std::int64_t i = offset + r;
-        if (valid != nullptr && ((valid[i >> 3] >> (i & 7)) & 1) == 0) {
-            dst[r] = kNaN;
-            continue;
-        }
-        const std::int64_t b = offsets[i], e = offsets[i + 1];
-        if (b < 0 || e < b || e > n_data)
-            throw nb::value_error("Arrow text column: an offset points outside the data");
-        const char* text = reinterpret_cast<const char*>(data);
-        const std::int32_t k =
-            cats.code(text + b, static_cast<std::size_t>(e - b), text + n_data);
-        unknown |= k < 0;
-        dst[r] = k < 0 ? -1.0 : static_cast<double>(k);
-    }
-    return unknown;
+    // every offset checked once, before any is used: from 0, non-decreasing, within the data
+    bool bad = n > 0 && (offsets[offset] < 0 || offsets[offset + n] > n_data);
+    for (std::int64_t i = offset; i < offset + n; ++i) bad |= offsets[i + 1] < offsets[i];
+    if (bad) throw nb::value_error("Arrow text column: an offset points outside the data");
+    return cats.codes(offsets, reinterpret_cast<const char*>(data), n_data, valid, offset, n, dst);
 }
 
 using Bytes = nb::ndarray<const std::uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;

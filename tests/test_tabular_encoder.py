@@ -258,6 +258,59 @@ def test_string_table_finds_every_length_and_refuses_near_misses():
         assert unknown == ([] if want[0] == 0 else [0])
 
 
+def _tricky_strings(rng: np.random.Generator, n: int) -> list[str]:
+    """Strings of 0 to 48 bytes that share heads, tails or both with each other: the same
+    first 16 bytes with another tail, the same first and last 16 with another middle, a
+    trailing zero byte, multi-byte UTF-8."""
+    base = ["".join(rng.choice(list("abcé\0"), size=m)) for m in rng.integers(0, 49, n)]
+    out = []
+    for s in base:
+        out.append(s)
+        if len(s) > 16:
+            out.append(s[:16] + s[16:][::-1])  # same head, another tail
+        if len(s) > 34:
+            out.append(s[:16] + "x" + s[17:])  # same head and tail, another middle
+        out.append(s + "\0")
+    return out
+
+
+@pytest.mark.parametrize("n_categories", [3, 40, 700, 3000])
+def test_arrow_lookup_matches_a_dict_on_random_strings(n_categories):
+    """The hot loop of an Arrow column (one slot compare per value) against a Python dict:
+    few and many categories (a table where some categories lie past their home slot),
+    values that are categories and near misses, in one buffer and in slices of it, with
+    missing values, through utf8 and large_utf8."""
+    import pyarrow as pa
+
+    from greenauto._native import arrow_string_codes
+
+    rng = np.random.default_rng(n_categories)
+    pool = list(dict.fromkeys(_tricky_strings(rng, n_categories)))
+    cats = pool[: max(1, len(pool) // 2)]
+    table = StringCategories(cats)
+    want_of = {c: float(i) for i, c in enumerate(cats)}
+    values = [pool[i] for i in rng.integers(0, len(pool), 5000)]
+    values = [None if rng.random() < 0.05 else v for v in values]
+    want = np.array([np.nan if v is None else want_of.get(v, -1.0) for v in values])
+    for kind in (pa.string(), pa.large_string()):
+        arr = pa.array(values, type=kind)
+        for start, stop in ((0, len(values)), (13, 4000), (4990, 5000)):
+            part = arr.slice(start, stop - start)
+            valid, offsets, data = part.buffers()
+            off_dtype = np.int32 if kind == pa.string() else np.int64
+            out = np.empty(stop - start)
+            unknown = arrow_string_codes(
+                table,
+                np.frombuffer(offsets, off_dtype),
+                np.frombuffer(data, np.uint8),
+                None if valid is None else np.frombuffer(valid, np.uint8),
+                part.offset,
+                out,
+            )
+            assert_same(out, want[start:stop])
+            assert unknown == bool((want[start:stop] == -1).any())
+
+
 def test_block_columns_in_any_layout_match_the_pandas_path():
     """Consolidated 2-D blocks, one block per column, extension arrays and columns in any
     block order: the compiled path reads each column where its block keeps it."""
