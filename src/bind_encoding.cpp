@@ -519,7 +519,9 @@ void bind_encoding(nb::module_& m) {
     nb::class_<StringCategories>(m, "StringCategories",
                                  "Fitted text categories of one column (code = position).")
         .def(nb::init<const std::vector<std::string>&>(), "categories"_a)
-        .def_prop_ro("size", &StringCategories::size);
+        .def_prop_ro("size", &StringCategories::size)
+        .def_prop_ro("displaced", &StringCategories::displaced,
+                     "How many categories lie away from their home slot of the hash table.");
     nb::class_<FramePlan>(m, "FramePlan",
                           "How TabularEncoder reads a DataFrame's columns in one call.")
         .def(nb::init<std::vector<int>, nb::list, std::vector<bool>, nb::handle, nb::handle>(),

@@ -1,7 +1,7 @@
 // Category strings -> codes for TabularEncoder, without a Python lookup per value.
 //
 // StringCategories holds the fitted categories of one column (UTF-8 strings; code = position)
-// in an open-addressing hash table, sparse (4-8 slots per category) and with a hash multiplier
+// in an open-addressing hash table, sparse (4-8 slots per category) and with hash multipliers
 // chosen at build so that nearly every category lies in its home slot. A string up to 16 bytes
 // is its length and two zero-padded 8-byte words (up to 32 bytes: and its last 16 bytes), so
 // the hot loop over an Arrow string column (codes) reads each value with masked word loads
@@ -13,8 +13,8 @@
 // Nothing here touches Python; the binding does.
 #pragma once
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -30,7 +30,7 @@ class StringCategories {
         std::vector<Key> keys;
         keys.reserve(categories.size());
         for (const std::string& s : categories) {
-            keys.push_back(padded_key(s.data(), s.size()));
+            keys.push_back(full_key(s.data(), s.size(), s.data() + s.size()));
             long_ |= s.size() > 16;
         }
         std::size_t size = 16;  // sparse, so that a seed puts (nearly) every category at home
@@ -55,14 +55,14 @@ class StringCategories {
     }
 
     std::int64_t size() const { return n_; }
+    // How many categories lie away from their home slot (looked up past it: a few compares
+    // and a mispredicted branch more).
+    std::int64_t displaced() const { return displaced_; }
 
     // Code of the UTF-8 string s[0, n), or -1 when it is not a category. [s, end) is readable
     // memory (end >= s + n).
     std::int32_t code(const char* s, std::size_t n, const char* end) const {
-        if (end - s >= 16) return probe(key(s, n), s, n);
-        char pad[16] = {};  // n < 16: a zero-padded copy is read instead
-        std::memcpy(pad, s, n);
-        return probe(key(pad, n), pad, n);
+        return probe(full_key(s, n, end), s, n);
     }
     std::int32_t code(const char* s, std::size_t n) const { return code(s, n, s + n); }
 
@@ -82,10 +82,12 @@ class StringCategories {
 
     // A string as the table compares it: its first 16 bytes zero-padded (w[0], w[1]); beyond
     // 16 bytes also its last 16 (w[2], w[3], else 0). With its length that is the whole
-    // string up to 32 bytes; beyond, the bytes between are compared in bytes_.
+    // string up to 32 bytes; beyond, the bytes between are compared in bytes_ and hashed in
+    // mid (full_key; the hot loop's keys leave it 0: it takes no string of over 32 bytes).
     struct Key {
         std::uint64_t w[4];
         std::size_t n;
+        std::uint64_t mid;
     };
     struct alignas(64) Slot {
         std::uint64_t w[4];
@@ -129,24 +131,39 @@ class StringCategories {
         k.w[2] = load(t) & beyond;
         k.w[3] = load(t + 8) & beyond;
         k.n = n;
+        k.mid = 0;
         return k;
     }
-    static Key padded_key(const char* s, std::size_t n) {
-        if (n >= 16) return key(s, n);
-        char pad[16] = {};
-        std::memcpy(pad, s, n);
-        return key(pad, n);
+    // The key of s[0, n) where only [s, end) is readable, with mid.
+    static Key full_key(const char* s, std::size_t n, const char* end) {
+        if (end - s < 16) {  // then n < 16: a zero-padded copy is read instead
+            char pad[16] = {};
+            std::memcpy(pad, s, n);
+            return key(pad, n);
+        }
+        Key k = key(s, n);
+        if (n > 32) {  // the words between the head and the tail, the last one overlapping
+            std::uint64_t h = 0;
+            std::size_t i = 16;
+            for (; i + 8 <= n - 16; i += 8) h = (h ^ load(s + i)) * 0x9E3779B97F4A7C15ull;
+            if (i < n - 16) h = (h ^ load(s + n - 24)) * 0x9E3779B97F4A7C15ull;
+            k.mid = h ^ (h >> 32);
+        }
+        return k;
     }
 
-    // The home slot: a hash of the length and the first 16 bytes (multipliers chosen at
-    // build; built and probed in one process, never stored).
+    // The home slot: a hash of the whole key (multipliers chosen at build; built and probed
+    // in one process, never stored). Tail false: the same for a key of up to 16 bytes, whose
+    // tail words are 0 (what the hot loop of a table without longer categories looks up).
+    template <bool Tail = true>
     std::size_t home(const Key& k) const {
-        return static_cast<std::size_t>(
-            (((k.w[0] ^ k.n) * seed_[0]) ^ (k.w[1] * seed_[1])) >> shift_);
+        std::uint64_t x = ((k.w[0] ^ k.n) * seed_[0]) ^ (k.w[1] * seed_[1]);
+        if (Tail) x ^= (k.w[2] ^ ((k.w[3] << 29) | (k.w[3] >> 35)) ^ k.mid) * seed_[2];
+        return static_cast<std::size_t>(x >> shift_);
     }
 
     // Linear probing from the home slot: the words, the length and, beyond 32 bytes, the
-    // bytes between. s is the string (or its padded copy).
+    // bytes between (s: the string).
     std::int32_t probe(const Key& k, const char* s, std::size_t n) const {
         const std::size_t mask = slots_.size() - 1;
         for (std::size_t i = home(k);; i = (i + 1) & mask) {
@@ -182,7 +199,7 @@ class StringCategories {
             const std::size_t len = static_cast<std::size_t>(offsets[i + 1] - offsets[i]);
             if (i < safe) {
                 const Key k = key(data + b, len);
-                const Slot& e = slots[home(k)];
+                const Slot& e = slots[home<Long>(k)];
                 std::uint64_t diff = (e.fast_len ^ len) | (e.w[0] ^ k.w[0]) | (e.w[1] ^ k.w[1]);
                 if (Long) diff |= (e.w[2] ^ k.w[2]) | (e.w[3] ^ k.w[3]);
                 if (diff == 0) {
@@ -198,9 +215,9 @@ class StringCategories {
     }
 
     // Multipliers of the hash that leave the fewest categories away from their home slot (of
-    // 64 pairs tried; none away, for a few dozen categories in a table 8 times their number).
+    // 64 triples tried; none away, for a few dozen categories in a table 8 times their number).
     void choose_seeds(const std::vector<Key>& keys, std::size_t size) {
-        std::uint64_t state = 0x9E3779B97F4A7C15ull, best[2] = {1, 1};
+        std::uint64_t state = 0x9E3779B97F4A7C15ull, best[3] = {1, 1, 1};
         std::size_t fewest = keys.size() + 1;
         std::vector<char> taken(size);
         for (int t = 0; t < 64 && fewest > 0; ++t) {
@@ -217,17 +234,17 @@ class StringCategories {
             }
             if (away < fewest) {
                 fewest = away;
-                best[0] = seed_[0];
-                best[1] = seed_[1];
+                std::copy(seed_, seed_ + 3, best);
             }
         }
-        seed_[0] = best[0];
-        seed_[1] = best[1];
+        std::copy(best, best + 3, seed_);
+        displaced_ = static_cast<std::int64_t>(fewest);
     }
 
     std::vector<Slot> slots_;
     std::vector<char> bytes_;
-    std::uint64_t seed_[2] = {1, 1};
+    std::uint64_t seed_[3] = {1, 1, 1};
+    std::int64_t displaced_ = 0;  // categories away from their home slot
     int shift_ = 60;
     bool long_ = false;  // a category of more than 16 bytes
     std::int64_t n_ = 0;

@@ -234,9 +234,10 @@ def test_arrow_string_codes_checks_every_buffer_bound():
 
 
 def test_string_table_finds_every_length_and_refuses_near_misses():
-    """Lengths 0 to 40 (one word, two words, and beyond 16 bytes with a memcmp), strings that
-    differ in one byte anywhere or by a trailing zero byte, each read from the end of its
-    buffer (the short-string loads must not read past it)."""
+    """Lengths 0 to 40 (one word, two words, a head and a tail, and beyond 32 bytes with a
+    memcmp of the middle), strings that differ in one byte anywhere or by a trailing zero
+    byte, each read from the end of its buffer (the short-string loads must not read past
+    it)."""
     from greenauto._native import arrow_string_codes
 
     rng = np.random.default_rng(0)
@@ -272,6 +273,22 @@ def _tricky_strings(rng: np.random.Generator, n: int) -> list[str]:
             out.append(s[:16] + "x" + s[17:])  # same head and tail, another middle
         out.append(s + "\0")
     return out
+
+
+def test_categories_that_share_their_first_or_last_bytes_each_get_their_own_slot():
+    """Names that differ only past their first 16 bytes, or only between their first and
+    last 16: the hash reads the whole string, so a few dozen of them all lie in their home
+    slot (the lookup's one-compare path) and hundreds nearly all."""
+    prefix = [f"customer_segment_{i:03d}" for i in range(40)]
+    middle = [f"the first sixteen and {i:03d} then the last sixteen" for i in range(40)]
+    for cats in (prefix, middle):
+        table = StringCategories(cats)
+        assert table.displaced == 0
+        out = np.empty((len(cats), 1), order="F")
+        encode_columns(out, [np.array(cats, dtype=object)], [table], pd.NA)
+        np.testing.assert_array_equal(out[:, 0], np.arange(len(cats)))
+    many = StringCategories([f"customer_segment_{i:04d}" for i in range(500)])
+    assert many.displaced <= 0.15 * 500
 
 
 @pytest.mark.parametrize("n_categories", [3, 40, 700, 3000])
