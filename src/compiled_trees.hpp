@@ -443,7 +443,8 @@ class TreeEnsemble {
                           row_feature_.empty() ? nullptr : row_feature_.data(),
                           row_threshold_.data(),
                           row_mask_.data(),
-                          row_slots_};
+                          row_slots_,
+                          row_whole_};
     }
 
     static void fail(const std::string& msg) { throw std::invalid_argument(msg); }
@@ -629,6 +630,8 @@ class TreeEnsemble {
                                : std::pair<std::int64_t, std::int64_t>{t.qs_begin, t.qs_nodes};
         };
         for (const TreeInfo& t : trees_) row_slots_ = std::max(row_slots_, nodes_of(t).second);
+        row_whole_ = std::all_of(trees_.begin(), trees_.end(),
+                                 [](const TreeInfo& t) { return t.top_steps == 0; });
         const std::size_t size =
             static_cast<std::size_t>((n_trees_ + 63) / 64 * std::max<std::int64_t>(row_slots_, 1) * 64);
         row_feature_.assign(size, 0);
@@ -746,6 +749,7 @@ class TreeEnsemble {
     std::vector<std::uint32_t> top_walk_;
     // ForestView::row_*: the few-row path's Quickscorer across trees (binned models)
     std::int64_t row_slots_ = 0;
+    bool row_whole_ = false;
     std::vector<std::uint16_t> row_feature_, row_threshold_;
     std::vector<std::uint32_t> row_mask_;
     std::vector<double> value_;

@@ -435,10 +435,13 @@ inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stri
 // Where gathers are slow (AMD Zen 4 and Zen 5: a 16-lane gather costs about as much as 16
 // loads, and the walk's steps wait on them), the Quickscorer across trees above, else 16
 // trees stepped as independent scalar chains, as the other levels do; the same leaves in
-// the same order, so the same sums.
+// the same order, so the same sums. Where gathers are fast, the gather walk, except for a
+// forest of small trees that the Quickscorer across trees does whole (LightGBM 100 x 31 on an
+// Intel Xeon, one row: 1.3-2.1x faster through it; RF 100 x depth 10 keeps the gathers).
 void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
                   void* acc) {
-    if (fast_gathers()) return tree_rows_u8_gather(f, x, stride, n, acc);
+    if (fast_gathers() && !(f.row_feature != nullptr && f.row_whole))
+        return tree_rows_u8_gather(f, x, stride, n, acc);
     if (f.row_feature != nullptr)
         return f.n_features > 64 ? tree_rows_u8_top<true>(f, x, stride, n, acc)
                                  : tree_rows_u8_top<false>(f, x, stride, n, acc);
