@@ -14,7 +14,6 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -23,6 +22,21 @@
 #include <vector>
 
 namespace greenauto {
+
+namespace string_masks {
+// kMasks[c]: the bytes [0, c) of a 16-byte string, as masks of its two little-endian words
+// (a constant table: no initialisation guard in the hot loop).
+struct Masks {
+    std::uint64_t lo, hi;
+};
+constexpr Masks mask(std::size_t c) {
+    return Masks{c >= 8 ? ~0ull : (1ull << (8 * c)) - 1,
+                 c >= 16 ? ~0ull : c <= 8 ? 0 : (1ull << (8 * (c - 8))) - 1};
+}
+inline constexpr Masks kMasks[17] = {mask(0),  mask(1),  mask(2),  mask(3),  mask(4),  mask(5),
+                                     mask(6),  mask(7),  mask(8),  mask(9),  mask(10), mask(11),
+                                     mask(12), mask(13), mask(14), mask(15), mask(16)};
+}  // namespace string_masks
 
 class StringCategories {
    public:
@@ -42,11 +56,12 @@ class StringCategories {
         slots_.assign(size, Slot{{0, 0, 0, 0}, kEmpty, kEmpty, 0, -1.0});
         for (std::size_t c = 0; c < categories.size(); ++c) {
             const std::string& s = categories[c];
-            if (code(s.data(), s.size(), s.data() + s.size()) >= 0)
-                throw std::invalid_argument("category '" + s + "' is listed twice");
             const Key& k = keys[c];
+            if (probe(k, s.data(), s.size()) >= 0)
+                throw std::invalid_argument("category '" + s + "' is listed twice");
             std::size_t i = home(k);
             while (slots_[i].value >= 0) i = (i + 1) & (size - 1);
+            displaced_ += i != home(k);
             slots_[i] = Slot{{k.w[0], k.w[1], k.w[2], k.w[3]}, s.size() <= 32 ? s.size() : kEmpty,
                              s.size(), bytes_.size(), static_cast<double>(c)};
             bytes_.insert(bytes_.end(), s.begin(), s.end());
@@ -96,21 +111,6 @@ class StringCategories {
         std::uint64_t offset;    // the category's bytes in bytes_
         double value;            // the code (-1: empty), as the hot loop writes it
     };
-    struct Masks {
-        std::uint64_t lo, hi;
-    };
-    // The bytes [0, c) of a 16-byte string, as masks of its two little-endian words.
-    static const Masks& masks(std::size_t c) {
-        static const auto table = [] {
-            std::array<Masks, 17> t{};
-            for (std::size_t i = 0; i <= 16; ++i)
-                t[i] = Masks{i >= 8 ? ~0ull : (1ull << (8 * i)) - 1,
-                             i >= 16 ? ~0ull : i <= 8 ? 0 : (1ull << (8 * (i - 8))) - 1};
-            return t;
-        }();
-        return table[c];
-    }
-
     static std::uint64_t load(const char* p) {
         std::uint64_t w;
         std::memcpy(&w, p, 8);
@@ -122,7 +122,7 @@ class StringCategories {
 
     // The key of s[0, n) where s[0, max(n, 16)) is readable; no branch on the length.
     static Key key(const char* s, std::size_t n) {
-        const Masks& m = masks(n < 16 ? n : 16);
+        const string_masks::Masks& m = string_masks::kMasks[n < 16 ? n : 16];
         Key k;
         k.w[0] = load(s) & m.lo;
         k.w[1] = load(s + 8) & m.hi;
@@ -214,8 +214,8 @@ class StringCategories {
         return unknown;
     }
 
-    // Multipliers of the hash that leave the fewest categories away from their home slot (of
-    // 64 triples tried; none away, for a few dozen categories in a table 8 times their number).
+    // Multipliers of the hash under which the fewest categories share a home slot (of 64
+    // triples tried; none, for a few dozen categories in a table 8 times their number).
     void choose_seeds(const std::vector<Key>& keys, std::size_t size) {
         std::uint64_t state = 0x9E3779B97F4A7C15ull, best[3] = {1, 1, 1};
         std::size_t fewest = keys.size() + 1;
@@ -238,13 +238,12 @@ class StringCategories {
             }
         }
         std::copy(best, best + 3, seed_);
-        displaced_ = static_cast<std::int64_t>(fewest);
     }
 
     std::vector<Slot> slots_;
     std::vector<char> bytes_;
     std::uint64_t seed_[3] = {1, 1, 1};
-    std::int64_t displaced_ = 0;  // categories away from their home slot
+    std::int64_t displaced_ = 0;  // categories placed away from their home slot
     int shift_ = 60;
     bool long_ = false;  // a category of more than 16 bytes
     std::int64_t n_ = 0;

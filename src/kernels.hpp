@@ -99,7 +99,7 @@ struct ForestView {
     const std::uint16_t* row_threshold = nullptr;
     const std::uint32_t* row_mask = nullptr;
     std::int64_t row_slots = 0;
-    bool row_whole = false;  // every tree done whole by the path (none walked below a top)
+    bool row_whole = false;  // the path is set and does every tree whole (none walked below)
 };
 
 // Leaf rows wider than this are added to row-major accumulators (one vector add per row);
