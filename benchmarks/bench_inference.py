@@ -22,8 +22,9 @@ shuffled. Every model is trained on 64-bin ``Binner`` codes; greenauto bins insi
 
 Times are medians of repeated wall-clock calls, the runtimes compared in one table cell timed
 in alternation (a drifting machine shifts them alike); 1 thread unless stated, 2-thread scaling
-at the largest batch. Where gathers are slow (AMD), the AVX-512 kernels take their gather-free
-paths (``fast_gathers``). Writes ``benchmarks/results/bench_inference.md``.
+at the largest batch. Where gathers are slow (AMD), the AVX-512 binning takes its gather-free
+path (``fast_gathers``); each forest times its few-row paths on its first calls and keeps the
+fastest (the one kept is printed: ``row_paths``). Writes ``benchmarks/results/bench_inference.md``.
 
 Run ``python benchmarks/bench_inference.py [--quick] [--no-lleaves] [--no-onnx]``.
 """
@@ -162,7 +163,7 @@ def run_model(
     return sec
 
 
-def tree_runners(model, data: Data, args, workdir: Path) -> dict[str, tuple[Predict, bool]]:
+def tree_runners(model, data: Data, args, workdir: Path) -> tuple[Runners, CompiledPipeline]:
     pipe = CompiledPipeline([model], classes=np.unique(data.y), binner=data.binner)
     runners: dict[str, tuple[Predict, bool]] = {"greenauto": (greenauto_predict(pipe), False)}
     if isinstance(model, lgb.LGBMClassifier):
@@ -181,7 +182,12 @@ def tree_runners(model, data: Data, args, workdir: Path) -> dict[str, tuple[Pred
         fn = onnx_predict(model, data.X.shape[1])
         if fn is not None:
             runners["onnxruntime"] = (fn, True)
-    return runners
+    return runners, pipe
+
+
+def row_path_line(pipe: CompiledPipeline) -> str:
+    """The few-row path the forest kept after timing its paths on its first calls."""
+    return f"few-row path kept by timing (1 to 7 rows): {pipe._kernel.row_paths()[0]}"
 
 
 def vote_runners(data: Data, n_train: int) -> dict[str, tuple[Predict, bool]]:
@@ -292,15 +298,17 @@ def bench_dataset(data: Data, args, workdir: Path, goals: dict[str, list[float]]
     rf = RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0, n_jobs=2)
     rf.fit(data.codes, data.y)
     visits = visits_per_row(rf, data.big_codes[:3000])
-    runners = tree_runners(rf, data, args, workdir)
+    runners, pipe = tree_runners(rf, data, args, workdir)
     sec = run_model("RF (100 trees, depth 10)", runners, inputs, batches, visits, lines)
+    lines += [row_path_line(pipe), ""]
     goals["rf"].append(n_rows * visits / sec["greenauto", 1, n_rows] / 1e9)
     goals["row"].append(sec["greenauto", 1, 1] * 1e6)
     gbm = lgb.LGBMClassifier(n_estimators=100, num_leaves=31, verbose=-1, n_jobs=2)
     gbm.fit(data.codes, data.y)
     visits = visits_per_row(gbm, data.big_codes[:3000])
-    runners = tree_runners(gbm, data, args, workdir)
+    runners, pipe = tree_runners(gbm, data, args, workdir)
     sec = run_model("LightGBM (100 trees, 31 leaves)", runners, inputs, batches, visits, lines)
+    lines += [row_path_line(pipe), ""]
     if ("lleaves", 1, n_rows) in sec:
         goals["lgbm"].append(sec["lleaves", 1, n_rows] / sec["greenauto", 1, n_rows])
     small = (1, 1_000, min(n_rows, 20_000))

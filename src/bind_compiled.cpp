@@ -208,6 +208,35 @@ bool fast_input(const CompiledPipeline& p, const Buffer& x, int& size) {
     return p.binned() || (size == 4 && strides[1] == 4);
 }
 
+// The facts of a labels array predict_fast writes labels from: its data, itemsize and dtype.
+// Kept for the last array seen (a model passes the same one on every call), with a reference
+// that keeps it alive and its data in place (numpy refuses to resize a referenced array);
+// looked up again for any other array. The GIL guards the cache.
+struct Labels {
+    nb::object array, dtype;
+    const char* data = nullptr;
+    std::size_t itemsize = 0;
+    std::int64_t n = 0;
+};
+
+const Labels& label_facts(nb::handle classes, std::int64_t k) {
+    static Labels* last = new Labels();  // never destroyed (the interpreter may be gone)
+    if (last->array.is_valid() && last->array.ptr() == classes.ptr() && last->n == k) return *last;
+    Buffer cls(classes.ptr(), PyBUF_FORMAT | PyBUF_C_CONTIGUOUS);
+    if (!cls.ok || cls.view.ndim != 1 || cls.view.shape[0] != k ||
+        std::strchr(cls.view.format, 'O') != nullptr)
+        throw nb::value_error("classes must be a 1-D array of n_classes labels "
+                              "without Python objects");
+    Labels facts;
+    facts.data = static_cast<const char*>(cls.view.buf);
+    facts.itemsize = static_cast<std::size_t>(cls.view.itemsize);
+    facts.n = k;
+    facts.dtype = classes.attr("dtype");
+    facts.array = nb::borrow(classes);
+    *last = std::move(facts);
+    return *last;
+}
+
 // what: 0 labels, 1 probabilities, 2 (labels, probabilities). classes: the labels as a 1-D
 // numpy array of a dtype without Python objects (labels are written in its dtype), or None
 // (labels are class indices, int64).
@@ -247,15 +276,10 @@ nb::object predict_fast(const CompiledPipeline& p, nb::handle X, int n_threads,
             labels = new_array(count.ptr(), np.int64, label_data);
             idx = reinterpret_cast<std::int64_t*>(label_data);
         } else {
-            Buffer cls(classes.ptr(), PyBUF_FORMAT | PyBUF_C_CONTIGUOUS);
-            if (!cls.ok || cls.view.ndim != 1 || cls.view.shape[0] != k ||
-                std::strchr(cls.view.format, 'O') != nullptr)
-                throw nb::value_error("classes must be a 1-D array of n_classes labels "
-                                      "without Python objects");
-            class_data = static_cast<const char*>(cls.view.buf);  // kept alive by classes
-            itemsize = static_cast<std::size_t>(cls.view.itemsize);
-            nb::object dtype = classes.attr("dtype");
-            labels = new_array(count.ptr(), dtype.ptr(), label_data);
+            const Labels& cls = label_facts(classes, k);
+            class_data = cls.data;
+            itemsize = cls.itemsize;
+            labels = new_array(count.ptr(), cls.dtype.ptr(), label_data);
         }
     }
     auto* pr = reinterpret_cast<double*>(proba_data);
@@ -285,6 +309,18 @@ void bind_compiled(nb::module_& m) {
             "binner"_a.none(), "columns"_a, "n_features_in"_a, "n_classes"_a, "vote"_a = 0)
         .def_prop_ro("binned", &CompiledPipeline::binned)
         .def_prop_ro("n_members", &CompiledPipeline::n_members)
+        .def(
+            "row_paths",
+            [](const CompiledPipeline& p) {
+                nb::list out;
+                for (std::size_t m = 0; m < p.n_members(); ++m) {
+                    const int path = p.row_path(m);
+                    out.append(path < 0 ? nb::none() : nb::object(nb::str(row_path_name(path))));
+                }
+                return out;
+            },
+            "Per member, the few-row path its forest chose at the level in use ('walk', 'top', "
+            "'gather'), or None (not a binned forest, or still timing its first calls).")
         .def("add_trees", &add_trees, "tree_starts"_a.noconvert(), "feature"_a.noconvert(),
              "threshold"_a.noconvert(), "left"_a.noconvert(), "right"_a.noconvert(),
              "missing_left"_a.noconvert(), "values"_a.noconvert(), "out_offset"_a.noconvert(),

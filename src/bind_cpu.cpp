@@ -52,12 +52,27 @@ void bind_cpu(nb::module_& m) {
         "Allow or forbid AMX tiles in the KNN from now on (every thread); returns the previous "
         "setting. Allowing has no effect where the CPU or the OS lacks AMX.");
     m.def("fast_gathers", &fast_gathers,
-          "Whether the AVX-512 kernels take their gather paths (a few rows through a forest; "
-          "binning of strided columns): yes on Intel, no elsewhere (AMD Zen 4 / 5 gathers cost a "
-          "load per lane), unless GREENAUTO_FAST_GATHERS=0/1 at load or set_fast_gathers.");
+          "Whether the AVX-512 binning of strided columns takes its gather path: yes on Intel, "
+          "no elsewhere (AMD Zen 4 / 5 gathers cost a load per lane), unless "
+          "GREENAUTO_FAST_GATHERS=0/1 at load or set_fast_gathers.");
     m.def("set_fast_gathers", &exchange<fast_gathers, set_fast_gathers>, "yes"_a,
-        "Take the gather paths (True) or the gather-free ones (False) from now on (every "
-        "thread); returns the previous setting. Predictions are the same either way.");
+        "Take the gather path (True) or the gather-free one (False) from now on (every "
+        "thread); returns the previous setting. Results are the same either way.");
+    m.def("row_path", [] { return std::string(row_path_name(forced_row_path())); },
+          "The few-row path every binned forest takes ('walk', 'top' or 'gather'), or 'auto' "
+          "(the default: each forest times the paths its level has on its first calls and "
+          "keeps the fastest). GREENAUTO_ROW_PATH at load, or set_row_path.");
+    m.def(
+        "set_row_path",
+        [](const std::string& name) {
+            const std::string before = row_path_name(forced_row_path());
+            set_forced_row_path(parse_row_path(name));
+            return before;
+        },
+        "name"_a,
+        "Force a few-row path ('walk', 'top', 'gather'; a path the level or the forest lacks "
+        "falls back to 'walk') or 'auto', from now on (every thread); returns the previous "
+        "setting. Results are the same on every path.");
 }
 
 }  // namespace greenauto

@@ -62,6 +62,8 @@ struct Member {
     // Its probabilities cost next to nothing beside its labels (the KNN's neighbour shares):
     // a hard vote asks for them on every row rather than predicting the tied rows again.
     virtual bool free_proba() const { return false; }
+    // The few-row path (RowPath) a binned forest chose at the level in use; -1 otherwise.
+    virtual int row_path() const { return -1; }
 };
 
 // The unsupported mode of a member: every row still gets a defined output.
@@ -92,6 +94,7 @@ struct TreeMember final : Member {
         if constexpr (!Node::kBinned) run(x, stride, n, labels, proba, scratch);
         else no_prediction(n, n_classes(), labels, proba);
     }
+    int row_path() const override { return model.row_path(active_isa()); }
     TreeEnsemble<Node> model;
 };
 
@@ -159,6 +162,8 @@ class CompiledPipeline {
     }
     std::int64_t n_classes() const { return n_classes_; }
     std::size_t n_members() const { return members_.size(); }
+    // Member m's few-row path (Member::row_path).
+    int row_path(std::size_t m) const { return members_.at(m)->row_path(); }
 
     // class_map[i]: the pipeline class of the member's class i (a member may know a subset).
     void add(std::unique_ptr<Member> m, std::vector<std::int32_t> class_map) {

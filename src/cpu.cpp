@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 namespace greenauto {
 namespace {
@@ -87,7 +88,33 @@ std::atomic<bool>& gathers() {
     static std::atomic<bool> fast{env_switch("GREENAUTO_FAST_GATHERS", gathers_by_vendor())};
     return fast;
 }
+
+constexpr const char* kRowPathNames[] = {"walk", "top", "gather"};
+
+std::atomic<int>& row_path() {
+    static std::atomic<int> path{[] {
+        const char* env = std::getenv("GREENAUTO_ROW_PATH");
+        if (env == nullptr || *env == '\0') return -1;
+        for (int p = 0; p < 3; ++p)
+            if (std::string(env) == kRowPathNames[p]) return p;
+        return -1;  // "auto"; apply_isa_environment refuses any other value at load
+    }()};
+    return path;
+}
 }  // namespace
+
+int forced_row_path() { return row_path().load(std::memory_order_relaxed); }
+void set_forced_row_path(int path) { row_path().store(path, std::memory_order_relaxed); }
+
+int parse_row_path(const std::string& name) {
+    if (name == "auto") return -1;
+    for (int p = 0; p < 3; ++p)
+        if (name == kRowPathNames[p]) return p;
+    throw std::invalid_argument("unknown row path '" + name +
+                                "'; expected 'auto', 'walk', 'top' or 'gather'");
+}
+
+const char* row_path_name(int path) { return path >= 0 && path < 3 ? kRowPathNames[path] : "auto"; }
 
 bool fast_gathers() { return gathers().load(std::memory_order_relaxed); }
 void set_fast_gathers(bool yes) { gathers().store(yes, std::memory_order_relaxed); }
@@ -96,6 +123,13 @@ bool knn_amx_allowed() { return amx_allowed().load(std::memory_order_relaxed); }
 void set_knn_amx_allowed(bool yes) { amx_allowed().store(yes, std::memory_order_relaxed); }
 
 void apply_isa_environment() {
+    if (const char* path = std::getenv("GREENAUTO_ROW_PATH"); path != nullptr && *path != '\0') {
+        try {
+            parse_row_path(path);
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(std::string("GREENAUTO_ROW_PATH: ") + e.what());
+        }
+    }
     const char* value = std::getenv("GREENAUTO_ISA");
     if (value == nullptr || *value == '\0' || std::string(value) == "auto") return;
     try {

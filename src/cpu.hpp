@@ -26,14 +26,25 @@ void set_active_isa(Isa isa);
 const char* isa_name(Isa isa);
 // "scalar", "avx2" or "avx512" -> Isa; throws std::invalid_argument naming the value otherwise.
 Isa parse_isa(const std::string& name);
-// Apply GREENAUTO_ISA if set (called once at module load); throws on a bad value.
+// Apply GREENAUTO_ISA if set and check GREENAUTO_ROW_PATH (called once at module load);
+// throws on a bad value.
 void apply_isa_environment();
-// Whether vector gathers are fast enough for the kernels' gather paths (Intel: yes; AMD, whose
-// Zen 4 and Zen 5 gathers cost about one load per lane, and other vendors: no).
+// Whether vector gathers are fast enough for the binning's gather path (Intel: yes; AMD, whose
+// Zen 4 and Zen 5 gathers cost about one load per lane, and other vendors: no). The few-row
+// path of forests is timed instead (forced_row_path).
 // GREENAUTO_FAST_GATHERS=0 or 1 when the module loads overrides it (benchmarks and tests
 // compare both; results are the same either way).
 bool fast_gathers();
 void set_fast_gathers(bool yes);
+// The few-row path of binned forests (RowPath in kernels.hpp) forced for every forest, or -1
+// (the default): each forest times the paths on its first calls and keeps the fastest.
+// GREENAUTO_ROW_PATH=walk|top|gather when the module loads forces one; tests compare them all.
+int forced_row_path();
+void set_forced_row_path(int path);
+// "walk", "top", "gather" (RowPath order) -> 0, 1, 2; "auto" -> -1; throws
+// std::invalid_argument naming the value otherwise. And back (-1: "auto").
+int parse_row_path(const std::string& name);
+const char* row_path_name(int path);
 // Whether the KNN may use AMX tiles where the CPU and the OS have them: yes unless
 // GREENAUTO_KNN_AMX=0 when the module loads; benchmarks and tests switch it (every thread).
 bool knn_amx_allowed();

@@ -124,10 +124,21 @@ static inline std::int64_t quantized_width(std::int64_t width, bool bytes) {
 using TreesU8Fn = void (*)(const ForestView& f, const std::uint8_t* cols,
                            const std::uint8_t* rows8, std::int64_t n, void* acc);
 using TreesF64Fn = void (*)(const ForestView& f, const double* cols, std::int64_t n, void* acc);
-// A few rows, row-major (row stride in elements), trees interleaved: the latency path. The
-// bytes of x are readable up to 3 past the last row's last code (4-byte gathers).
+// The ways a few binned rows go through a forest (TreeRowsU8Fn): every tree walked from its
+// root as independent scalar chains (every level); the tops of 64 trees at a time by
+// Quickscorer across the trees, then the walk (AVX-512, where ForestView::row_feature is set);
+// 64 trees walked at a time by vector gathers (AVX-512). They add the same leaves in the same
+// order (the same results); which is fastest depends on the CPU and the forest, so
+// TreeEnsemble times them on its first calls (RowPathTuner).
+enum class RowPath : int { kWalk = 0, kTop = 1, kGather = 2 };
+inline constexpr int kRowPaths = 3;
+inline constexpr unsigned row_path_bit(RowPath p) { return 1u << static_cast<int>(p); }
+
+// A few rows, row-major (row stride in elements), trees interleaved: the latency path, by
+// `path` where the level has it (KernelTable::row_paths) and the forest allows it, else by the
+// walk. The bytes of x are readable up to 3 past the last row's last code (4-byte gathers).
 using TreeRowsU8Fn = void (*)(const ForestView& f, const std::uint8_t* x, std::int64_t stride,
-                              std::int64_t n, void* acc);
+                              std::int64_t n, void* acc, RowPath path);
 using TreeRowsF64Fn = void (*)(const ForestView& f, const double* x, std::int64_t stride,
                                std::int64_t n, void* acc);
 
@@ -264,6 +275,7 @@ struct KernelTable {
     TreesU8Fn trees_u8;
     TreesF64Fn trees_f64;
     TreeRowsU8Fn tree_rows_u8;
+    unsigned row_paths;  // bits (row_path_bit) of the RowPaths tree_rows_u8 has at this level
     TreeRowsF64Fn tree_rows_f64;
     TransposeU8Fn transpose_u8;
     Transpose8U8Fn transpose8_u8;

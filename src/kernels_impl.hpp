@@ -432,17 +432,11 @@ inline void tree_rows_u8_top(const ForestView& f, const uint8_t* x, int64_t stri
     }
 }
 
-// Where gathers are slow (AMD Zen 4 and Zen 5: a 16-lane gather costs about as much as 16
-// loads, and the walk's steps wait on them), the Quickscorer across trees above, else 16
-// trees stepped as independent scalar chains, as the other levels do; the same leaves in
-// the same order, so the same sums. Where gathers are fast, the gather walk, except for a
-// forest of small trees that the Quickscorer across trees does whole (LightGBM 100 x 31 on an
-// Intel Xeon, one row: 1.3-2.1x faster through it; RF 100 x depth 10 keeps the gathers).
-void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
-                  void* acc) {
-    if (fast_gathers() && !f.row_whole)
-        return tree_rows_u8_gather(f, x, stride, n, acc);
-    if (f.row_feature != nullptr)
+// The path asked for (RowPath; the top only where the forest has it, ForestView::row_feature).
+void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n, void* acc,
+                  RowPath path) {
+    if (path == RowPath::kGather) return tree_rows_u8_gather(f, x, stride, n, acc);
+    if (path == RowPath::kTop && f.row_feature != nullptr)
         return f.n_features > 64 ? tree_rows_u8_top<true>(f, x, stride, n, acc)
                                  : tree_rows_u8_top<false>(f, x, stride, n, acc);
     const WalkNodeU8* nodes = f.nodes_u8;
@@ -450,14 +444,17 @@ void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t
         return step_u8<3>(nodes + i, row);
     });
 }
+constexpr unsigned kRowPathsHere =
+    row_path_bit(RowPath::kWalk) | row_path_bit(RowPath::kTop) | row_path_bit(RowPath::kGather);
 #else
-void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
-                  void* acc) {
+void tree_rows_u8(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n, void* acc,
+                  RowPath) {
     const WalkNodeU8* nodes = f.nodes_u8;
     rows_by_tree(f, x, stride, n, acc, [nodes](uint32_t i, const uint8_t* row) {
         return step_u8<3>(nodes + i, row);
     });
 }
+constexpr unsigned kRowPathsHere = row_path_bit(RowPath::kWalk);
 #endif
 
 void tree_rows_f64(const ForestView& f, const double* x, int64_t stride, int64_t n,
@@ -872,6 +869,55 @@ inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin
         }
         const bool nan = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) & 1;
         out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
+    }
+}
+#endif
+
+#if defined(GREENAUTO_LEVEL_AVX512)
+// AVX-512: the splitters loaded into registers straight from the table (the generic version's
+// copy, 16 scalar stores read back by one vector load, stalls on the store forwarding: about
+// 5 ns a value for one row of float32, the whole cost of binning it).
+template <>
+inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin,
+                              const float* x, int64_t row_stride, int64_t n, uint8_t* out,
+                              int64_t out_stride) {
+    const __m512 split = _mm512_loadu_ps(table);
+    const float* blocks = table + 16;
+    for (int64_t r = 0; r < n; ++r) {
+        const float xv = x[r * row_stride];
+        const __m512 v = _mm512_set1_ps(xv);
+        unsigned bin = static_cast<unsigned>(
+            __builtin_popcount(_mm512_cmp_ps_mask(split, v, _CMP_LE_OQ)));
+        if (two_stage) {
+            bin &= 15u;
+            bin = 16 * bin + static_cast<unsigned>(__builtin_popcount(_mm512_cmp_ps_mask(
+                                 _mm512_loadu_ps(blocks + 16 * bin), v, _CMP_LE_OQ)));
+        }
+        out[r * out_stride] = (xv != xv) ? nan_bin : static_cast<uint8_t>(bin);
+    }
+}
+
+template <>
+inline void bin_column<double>(const double* table, int two_stage, uint8_t nan_bin,
+                               const double* x, int64_t row_stride, int64_t n, uint8_t* out,
+                               int64_t out_stride) {
+    const __m512d s0 = _mm512_loadu_pd(table), s1 = _mm512_loadu_pd(table + 8);
+    const double* blocks = table + 16;
+    auto count = [](__m512d lo, __m512d hi, __m512d v) {
+        const unsigned m = _mm512_cmp_pd_mask(lo, v, _CMP_LE_OQ) |
+                           (static_cast<unsigned>(_mm512_cmp_pd_mask(hi, v, _CMP_LE_OQ)) << 8);
+        return static_cast<unsigned>(__builtin_popcount(m));
+    };
+    for (int64_t r = 0; r < n; ++r) {
+        const double xv = x[r * row_stride];
+        const __m512d v = _mm512_set1_pd(xv);
+        unsigned bin = count(s0, s1, v);
+        if (two_stage) {
+            bin &= 15u;
+            const double* blk = blocks + 16 * bin;
+            bin = 16 * bin + count(_mm512_loadu_pd(blk), _mm512_loadu_pd(blk + 8), v);
+        }
+        out[r * out_stride] = (xv != xv) ? nan_bin : static_cast<uint8_t>(bin);
     }
 }
 #endif
@@ -2330,7 +2376,7 @@ const KernelTable table = {
 #else
     Isa::kScalar,
 #endif
-    trees_u8, trees_f64, tree_rows_u8, tree_rows_f64, transpose_u8, transpose8_u8,
+    trees_u8, trees_f64, tree_rows_u8, kRowPathsHere, tree_rows_f64, transpose_u8, transpose8_u8,
 #if defined(GREENAUTO_HAVE_QS)
     true,
 #else

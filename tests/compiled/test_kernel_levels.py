@@ -34,20 +34,29 @@ ORDER = ["scalar", "avx2", "avx512"]
 LEVELS = ORDER[: ORDER.index(kernels.detected_isa()) + 1]
 
 
+# AVX-512 runs: (name, fast_gathers, few-row path); each CPU takes one binning path by default
+# and each forest times its few-row paths, so every one is forced in turn.
+AVX512_RUNS = [("avx512", True, "gather"), ("avx512 without gathers", False, "top"),
+               ("avx512 walk", False, "walk")]  # fmt: skip
+
+
 def run_at_levels(fn) -> dict[str, object]:
-    """fn() at every level this CPU has, AVX-512 both with its gather paths and without them
-    (``set_fast_gathers``: each CPU takes one by default); the settings are restored."""
-    before, gathers = kernels.isa(), kernels.fast_gathers()
+    """fn() at every level this CPU has, AVX-512 with its gather paths, without them (the
+    few-row path across trees), and walking; the settings are restored."""
+    before, gathers, path = kernels.isa(), kernels.fast_gathers(), kernels.row_path()
     out = {}
     try:
         for level in LEVELS:
             kernels.set_isa(level)
-            for fast in (True, False) if level == "avx512" else (gathers,):
+            runs = AVX512_RUNS if level == "avx512" else [(level, gathers, "walk")]
+            for name, fast, row_path in runs:
                 kernels.set_fast_gathers(fast)
-                out[level if fast or level != "avx512" else "avx512 without gathers"] = fn()
+                kernels.set_row_path(row_path)
+                out[name] = fn()
     finally:
         kernels.set_isa(before)
         kernels.set_fast_gathers(gathers)
+        kernels.set_row_path(path)
     return out
 
 
@@ -113,7 +122,7 @@ def test_walked_trees_with_a_quickscorer_top_match_the_model(depth):
 @pytest.mark.parametrize("n_features", [5, 64, 65, 128, 129])
 @pytest.mark.parametrize("with_qs64", [False, True])
 def test_few_rows_through_a_forest_of_deep_and_small_trees(n_features, with_qs64):
-    """The few-row path of AVX-512 without gathers runs the tops of 64 trees at a time by
+    """The few-row "top" path of AVX-512 runs the tops of 64 trees at a time by
     Quickscorer across the trees (the row's codes looked up in one or, past 64 features, two
     register pairs; the small trees whole) and walks the rest: 70 trees (a partial second
     group) mixing deep trees (a top, then a walk) with trees of at most 32 leaves. Past 128
@@ -242,6 +251,42 @@ def test_float64_next_to_float32_edges_at_every_level(n_bins):
         np.testing.assert_array_equal(results["scalar"], expected)
 
 
+def test_each_forest_times_its_few_row_paths_then_keeps_the_fastest():
+    """Left to itself (row path "auto"), a binned forest goes round the paths its level has on
+    its first few-row calls and then keeps one; every call, timed or not, gives the model's
+    labels. A forest reading more than 128 features has no Quickscorer top across trees, so
+    it never takes that path."""
+    rng = np.random.default_rng(1)
+    for n_features, paths in ((6, {"walk", "top", "gather"}), (200, {"walk", "gather"})):
+        codes = rng.integers(0, 64, size=(3000, n_features)).astype(np.float64)
+        y = (codes[:, 0] + codes[:, -1] + rng.integers(0, 40, size=3000)) // 30
+        model = RandomForestClassifier(n_estimators=20, max_depth=9, random_state=0)
+        model.fit(codes, y)
+        edges = [np.r_[-1.0, np.arange(63) + 0.5, 64.0]] * n_features
+        pipe = CompiledPipeline([model], classes=model.classes_, binner=edges)
+        expected = model.predict(codes[:42])
+        before = kernels.row_path()
+        kernels.set_row_path("auto")
+        try:
+            assert pipe._kernel.row_paths() == [None]
+            got = [pipe.predict(codes[i : i + 1 + i % 3]) for i in range(40)]
+            chosen = pipe._kernel.row_paths()
+        finally:
+            kernels.set_row_path(before)
+        for i, labels in enumerate(got):
+            np.testing.assert_array_equal(labels, expected[i : i + 1 + i % 3])
+        if kernels.isa() == "avx512":
+            assert chosen[0] in paths
+        else:  # one path: nothing to time
+            assert chosen == [None]
+
+
+def test_set_row_path_names_the_problem():
+    with pytest.raises(ValueError, match="unknown row path 'fast'; expected 'auto', 'walk'"):
+        kernels.set_row_path("fast")
+    assert kernels.row_path() in {"auto", "walk", "top", "gather"}
+
+
 def test_set_isa_names_the_problem():
     with pytest.raises(ValueError, match="unknown instruction-set level 'neon'"):
         kernels.set_isa("neon")
@@ -266,6 +311,16 @@ def test_bad_isa_environment_is_a_clear_import_error(tmp_path):
     done = run_python("import greenauto._kernels", tmp_path, GREENAUTO_ISA="avx3")
     assert done.returncode != 0
     assert "GREENAUTO_ISA: unknown instruction-set level 'avx3'" in done.stderr
+
+
+def test_row_path_environment(tmp_path):
+    done = run_python("import greenauto._kernels as k; print(k.row_path())", tmp_path,
+                      GREENAUTO_ROW_PATH="walk")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "walk"
+    done = run_python("import greenauto._kernels", tmp_path, GREENAUTO_ROW_PATH="quick")
+    assert done.returncode != 0
+    assert "GREENAUTO_ROW_PATH: unknown row path 'quick'" in done.stderr
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 7, 26])
