@@ -294,6 +294,15 @@ nb::object predict_fast(const CompiledPipeline& p, nb::handle X, int n_threads,
 }  // namespace
 
 void bind_compiled(nb::module_& m) {
+    m.def(
+        "_set_walk_segment_limit",
+        [](std::int64_t n) {
+            if (n < 1) throw nb::value_error("the walk segment limit must be at least 1 node");
+            return walk_segment_limit().exchange(n);
+        },
+        "n"_a,
+        "Tests only: walk nodes per segment of binned forests built from now on (default and "
+        "most 2**24); returns the previous limit.");
     nb::class_<CompiledPipeline>(m, "CompiledPipelineKernel",
                                  "Validated binner + selection + 1 to 3 members + vote; labels and probabilities.")
         .def(

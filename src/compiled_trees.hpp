@@ -54,6 +54,14 @@ T* fresh(void* p, std::int64_t n) {
 
 enum class TreeOutput : int { kMean = 0, kSigmoid = 1, kSoftmax = 2 };
 
+// Walk nodes per segment of a binned forest (TreeInfo::base): kMaxWalkNodesU8; tests lower it
+// to build forests of several segments from small trees (a tree larger than the limit gets a
+// segment of its own). Read when a forest is built.
+inline std::atomic<std::int64_t>& walk_segment_limit() {
+    static std::atomic<std::int64_t> limit{kMaxWalkNodesU8};
+    return limit;
+}
+
 // The few-row path (RowPath, kernels.hpp) of one binned forest at the level in use, chosen by
 // timing: its first calls go round the paths the level has and the forest allows, kTuneCalls
 // each, and the least time per row of each path's calls picks the path of the later calls (the
@@ -527,7 +535,8 @@ class TreeEnsemble {
                           row_threshold_.data(),
                           row_mask_.data(),
                           row_slots_,
-                          row_whole_};
+                          row_whole_,
+                          segment_ == 0};
     }
 
     static void fail(const std::string& msg) { throw std::invalid_argument(msg); }
@@ -554,7 +563,7 @@ class TreeEnsemble {
         for (std::int64_t t = 0; t < a.n_trees; ++t) {
             if (a.tree_starts[t + 1] <= a.tree_starts[t])
                 fail("tree " + std::to_string(t) + " is empty or tree_starts decreases");
-            // WalkNodeU8::next holds a node index relative to the root in 24 bits
+            // WalkNodeU8::next holds a node index relative to its segment's base in 24 bits
             if (Node::kBinned && a.tree_starts[t + 1] - a.tree_starts[t] > kMaxWalkNodesU8)
                 fail("tree " + std::to_string(t) + " has " +
                      std::to_string(a.tree_starts[t + 1] - a.tree_starts[t]) +
@@ -674,7 +683,12 @@ class TreeEnsemble {
             if (orig >= 0) leaf_id[orig - start] = info.leaf_begin + static_cast<std::int32_t>(l);
             add_leaf_values(a, orig);
         }
+        // a new segment when this tree's nodes (at most end - start) would pass 24-bit indices
+        const std::int64_t limit = std::min(walk_segment_limit().load(), kMaxWalkNodesU8);
+        if (Node::kBinned && walk_size() + (end - start) - segment_ > limit)
+            segment_ = walk_size();
         info.root = static_cast<std::int32_t>(walk_size());
+        info.base = static_cast<std::int32_t>(segment_);
         std::vector<std::int32_t> slot_of(static_cast<std::size_t>(end - start), -1);
         info.depth = build_walk(a, root, start, leaf_id, slot_of);
         if (Node::kBinned && info.qs_leaves == 0 && info.depth > kTopDepth) {
@@ -685,7 +699,7 @@ class TreeEnsemble {
             info.top_steps = info.depth - kTopDepth;
             info.top_entry = static_cast<std::int64_t>(top_walk_.size());
             for (std::int64_t orig : top.leaves)
-                top_walk_.push_back(static_cast<std::uint32_t>(slot_of[orig - start] - info.root));
+                top_walk_.push_back(static_cast<std::uint32_t>(slot_of[orig - start] - info.base));
             top_walk_.resize(top_walk_.size() + (32 - top.leaves.size()), 0);  // never chosen
         }
         if (Node::kBinned && info.qs_leaves != 0 && info.qs_leaves <= 32) {
@@ -693,7 +707,7 @@ class TreeEnsemble {
             info.top_entry = static_cast<std::int64_t>(top_walk_.size());
             for (std::size_t l = 0; l < 32; ++l)
                 top_walk_.push_back(l < s.leaves.size() ? static_cast<std::uint32_t>(
-                                                              slot_of[s.leaves[l] - start] - info.root)
+                                                              slot_of[s.leaves[l] - start] - info.base)
                                                         : 0u);
         }
         trees_.push_back(info);
@@ -764,8 +778,8 @@ class TreeEnsemble {
             std::int64_t orig;
             std::int32_t slot, depth;
         };
-        const auto base = static_cast<std::int32_t>(walk_size());
-        std::vector<Item> queue{{root, base, 0}};
+        const auto base = static_cast<std::int32_t>(segment_);  // indices count from it
+        std::vector<Item> queue{{root, static_cast<std::int32_t>(walk_size()), 0}};
         push_walk_nodes(1);
         std::int32_t depth = 0;
         for (std::size_t q = 0; q < queue.size(); ++q) {
@@ -793,7 +807,7 @@ class TreeEnsemble {
         }
     }
 
-    // A leaf points to itself (relative to the tree's first node, base) and never goes right.
+    // A leaf points to itself (relative to its segment's base) and never goes right.
     void set_leaf(std::int32_t slot, std::int32_t base, std::int32_t id) {
         leaf_of_[slot] = id;
         const auto self = static_cast<std::uint32_t>(slot - base);
@@ -801,7 +815,7 @@ class TreeEnsemble {
         else nodes_f_[slot] = WalkNodeF{self, 0u, std::numeric_limits<double>::infinity()};
     }
 
-    // left: the first child, relative to the tree's first node.
+    // left: the first child, relative to its segment's base.
     void set_split(const ForestArrays& a, std::int64_t i, std::int32_t slot, std::int32_t left) {
         const auto f = static_cast<std::uint32_t>(compact_[a.feature[i]]);
         const auto rel = static_cast<std::uint32_t>(left);
@@ -830,6 +844,7 @@ class TreeEnsemble {
     std::vector<std::uint8_t> qs_threshold_;
     std::vector<std::uint64_t> qs_mask_;
     std::vector<std::uint32_t> top_walk_;
+    std::int64_t segment_ = 0;  // first walk node of the segment being built (TreeInfo::base)
     // ForestView::row_*: the few-row path's Quickscorer across trees (binned models)
     std::int64_t row_slots_ = 0;
     bool row_whole_ = false;

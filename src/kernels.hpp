@@ -28,9 +28,10 @@ inline constexpr std::int64_t kMaxBlocks = 8;
 struct WalkNodeU8 {          // binned model: one 8-byte word
     std::uint32_t next;      // left << 8 | (255 - threshold): (next + code) >> 8 is the child a
                              // code goes to (code > threshold: left + 1); a leaf: self << 8
+                             // (left, self: relative to TreeInfo::base)
     std::uint32_t feature8;  // 8 x the feature (its offset in a group of 8 rows, kernels_impl.hpp)
 };
-inline constexpr std::int64_t kMaxWalkNodesU8 = std::int64_t{1} << 24;  // per tree: 24-bit left
+inline constexpr std::int64_t kMaxWalkNodesU8 = std::int64_t{1} << 24;  // per segment: 24-bit left
 // The walk reads a node in one 8-byte load (kernels_impl.hpp step_u8).
 static_assert(sizeof(WalkNodeU8) == 8 && offsetof(WalkNodeU8, feature8) == 4,
               "WalkNodeU8: next, feature8 in 8 bytes");
@@ -46,6 +47,11 @@ struct WalkNodeF {         // raw model (float32 features, compared in float64)
 // row's bitvector; the exit leaf is the lowest bit left set.
 struct TreeInfo {
     std::int32_t root;         // walk layout: root node (absolute; the tree's nodes follow it)
+    // Walk node indices of the tree (WalkNode*::next / left, walk starts, top_walk) count from
+    // node `base`, the first of its segment: trees in a row whose nodes fit 24-bit indices
+    // (binned; raw trees: one segment). Nearly every forest is one segment, base 0, so that
+    // walks step by absolute indices (no root added per step).
+    std::int32_t base;
     std::int32_t depth;        // walk layout: steps from the root to the deepest leaf
     std::int32_t out;          // first output this tree's leaf values add to
     std::int32_t leaf_begin;   // global id of its leftmost leaf (leaf ids of a tree: consecutive)
@@ -54,7 +60,7 @@ struct TreeInfo {
     std::int64_t qs_begin;     // first QS node
     // Walked trees deeper than kTopDepth: their top kTopDepth levels also in the Quickscorer
     // layout (nodes at depth kTopDepth as its leaves), whose exit slot e starts the walk at
-    // node top_walk[top_entry + e] (relative to root) for top_steps steps. top_steps 0: no top
+    // node top_walk[top_entry + e] (relative to base) for top_steps steps. top_steps 0: no top
     // layout; a Quickscorer tree of at most 32 leaves then has top_walk[top_entry + e], the
     // walk node of its leaf e (the few-row path, ForestView::row_feature).
     std::int32_t top_nodes;
@@ -71,7 +77,7 @@ struct ForestView {
     std::int64_t n_outputs;
     const WalkNodeU8* nodes_u8;   // binned models
     const WalkNodeF* nodes_f;     // raw models
-    const std::int32_t* leaf_of;  // walk node (absolute: root + relative) -> global leaf id
+    const std::int32_t* leaf_of;  // walk node (absolute: base + relative) -> global leaf id
     // QS nodes: column offset (feature * kBlockRows), threshold, bitvector
     const std::uint32_t* qs_offset;
     const std::uint8_t* qs_threshold;
@@ -93,13 +99,14 @@ struct ForestView {
     // trees (tree 64g + k in lane k) and node slot s < row_slots, at [(g * row_slots + s) * 64
     // + k]: the node's used feature, threshold (16-bit; a padding slot 0xFFFF, never true)
     // and bitvector. Exit slot e of tree t then starts its walk at node top_walk[t.top_entry
-    // + e] (relative to its root) for t.top_steps steps (0: a Quickscorer tree, the node is
+    // + e] (relative to its base) for t.top_steps steps (0: a Quickscorer tree, the node is
     // its leaf). Null when more than 128 features are used or a tree has 33-64 leaves.
     const std::uint16_t* row_feature = nullptr;
     const std::uint16_t* row_threshold = nullptr;
     const std::uint32_t* row_mask = nullptr;
     std::int64_t row_slots = 0;
     bool row_whole = false;  // the path is set and does every tree whole (none walked below)
+    bool one_segment = true;  // every TreeInfo::base is 0: walk indices are absolute
 };
 
 // Leaf rows wider than this are added to row-major accumulators (one vector add per row);

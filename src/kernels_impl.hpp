@@ -173,16 +173,16 @@ inline void add_leaves(const ForestView& f, const TreeInfo& t, LeafOf leaf, int6
 }
 
 // Leaf values of the walk leaves idx[0..n) of rows g.. of a block added to their outputs
-// (idx relative to the tree's root).
+// (idx relative to the tree's base).
 inline void add_walk_leaves(const ForestView& f, const TreeInfo& t, const uint32_t* idx,
                             int64_t g, int64_t n, void* acc) {
-    const int32_t* leaf_of = f.leaf_of + t.root;
+    const int32_t* leaf_of = f.leaf_of + t.base;
     add_leaves(f, t, [leaf_of, idx](int64_t r) { return int64_t{leaf_of[idx[r]]}; }, g, n, acc);
 }
 
 // One step of a binned walk: the node read in one 8-byte load (WalkNodeU8: next, feature8;
 // little-endian), the row's code of its feature (at feature8 >> shift: 0 in groups of 8 rows,
-// 3 in a row), and the child (next + code) >> 8, relative to the tree's root.
+// 3 in a row), and the child (next + code) >> 8, relative to the tree's base.
 template <int shift>
 inline uint32_t step_u8(const WalkNodeU8* nd, const uint8_t* row) {
     uint64_t w;
@@ -197,11 +197,12 @@ constexpr int kChains = 16;  // rows stepped together through one tree (independ
 // Rows start at the root (start null, t.depth steps) or row r at node start[r] (`steps` steps).
 inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* rows8, int64_t n,
                     const uint32_t* start, int32_t steps, void* acc) {
-    const WalkNodeU8* nodes = f.nodes_u8 + t.root;
+    const WalkNodeU8* nodes = f.nodes_u8 + t.base;
+    const auto root = static_cast<uint32_t>(t.root - t.base);
     const int64_t group = f.n_features * 8;
     for (int64_t g = 0; g < n; g += kChains) {
         uint32_t idx[kChains];
-        for (int r = 0; r < kChains; ++r) idx[r] = start ? start[g + r] : 0u;
+        for (int r = 0; r < kChains; ++r) idx[r] = start ? start[g + r] : root;
         const uint8_t* lo = rows8 + (g / 8) * group;  // rows g .. g + 7
         const uint8_t* hi = lo + group;                // rows g + 8 .. g + 15
         for (int32_t s = 0; s < steps; ++s)
@@ -213,10 +214,11 @@ inline void walk_u8(const ForestView& f, const TreeInfo& t, const uint8_t* rows8
 
 inline void walk_f64(const ForestView& f, const TreeInfo& t, const double* cols, int64_t n,
                      void* acc) {
-    const WalkNodeF* nodes = f.nodes_f + t.root;
+    const WalkNodeF* nodes = f.nodes_f + t.base;
+    const auto root = static_cast<uint32_t>(t.root - t.base);
     for (int64_t g = 0; g < n; g += kChains) {
         uint32_t idx[kChains];
-        for (int r = 0; r < kChains; ++r) idx[r] = 0u;
+        for (int r = 0; r < kChains; ++r) idx[r] = root;
         const double* c = cols + g;
         for (int32_t s = 0; s < t.depth; ++s)
             for (int r = 0; r < kChains; ++r) {
@@ -233,22 +235,67 @@ constexpr int kRowChains = 16;  // trees stepped together for one row
 
 // Trees t0 .. t0 + kt - 1 (kt <= kRowChains) stepped together for one row, the loads of their
 // independent chains overlapping (the latency path): tree t from node start(t) (relative to
-// its root) for steps_of(t) steps, all for the most of them (a leaf points to itself); the
-// exit nodes in idx.
+// its base) for steps_of(t) steps, all for the most of them (a leaf points to itself); the
+// exit nodes (relative to their bases) in idx. step(node): the child of an absolute node,
+// relative to its base. A forest of one segment (nearly every one) steps by absolute indices,
+// one register per chain; else each chain adds its base per step.
 template <typename Start, typename StepsOf, typename Step>
 inline void chain_trees(const ForestView& f, int64_t t0, int kt, Start start, StepsOf steps_of,
                         Step step, uint32_t* idx) {
-    uint32_t root[kRowChains];
     int32_t steps = 0;
     for (int k = 0; k < kRowChains; ++k) {
         const int64_t t = t0 + (k < kt ? k : 0);
-        root[k] = static_cast<uint32_t>(f.trees[t].root);
         idx[k] = start(t);
         const int32_t st = steps_of(f.trees[t]);
         if (k < kt && st > steps) steps = st;
     }
+    if (f.one_segment) {
+        for (int32_t s = 0; s < steps; ++s)
+            for (int k = 0; k < kRowChains; ++k) idx[k] = step(idx[k]);
+        return;
+    }
+    uint32_t base[kRowChains];
+    for (int k = 0; k < kRowChains; ++k)
+        base[k] = static_cast<uint32_t>(f.trees[t0 + (k < kt ? k : 0)].base);
     for (int32_t s = 0; s < steps; ++s)
-        for (int k = 0; k < kRowChains; ++k) idx[k] = step(root[k] + idx[k]);
+        for (int k = 0; k < kRowChains; ++k) idx[k] = step(base[k] + idx[k]);
+}
+
+// The exit walk nodes idx[k] of trees t0 .. t0 + kt - 1 for row r added to its accumulators:
+// integer leaf rows summed in registers first (one accumulator row: adding tree by tree in
+// memory would wait on the previous tree's store each time), in tree order either way.
+inline void row_leaves(const ForestView& f, int64_t t0, int kt, const uint32_t* idx, int64_t r,
+                       void* acc) {
+    auto leaf = [&f, t0, idx](int k) { return int64_t{f.leaf_of[f.trees[t0 + k].base + idx[k]]}; };
+#if defined(GREENAUTO_LEVEL_AVX512)
+    if (f.quantized8 != nullptr && f.qwidth == 32) {
+        __m512i sum = _mm512_setzero_si512();
+        for (int k = 0; k < kt; ++k)
+            sum = _mm512_add_epi16(sum, _mm512_cvtepu8_epi16(_mm256_loadu_si256(
+                                            reinterpret_cast<const __m256i*>(f.quantized8 + leaf(k) * 32))));
+        uint16_t* a = static_cast<uint16_t*>(acc) + r * 32;
+        _mm512_storeu_si512(a, _mm512_add_epi16(_mm512_loadu_si512(a), sum));
+        return;
+    }
+#endif
+#if defined(GREENAUTO_LEVEL_AVX512) || defined(GREENAUTO_LEVEL_AVX2)
+    if (f.quantized8 != nullptr && f.qwidth == 16) {
+        __m256i sum = _mm256_setzero_si256();
+        for (int k = 0; k < kt; ++k)
+            sum = _mm256_add_epi16(sum, _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                            reinterpret_cast<const __m128i*>(f.quantized8 + leaf(k) * 16))));
+        auto* a = reinterpret_cast<__m256i*>(static_cast<uint16_t*>(acc) + r * 16);
+        _mm256_storeu_si256(a, _mm256_add_epi16(_mm256_loadu_si256(a), sum));
+        return;
+    }
+#endif
+    if (f.quantized != nullptr && f.qwidth == 2) {  // as add_leaves: both sums in 64 bits
+        uint64_t sum = 0;
+        for (int k = 0; k < kt; ++k) sum += leaf_pair(f.quantized + 2 * leaf(k));
+        add_pair(static_cast<uint32_t*>(acc) + 2 * r, sum);
+        return;
+    }
+    for (int k = 0; k < kt; ++k) add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
 }
 
 // A few rows read row-major, every tree walked from its root, kRowChains trees at a time.
@@ -261,50 +308,18 @@ inline void rows_by_tree(const ForestView& f, const In* x, int64_t stride, int64
             const int kt = static_cast<int>(min64(kRowChains, f.n_trees - t0));
             uint32_t idx[kRowChains];
             chain_trees(
-                f, t0, kt, [](int64_t) { return 0u; }, [](const TreeInfo& t) { return t.depth; },
+                f, t0, kt,
+                [&f](int64_t t) { return static_cast<uint32_t>(f.trees[t].root - f.trees[t].base); },
+                [](const TreeInfo& t) { return t.depth; },
                 [row, &step](uint32_t i) { return step(i, row); }, idx);
-            for (int k = 0; k < kt; ++k)
-                add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
+            row_leaves(f, t0, kt, idx, r, acc);
         }
     }
 }
 
 #if defined(GREENAUTO_LEVEL_AVX512)
-// The exit walk nodes idx[k] of trees t0 .. t0 + kt - 1 for row r added to its accumulators:
-// integer leaf rows summed in registers first (one accumulator row: adding tree by tree in
-// memory would wait on the previous tree's store each time), in tree order either way.
-inline void row_leaves(const ForestView& f, int64_t t0, int kt, const uint32_t* idx, int64_t r,
-                       void* acc) {
-    auto leaf = [&f, t0, idx](int k) { return int64_t{f.leaf_of[f.trees[t0 + k].root + idx[k]]}; };
-    if (f.quantized8 != nullptr && f.qwidth == 32) {
-        __m512i sum = _mm512_setzero_si512();
-        for (int k = 0; k < kt; ++k)
-            sum = _mm512_add_epi16(sum, _mm512_cvtepu8_epi16(_mm256_loadu_si256(
-                                            reinterpret_cast<const __m256i*>(f.quantized8 + leaf(k) * 32))));
-        uint16_t* a = static_cast<uint16_t*>(acc) + r * 32;
-        _mm512_storeu_si512(a, _mm512_add_epi16(_mm512_loadu_si512(a), sum));
-        return;
-    }
-    if (f.quantized8 != nullptr && f.qwidth == 16) {
-        __m256i sum = _mm256_setzero_si256();
-        for (int k = 0; k < kt; ++k)
-            sum = _mm256_add_epi16(sum, _mm256_cvtepu8_epi16(_mm_loadu_si128(
-                                            reinterpret_cast<const __m128i*>(f.quantized8 + leaf(k) * 16))));
-        auto* a = reinterpret_cast<__m256i*>(static_cast<uint16_t*>(acc) + r * 16);
-        _mm256_storeu_si256(a, _mm256_add_epi16(_mm256_loadu_si256(a), sum));
-        return;
-    }
-    if (f.quantized != nullptr && f.qwidth == 2) {  // as add_leaves: both sums in 64 bits
-        uint64_t sum = 0;
-        for (int k = 0; k < kt; ++k) sum += leaf_pair(f.quantized + 2 * leaf(k));
-        add_pair(static_cast<uint32_t*>(acc) + 2 * r, sum);
-        return;
-    }
-    for (int k = 0; k < kt; ++k) add_walk_leaves(f, f.trees[t0 + k], idx + k, r, 1, acc);
-}
-
 // A few rows, 64 trees at a time, 16 per register: each step gathers the 16 nodes (8 bytes
-// each, at root + relative index) and the row's codes of their features (4-byte gathers: the
+// each, at base + relative index) and the row's codes of their features (4-byte gathers: the
 // row is readable 3 bytes past its last code), then takes the child (next + code) >> 8.
 // Leaves added in tree order.
 inline void tree_rows_u8_gather(const ForestView& f, const uint8_t* x, int64_t stride, int64_t n,
@@ -319,21 +334,22 @@ inline void tree_rows_u8_gather(const ForestView& f, const uint8_t* x, int64_t s
         const uint8_t* row = x + r * stride;
         for (int64_t t0 = 0; t0 < f.n_trees; t0 += kTrees) {
             const int kt = static_cast<int>(min64(kTrees, f.n_trees - t0));
-            alignas(64) uint32_t idx[kTrees];
+            alignas(64) uint32_t idx[kTrees], base_of[kTrees];
             int32_t depth = 0;
             for (int k = 0; k < kTrees; ++k) {
                 const TreeInfo& t = f.trees[t0 + (k < kt ? k : 0)];
-                idx[k] = static_cast<uint32_t>(t.root);
+                base_of[k] = static_cast<uint32_t>(t.base);
+                idx[k] = static_cast<uint32_t>(t.root - t.base);
                 if (k < kt && t.depth > depth) depth = t.depth;
             }
-            __m512i v[kRegs], root[kRegs];
+            __m512i v[kRegs], base[kRegs];
             for (int q = 0; q < kRegs; ++q) {
-                root[q] = _mm512_load_si512(idx + kLanes * q);
-                v[q] = _mm512_setzero_si512();
+                base[q] = _mm512_load_si512(base_of + kLanes * q);
+                v[q] = _mm512_load_si512(idx + kLanes * q);
             }
             for (int32_t s = 0; s < depth; ++s)
                 for (int q = 0; q < kRegs; ++q) {
-                    const __m512i at = _mm512_add_epi32(root[q], v[q]);
+                    const __m512i at = _mm512_add_epi32(base[q], v[q]);
                     const __m512i lo = _mm512_i32gather_epi64(_mm512_castsi512_si256(at), nodes, 8);
                     const __m512i hi =
                         _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(at, 1), nodes, 8);

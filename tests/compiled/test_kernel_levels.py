@@ -151,6 +151,34 @@ def test_few_rows_through_a_forest_of_deep_and_small_trees(n_features, with_qs64
         )
 
 
+@pytest.mark.parametrize("limit", [1, 700])
+def test_forests_of_several_walk_segments(limit):
+    """Walk nodes are indexed from the first node of their segment (24-bit indices); nearly
+    every forest is one segment. Built with a small segment limit (1: a segment per tree; 700:
+    a few trees per segment), a forest of deep trees (Quickscorer tops) and small ones gives
+    the model's labels and probabilities in batches and through every few-row path."""
+    rng = np.random.default_rng(limit)
+    codes = rng.integers(0, 64, size=(3000, 8)).astype(np.float64)
+    y = (codes[:, 0] + codes[:, -1] + rng.integers(0, 40, size=3000)) // 30  # 5 classes
+    model = RandomForestClassifier(n_estimators=40, max_depth=9, random_state=0).fit(codes, y)
+    for i in range(0, 40, 4):  # small trees among the deep ones
+        small = DecisionTreeClassifier(max_leaf_nodes=4 + i % 29, random_state=i)
+        model.estimators_[i] = small.fit(codes, y)
+    edges = [np.r_[-1.0, np.arange(63) + 0.5, 64.0]] * codes.shape[1]
+    before = kernels._set_walk_segment_limit(limit)
+    try:
+        pipe = CompiledPipeline([model], classes=model.classes_, binner=edges)
+    finally:
+        kernels._set_walk_segment_limit(before)
+    for batch in (codes, codes[:77], codes[:1], codes[5:12]):
+        results = run_at_levels(lambda b=batch: (pipe.predict(b), pipe.predict_proba(b)))
+        assert_all_equal(results)
+        np.testing.assert_array_equal(results[LEVELS[-1]][0], model.predict(batch))
+        np.testing.assert_allclose(
+            results[LEVELS[-1]][1], model.predict_proba(batch), rtol=0, atol=1e-12
+        )
+
+
 def test_raw_trees_with_nan_agree_across_levels():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 7)).astype(np.float32)
