@@ -239,6 +239,20 @@ constexpr int kRowChains = 16;  // trees stepped together for one row
 // exit nodes (relative to their bases) in idx. step(node): the child of an absolute node,
 // relative to its base. A forest of one segment (nearly every one) steps by absolute indices,
 // one register per chain; else each chain adds its base per step.
+// Chains 0 .. C - 1 of chain_trees stepped `steps` times: by absolute indices (one segment),
+// else each adding its base.
+template <int C, typename Step>
+inline void step_chains(bool one_segment, int32_t steps, const uint32_t* base, Step step,
+                        uint32_t* idx) {
+    if (one_segment) {
+        for (int32_t s = 0; s < steps; ++s)
+            for (int k = 0; k < C; ++k) idx[k] = step(idx[k]);
+        return;
+    }
+    for (int32_t s = 0; s < steps; ++s)
+        for (int k = 0; k < C; ++k) idx[k] = step(base[k] + idx[k]);
+}
+
 template <typename Start, typename StepsOf, typename Step>
 inline void chain_trees(const ForestView& f, int64_t t0, int kt, Start start, StepsOf steps_of,
                         Step step, uint32_t* idx) {
@@ -249,16 +263,14 @@ inline void chain_trees(const ForestView& f, int64_t t0, int kt, Start start, St
         const int32_t st = steps_of(f.trees[t]);
         if (k < kt && st > steps) steps = st;
     }
-    if (f.one_segment) {
-        for (int32_t s = 0; s < steps; ++s)
-            for (int k = 0; k < kRowChains; ++k) idx[k] = step(idx[k]);
-        return;
-    }
-    uint32_t base[kRowChains];
-    for (int k = 0; k < kRowChains; ++k)
-        base[k] = static_cast<uint32_t>(f.trees[t0 + (k < kt ? k : 0)].base);
-    for (int32_t s = 0; s < steps; ++s)
-        for (int k = 0; k < kRowChains; ++k) idx[k] = step(base[k] + idx[k]);
+    uint32_t base[kRowChains] = {};
+    if (!f.one_segment)
+        for (int k = 0; k < kRowChains; ++k)
+            base[k] = static_cast<uint32_t>(f.trees[t0 + (k < kt ? k : 0)].base);
+    // as many chains as trees, in steps of 1, 4 and 16 (a one-tree model steps one chain)
+    if (kt == 1) return step_chains<1>(f.one_segment, steps, base, step, idx);
+    if (kt <= 4) return step_chains<4>(f.one_segment, steps, base, step, idx);
+    step_chains<kRowChains>(f.one_segment, steps, base, step, idx);
 }
 
 // The exit walk nodes idx[k] of trees t0 .. t0 + kt - 1 for row r added to its accumulators:
