@@ -12,6 +12,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
+import greenauto._kernels as kernels
 from greenauto import Binner
 from greenauto.compiled import CompiledPipeline
 
@@ -46,9 +47,19 @@ def binned() -> tuple[Binner, list]:
     return binner, members
 
 
+@pytest.fixture(params=[True, False], ids=["numpy C API", "numpy.empty"])
+def outputs_by(request):
+    """The outputs made through numpy's C API (where found), then through numpy.empty."""
+    if request.param and not kernels._numpy_c_api():
+        pytest.fail("numpy's C API capsule (_ARRAY_API) was not found")
+    before = kernels._set_numpy_c_api(request.param)
+    yield request.param
+    kernels._set_numpy_c_api(before)
+
+
 @pytest.mark.parametrize("kind", list(LABELS))
 @pytest.mark.parametrize("n_members", [1, 3])
-def test_labels_in_the_classes_dtype_equal_the_general_path(binned, kind, n_members):
+def test_labels_in_the_classes_dtype_equal_the_general_path(binned, kind, n_members, outputs_by):
     binner, members = binned
     pipe = CompiledPipeline(members[:n_members], classes=[0, 1, 2], binner=binner,
                             labels=LABELS[kind])  # fmt: skip
@@ -57,6 +68,9 @@ def test_labels_in_the_classes_dtype_equal_the_general_path(binned, kind, n_memb
         rows = slice(None, None, 2) if Xin.shape[0] == 750 else slice(0, Xin.shape[0])
         got = pipe.predict(Xin)
         assert got.dtype == pipe.classes_.dtype
+        assert got.flags.owndata
+        assert got.flags.writeable
+        assert got.flags.c_contiguous
         np.testing.assert_array_equal(got, want[rows])
         np.testing.assert_array_equal(pipe.predict_proba(Xin), want_p[rows])
         lab, proba = pipe.predict_with_proba(Xin)
