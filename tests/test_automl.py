@@ -201,6 +201,29 @@ def test_rare_classes_train_but_are_not_validated() -> None:
     assert auto.classes_.tolist() == [0, 1, 2, 3]
 
 
+def test_numeric_arrays_go_straight_to_the_compiled_model(cancer) -> None:
+    """Trained on numeric columns only, an array of the training width is its own encoding:
+    float32, float64, integer, a list and the DataFrame all predict alike, and a wrong width
+    is named as the encoder names it."""
+    X, y = cancer
+    auto = tiny(n_trials=2).fit(X, y)
+    want = auto.predict(X)
+    want_p = auto.predict_proba(X)
+    for Xin in (X.to_numpy(), X.to_numpy(np.float32), np.asfortranarray(X.to_numpy()),
+                X.to_numpy().tolist()):  # fmt: skip
+        np.testing.assert_array_equal(auto.predict(Xin), want)
+        np.testing.assert_array_equal(auto.predict_proba(Xin), want_p)
+    np.testing.assert_array_equal(auto.predict(X.to_numpy()[:1]), want[:1])
+    np.testing.assert_array_equal(auto.predict(np.rint(X.to_numpy()[:5]).astype(np.int64)),
+                                  auto.predict(np.rint(X.to_numpy()[:5])))  # fmt: skip
+    n = X.shape[1]
+    wrong = f"X has {n - 1} features, but greenauto is expecting {n}"
+    with pytest.raises(ValueError, match=wrong):
+        auto.predict(X.to_numpy()[:, 1:])
+    with pytest.raises(ValueError, match=r"empty batch \(0 rows\)"):
+        auto.predict(X.to_numpy()[:0])
+
+
 def test_unseen_category_and_wrong_columns_at_predict() -> None:
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], size=60)})

@@ -458,3 +458,22 @@ def test_compiled_model_reads_used_columns_with_parity(name):
         np.testing.assert_array_equal(
             user.predict_proba(batch), pipe.predict_proba(enc.transform(batch))
         )
+
+
+def test_numeric_arrays_are_returned_as_float64_without_scikit_learn_validation() -> None:
+    """All-numeric encoders take a float array of the fitted width as it is (float64: the
+    same array, no copy; float32: widened); other shapes still get the validation's errors."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    enc = TabularEncoder().fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    assert enc.encode(X) is X
+    got = enc.encode(X.astype(np.float32))
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, X.astype(np.float32).astype(np.float64))
+    np.testing.assert_array_equal(enc.transform(np.asfortranarray(X)), X)
+    with pytest.raises(ValueError, match="X has 2 features, but greenauto is expecting 3"):
+        enc.encode(X[:, :2])
+    with pytest.raises(ValueError, match="0 sample"):
+        enc.encode(X[:0])
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        enc.encode(X[0])
