@@ -66,10 +66,11 @@ inline std::atomic<std::int64_t>& walk_segment_limit() {
 // timing: its first calls go round the paths the level has and the forest allows, kTuneCalls
 // each, and the least time per row of each path's calls picks the path of the later calls (the
 // least: a call slowed by something else does not count). The paths add the same leaves in the
-// same order, so the choice changes the time only. Which path is fastest depends on the CPU
-// (one row through RF 100 x depth 10, 1 thread: on an AMD Zen 4 the walk from the roots 27 %
-// faster than the Quickscorer top, in-process TSC timing; on a Zen 5 the top 7-14 % faster; on
-// an Intel Xeon the gather walk) and on the forest (trees of <= 32 leaves: the top, whole).
+// same order, so the choice changes the time only. Which path is fastest depends on the CPU,
+// the forest and even the process (one row through RF 100 x depth 10, 1 thread: on an AMD
+// Zen 4, the walk from the roots 27 % faster than the Quickscorer top in one process and 3-12 %
+// slower in another; on a Zen 5 the top 7-14 % faster; on an Intel Xeon the gather walk;
+// forests of trees of <= 32 leaves: the top, whole, 1.3-2x faster everywhere measured).
 // A switch of level (set_active_isa) starts the timing again; forced_row_path() overrides it.
 class RowPathTuner {
    public:
