@@ -147,10 +147,9 @@ struct Numpy {
     NewFromDescr new_from_descr = nullptr;
 };
 
-bool& use_numpy_c_api() {  // tests switch it off to run the numpy.empty path
-    static bool yes = true;
-    return yes;
-}
+bool numpy_c_api_on = true;  // tests switch it off to run the numpy.empty path (GIL held)
+bool use_numpy_c_api() { return numpy_c_api_on; }
+void set_use_numpy_c_api(bool yes) { numpy_c_api_on = yes; }
 
 void** numpy_c_api() {
     for (const char* name : {"numpy._core.multiarray", "numpy.core.multiarray"}) {
@@ -348,14 +347,7 @@ nb::object predict_fast(const CompiledPipeline& p, nb::handle X, int n_threads,
 }  // namespace
 
 void bind_compiled(nb::module_& m) {
-    m.def(
-        "_set_numpy_c_api",
-        [](bool yes) {
-            const bool before = use_numpy_c_api();
-            use_numpy_c_api() = yes;
-            return before;
-        },
-        "yes"_a,
+    m.def("_set_numpy_c_api", &exchange<use_numpy_c_api, set_use_numpy_c_api>, "yes"_a,
         "Tests only: make the compiled call's outputs with numpy's C API where it was found "
         "(True, the default) or with numpy.empty (False); returns the previous setting.");
     m.def("_numpy_c_api", [] { return numpy_refs().new_from_descr != nullptr; },

@@ -13,29 +13,13 @@ using namespace nb::literals;
 
 namespace greenauto {
 
-namespace {
-// A run-time switch set to `yes`; returns its previous setting.
-template <bool (*Get)(), void (*Set)(bool)>
-bool exchange(bool yes) {
-    const bool before = Get();
-    Set(yes);
-    return before;
-}
-}  // namespace
-
 void bind_cpu(nb::module_& m) {
     apply_isa_environment();
     m.def("isa", [] { return std::string(isa_name(active_isa())); },
           "Instruction-set level the kernels use now: 'scalar', 'avx2' or 'avx512'.");
     m.def("detected_isa", [] { return std::string(isa_name(detected_isa())); },
           "Best instruction-set level this CPU and build support.");
-    m.def(
-        "set_isa",
-        [](const std::string& name) {
-            const std::string before = isa_name(active_isa());
-            set_active_isa(parse_isa(name));
-            return before;
-        },
+    m.def("set_isa", &exchange_named<Isa, active_isa, set_active_isa, parse_isa, isa_name>,
         "name"_a,
         "Use the given level from now on (for every thread); returns the previous one. Raises "
         "ValueError for an unknown name or a level this CPU lacks.");
@@ -62,13 +46,8 @@ void bind_cpu(nb::module_& m) {
           "The few-row path every binned forest takes ('walk', 'top' or 'gather'), or 'auto' "
           "(the default: each forest times the paths its level has on its first calls and "
           "keeps the fastest). GREENAUTO_ROW_PATH at load, or set_row_path.");
-    m.def(
-        "set_row_path",
-        [](const std::string& name) {
-            const std::string before = row_path_name(forced_row_path());
-            set_forced_row_path(parse_row_path(name));
-            return before;
-        },
+    m.def("set_row_path",
+        &exchange_named<int, forced_row_path, set_forced_row_path, parse_row_path, row_path_name>,
         "name"_a,
         "Force a few-row path ('walk', 'top', 'gather'; a path the level or the forest lacks "
         "falls back to 'walk') or 'auto', from now on (every thread); returns the previous "

@@ -4,6 +4,8 @@
 
 #include <nanobind/nanobind.h>
 
+#include <string>
+
 namespace greenauto {
 
 // A buffer of a Python object, released on scope exit; ok is false when the object gives none
@@ -21,6 +23,23 @@ struct Buffer {
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
 };
+
+// A run-time switch set to `yes`; returns its previous setting (a binding's set_* function).
+template <bool (*Get)(), void (*Set)(bool)>
+bool exchange(bool yes) {
+    const bool before = Get();
+    Set(yes);
+    return before;
+}
+
+// A named run-time setting set to the value `name` parses to; returns the previous one's name.
+template <typename V, V (*Get)(), void (*Set)(V), V (*Parse)(const std::string&),
+          const char* (*Name)(V)>
+std::string exchange_named(const std::string& name) {
+    std::string before = Name(Get());
+    Set(Parse(name));
+    return before;
+}
 
 void bind_binning(nanobind::module_& m);
 void bind_compiled(nanobind::module_& m);

@@ -852,9 +852,10 @@ inline unsigned count_le16(double x, const double* e) {
 template <typename T>
 inline void bin_column(const T* table, int two_stage, uint8_t nan_bin, const T* x,
                        int64_t row_stride, int64_t n, uint8_t* out, int64_t out_stride) {
-    // the splitters are copied first: stores through `out` (bytes) could alias the table
-    T split[16];
-    for (int k = 0; k < 16; ++k) split[k] = table[k];
+    // the splitters read from the table at every value (an L1 hit; a copy of them on the stack,
+    // 16 scalar stores read back by one vector load, stalled on the store forwarding: about
+    // 5 ns a value for one row at the AVX-512 level, the whole cost of binning it)
+    const T* split = table;
     if (!two_stage) {
         for (int64_t r = 0; r < n; ++r) {
             const T v = x[r * row_stride];
@@ -897,55 +898,6 @@ inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin
         }
         const bool nan = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) & 1;
         out[r * out_stride] = nan ? nan_bin : static_cast<uint8_t>(bin);
-    }
-}
-#endif
-
-#if defined(GREENAUTO_LEVEL_AVX512)
-// AVX-512: the splitters loaded into registers straight from the table (the generic version's
-// copy, 16 scalar stores read back by one vector load, stalls on the store forwarding: about
-// 5 ns a value for one row of float32, the whole cost of binning it).
-template <>
-inline void bin_column<float>(const float* table, int two_stage, uint8_t nan_bin,
-                              const float* x, int64_t row_stride, int64_t n, uint8_t* out,
-                              int64_t out_stride) {
-    const __m512 split = _mm512_loadu_ps(table);
-    const float* blocks = table + 16;
-    for (int64_t r = 0; r < n; ++r) {
-        const float xv = x[r * row_stride];
-        const __m512 v = _mm512_set1_ps(xv);
-        unsigned bin = static_cast<unsigned>(
-            __builtin_popcount(_mm512_cmp_ps_mask(split, v, _CMP_LE_OQ)));
-        if (two_stage) {
-            bin &= 15u;
-            bin = 16 * bin + static_cast<unsigned>(__builtin_popcount(_mm512_cmp_ps_mask(
-                                 _mm512_loadu_ps(blocks + 16 * bin), v, _CMP_LE_OQ)));
-        }
-        out[r * out_stride] = (xv != xv) ? nan_bin : static_cast<uint8_t>(bin);
-    }
-}
-
-template <>
-inline void bin_column<double>(const double* table, int two_stage, uint8_t nan_bin,
-                               const double* x, int64_t row_stride, int64_t n, uint8_t* out,
-                               int64_t out_stride) {
-    const __m512d s0 = _mm512_loadu_pd(table), s1 = _mm512_loadu_pd(table + 8);
-    const double* blocks = table + 16;
-    auto count = [](__m512d lo, __m512d hi, __m512d v) {
-        const unsigned m = _mm512_cmp_pd_mask(lo, v, _CMP_LE_OQ) |
-                           (static_cast<unsigned>(_mm512_cmp_pd_mask(hi, v, _CMP_LE_OQ)) << 8);
-        return static_cast<unsigned>(__builtin_popcount(m));
-    };
-    for (int64_t r = 0; r < n; ++r) {
-        const double xv = x[r * row_stride];
-        const __m512d v = _mm512_set1_pd(xv);
-        unsigned bin = count(s0, s1, v);
-        if (two_stage) {
-            bin &= 15u;
-            const double* blk = blocks + 16 * bin;
-            bin = 16 * bin + count(_mm512_loadu_pd(blk), _mm512_loadu_pd(blk + 8), v);
-        }
-        out[r * out_stride] = (xv != xv) ? nan_bin : static_cast<uint8_t>(bin);
     }
 }
 #endif
